@@ -1,0 +1,38 @@
+/*
+ * buf.h - a growable, always NUL-terminated string buffer.
+ *
+ * A zero-initialised struct buf (BUF_INIT) is an empty buffer; buf_str()
+ * returns "" for it. The buffer owns data until buf_detach() hands it to
+ * the caller, who then frees it.
+ */
+#ifndef MIGRATE_BUF_H
+#define MIGRATE_BUF_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+struct buf {
+	char *data;
+	size_t len;
+	size_t cap;
+};
+
+#define BUF_INIT { NULL, 0, 0 }
+
+void buf_init(struct buf *b);
+void buf_release(struct buf *b);
+void buf_reset(struct buf *b);
+void buf_add(struct buf *b, const void *data, size_t len);
+void buf_adds(struct buf *b, const char *s);
+void buf_addc(struct buf *b, char c);
+void buf_addf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void buf_vaddf(struct buf *b, const char *fmt, va_list ap);
+/* Remove the first n bytes. */
+void buf_consume(struct buf *b, size_t n);
+const char *buf_str(const struct buf *b);
+/* Return the contents as a malloc'ed string (never NULL) and reset b. */
+char *buf_detach(struct buf *b);
+/* A malloc'ed string made from a format. */
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

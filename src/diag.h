@@ -1,0 +1,41 @@
+/*
+ * diag.h - runbook diagnostics: FILE:LINE:COL: message.
+ *
+ * Modules that check input append to a struct diags and return; only
+ * command files print them. Lines and columns are 1-based; 0 means
+ * unknown (then only FILE: message is printed).
+ */
+#ifndef MIGRATE_DIAG_H
+#define MIGRATE_DIAG_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+struct diag {
+	char *file;
+	int line;
+	int col;
+	char *msg;
+};
+
+struct diags {
+	struct diag *v;
+	size_t n;
+	size_t cap;
+};
+
+#define DIAGS_INIT { NULL, 0, 0 }
+
+void diags_add(struct diags *d, const char *file, int line, int col,
+    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* Sort by file, line, column (stable) so output reads top to bottom. */
+void diags_sort(struct diags *d);
+/*
+ * Print every diagnostic as "file:line:col: message", followed by the
+ * source line and a caret under the column. src is the file's text (may be
+ * NULL; then only the first line is printed). color adds bold/red.
+ */
+void diags_print(const struct diags *d, const char *src, FILE *fp, int color);
+void diags_release(struct diags *d);
+
+#endif

@@ -1,0 +1,350 @@
+/*
+ * runbook.h - the typed form of a version-1 runbook (SPEC §2).
+ *
+ * runbook_load() (runbook-load.c) builds it from YAML and checks it; the
+ * engine, plan and executors only read it. Everything hangs off struct
+ * runbook and is freed by runbook_free(). Every element keeps the position
+ * (1-based line and column) where it was written, for diagnostics.
+ *
+ * Strings that may contain ${...} are struct text; they are stored as
+ * written and expanded by interp.c at run time. Regular expressions are
+ * literal (no interpolation) and compiled at load time.
+ */
+#ifndef MIGRATE_RUNBOOK_H
+#define MIGRATE_RUNBOOK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "diag.h"
+
+struct regex;
+
+struct pos {
+	int line;
+	int col;
+};
+
+/*
+ * A string as written in the runbook, possibly with ${...} references.
+ * s == NULL means "not given". col_exact is true when the scalar was written
+ * on one line in plain or double/single-quoted style without escapes, so the
+ * column of byte i of s is pos.col + col_shift + i.
+ */
+struct text {
+	char *s;
+	struct pos pos;
+	bool col_exact;
+	int col_shift;
+};
+
+/* A plain value: vars, --vars files, literal `for:` lists. */
+enum value_type { VAL_STR, VAL_LIST, VAL_MAP };
+
+struct value {
+	enum value_type type;
+	char *str;           /* VAL_STR */
+	struct value *items; /* VAL_LIST and VAL_MAP: n items */
+	char **keys;         /* VAL_MAP: n keys */
+	size_t n;
+	struct pos pos;
+};
+
+/* Key/value pair with an interpolated value (env:, headers:). */
+struct kv {
+	char *key;
+	struct pos key_pos;
+	struct text value;
+};
+
+/* A count that may be written as a percentage (batch:, max_fail:). */
+struct amount {
+	bool set;
+	bool percent;
+	int n;
+	struct pos pos;
+};
+
+struct retry {
+	int attempts;            /* >= 1; default 1 */
+	int64_t interval_ms;     /* default 1000 */
+	double backoff;          /* factor >= 1; default 1 */
+	int64_t max_interval_ms; /* 0: no cap */
+	double jitter;           /* 0..1; default 0 */
+};
+
+/* A numeric bound of expect.value. */
+struct bound {
+	bool set;
+	double v;
+};
+
+struct expect {
+	int *exit_codes;             /* NULL: default (0) */
+	size_t n_exit;
+	struct regex *out_re, *err_re;         /* stdout / stderr */
+	struct regex *not_out_re, *not_err_re; /* not_stdout / not_stderr */
+	/* status: ranges [lo, hi]; n_status == 0 means the default 2xx */
+	int (*status)[2];
+	size_t n_status;
+	struct regex *body_re, *not_body_re;
+	int64_t latency_ms;          /* -1: no bound */
+	struct regex *value_re;      /* NULL: no value check */
+	struct bound below, above, equals, at_most, at_least;
+	struct pos pos;              /* of the expect: key; line 0 if absent */
+};
+
+struct capture {
+	char *name;
+	struct regex *re;
+	struct pos pos;
+};
+
+struct http_req {
+	struct text method;          /* default GET */
+	struct text url;
+	struct kv *headers;
+	size_t n_headers;
+	struct text body;            /* s NULL: no body */
+	bool insecure;
+	struct text ca_cert;
+	bool follow;
+	struct pos pos;
+};
+
+struct transfer {
+	struct text src;
+	struct text dest;
+	int mode;                    /* -1: not given */
+	struct pos pos;
+};
+
+enum action_kind {
+	ACT_NONE = 0,
+	ACT_RUN,
+	ACT_HTTP,
+	ACT_PROBE,    /* steps only */
+	ACT_PAUSE,    /* steps only */
+	ACT_GATE,     /* steps only */
+	ACT_UPLOAD,
+	ACT_DOWNLOAD,
+	ACT_TCP,      /* probes only */
+};
+
+struct probe;
+
+/* What a step, probe or rollback does: exactly one kind. */
+struct action {
+	enum action_kind kind;
+	struct pos pos;              /* of the kind's key */
+	struct text run;             /* ACT_RUN */
+	struct http_req http;        /* ACT_HTTP */
+	struct transfer xfer;        /* ACT_UPLOAD / ACT_DOWNLOAD */
+	struct text tcp;             /* ACT_TCP: HOST:PORT */
+	int64_t pause_ms;            /* ACT_PAUSE */
+	struct text gate;            /* ACT_GATE: the question */
+	/* ACT_PROBE: a reference (probe_name set, resolved into probe) or an
+	 * inline probe (probe_inline owned here, probe points at it). */
+	char *probe_name;
+	struct probe *probe_inline;
+	const struct probe *probe;
+};
+
+/* A reference to a named probe, resolved at load time. */
+struct probe_ref {
+	char *name;
+	struct pos pos;
+	const struct probe *probe;
+};
+
+struct probe {
+	char *name;                  /* NULL for an inline probe */
+	struct pos pos;
+	struct action action;        /* ACT_RUN, ACT_HTTP or ACT_TCP */
+	char *on;                    /* NULL: local */
+	struct pos on_pos;
+	int64_t timeout_ms;          /* default 10s */
+	struct retry retry;
+	struct expect expect;
+	struct kv *env;
+	size_t n_env;
+};
+
+enum rollback_when { WHEN_COMPLETED = 0, WHEN_ALWAYS };
+
+struct rollback {
+	struct action action;        /* ACT_RUN, ACT_HTTP, ACT_UPLOAD, ACT_DOWNLOAD */
+	char *on;                    /* NULL: the unit's own host */
+	struct pos on_pos;
+	int64_t timeout_ms;          /* 0: the step's timeout */
+	struct retry retry;
+	struct expect expect;
+	enum rollback_when when;
+	struct kv *env;
+	size_t n_env;
+	struct pos pos;
+};
+
+struct phase;
+
+struct step {
+	char *name;
+	struct pos pos;              /* of the step's mapping */
+	char *description;
+	struct action action;
+	char *on;                    /* after defaults; "local" if none */
+	struct pos on_pos;
+	int64_t timeout_ms;          /* after defaults */
+	struct retry retry;          /* after defaults */
+	struct expect expect;
+	struct capture *captures;
+	size_t n_captures;
+	struct probe_ref *after;
+	size_t n_after;
+	int64_t pause_ms;            /* pause: after each unit; 0: none */
+	/* for: either a literal list (for_list) or one ${var} (for_ref) */
+	bool has_for;
+	struct value for_list;
+	struct text for_ref;
+	struct amount batch;
+	struct amount max_fail;
+	struct rollback *rollback;   /* NULL: none */
+	bool idempotent;
+	/* check: a probe NAME (check.name set) or an inline probe (check_inline,
+	 * owned); check.probe is resolved either way, NULL when no check. */
+	struct probe *check_inline;
+	struct probe_ref check;
+	struct kv *env;
+	size_t n_env;
+	struct text workdir;
+	int sudo;                    /* -1: not given, else 0/1 */
+	struct phase *phase;         /* back pointer */
+	size_t index;                /* position in the whole runbook, from 0 */
+};
+
+struct watch {
+	bool set;
+	struct probe_ref *probes;
+	size_t n_probes;
+	int64_t interval_ms;         /* default 30s */
+	int failures;                /* default 1 */
+	struct pos pos;
+};
+
+struct phase {
+	char *name;
+	struct pos pos;
+	char *description;
+	struct text gate;            /* s NULL: no gate */
+	struct step *steps;
+	size_t n_steps;
+	struct probe_ref *verify;
+	size_t n_verify;
+	struct watch watch;
+};
+
+struct host {
+	char *name;
+	struct pos pos;
+	struct text address;         /* one host */
+	struct text *addresses;      /* group of addresses */
+	size_t n_addresses;
+	char **members;              /* group of other hosts */
+	struct pos *member_pos;
+	size_t n_members;
+	int port;                    /* 0: default 22 */
+	struct text user;
+	struct text key;
+	struct text passphrase;      /* must be a ${secrets.X} reference */
+	struct text known_hosts;
+	char *via;
+	struct pos via_pos;
+	int sudo;                    /* -1 not given */
+	int64_t connect_timeout_ms;  /* 0: default */
+};
+
+enum secret_source { SECRET_ENV, SECRET_FILE };
+
+struct secret_def {
+	char *name;
+	struct pos pos;
+	enum secret_source source;
+	char *ref;                   /* variable name or file path (~ expanded at read) */
+};
+
+struct defaults {
+	char *on;
+	struct pos on_pos;
+	int64_t timeout_ms;          /* 0: built-in default */
+	bool has_retry;
+	struct retry retry;
+	int sudo;                    /* -1 not given */
+	struct kv *env;
+	size_t n_env;
+	struct text workdir;
+};
+
+struct runbook {
+	char *file;                  /* path as given */
+	char *source;                /* the file's text */
+	char *name;
+	char *description;
+	int version;
+	struct value vars;           /* VAL_MAP; overrides already applied */
+	struct secret_def *secrets;
+	size_t n_secrets;
+	struct host *hosts;
+	size_t n_hosts;
+	struct defaults defaults;
+	struct probe *probes;
+	size_t n_probes;
+	struct phase *phases;
+	size_t n_phases;
+	size_t n_steps;              /* over all phases */
+	int64_t deadline_ms;         /* 0: none */
+	char sha256[65];             /* hex digest of the file's bytes */
+};
+
+/* Built-in defaults, documented in man/migrate-runbook.5. */
+#define DEFAULT_STEP_TIMEOUT_MS ((int64_t)30 * 60 * 1000)
+#define DEFAULT_PROBE_TIMEOUT_MS ((int64_t)10 * 1000)
+#define DEFAULT_RETRY_INTERVAL_MS 1000
+#define DEFAULT_WATCH_INTERVAL_MS 30000
+#define NAME_PATTERN "[a-z0-9][a-z0-9._-]*"
+
+/* Overrides from the command line, applied on top of vars: at load time. */
+struct var_override {
+	char *name;
+	struct value value;          /* owned */
+	const char *origin;          /* "--var" or the --vars file name */
+};
+
+/*
+ * Load, parse and check a runbook. On success returns the runbook and
+ * leaves diags empty. On any problem returns NULL and appends every problem
+ * found to diags (FILE:LINE:COL). overrides may be NULL.
+ */
+struct runbook *runbook_load(const char *path, const struct var_override *overrides,
+    size_t n_overrides, struct diags *diags);
+void runbook_free(struct runbook *rb);
+
+/*
+ * Parse a YAML file holding one mapping of plain values (--vars FILE) into
+ * *out (VAL_MAP). Returns 0, or -1 with diagnostics appended.
+ */
+int vars_file_load(const char *path, struct value *out, struct diags *diags);
+
+/* Lookups; NULL when absent. */
+const struct value *value_get(const struct value *map, const char *key);
+const struct host *runbook_host(const struct runbook *rb, const char *name);
+const struct probe *runbook_probe(const struct runbook *rb, const char *name);
+const struct step *runbook_step(const struct runbook *rb, const char *name);
+const struct phase *runbook_phase(const struct runbook *rb, const char *name);
+
+void value_release(struct value *v);
+void value_copy(struct value *dst, const struct value *src);
+/* Is name a valid step/probe/host/runbook name ([a-z0-9][a-z0-9._-]*)? */
+bool name_valid(const char *name);
+
+#endif
