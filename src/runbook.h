@@ -342,6 +342,16 @@ const struct probe *runbook_probe(const struct runbook *rb, const char *name);
 const struct step *runbook_step(const struct runbook *rb, const char *name);
 const struct phase *runbook_phase(const struct runbook *rb, const char *name);
 
+/*
+ * Visit every interpolated text of the runbook (steps, their rollbacks,
+ * probes, hosts, gates, ...). step is the step the text belongs to (NULL for
+ * probes, hosts, defaults and phase gates); field names the key ("run",
+ * "http.url", "rollback.run", ...).
+ */
+typedef void (*text_visit_fn)(void *ctx, const struct text *t,
+    const struct step *step, const char *field);
+void runbook_foreach_text(const struct runbook *rb, text_visit_fn fn, void *ctx);
+
 void value_release(struct value *v);
 void value_copy(struct value *dst, const struct value *src);
 /* Is name a valid step/probe/host/runbook name ([a-z0-9][a-z0-9._-]*)? */
