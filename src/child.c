@@ -1,0 +1,599 @@
+/*
+ * child.c - the one way migrate runs a local process (see child.h).
+ *
+ * Model: fork, let the child set itself up (process group, signals, pipes,
+ * directory, environment) and exec; anything that fails before exec is sent
+ * back through a close-on-exec "report" pipe, so the parent learns either
+ * "exec happened" (EOF) or why not. The parent then pumps all three pipes
+ * with poll() from one loop, so neither side can block the other, and
+ * watches the deadline, the cancel flag and (through a pidfd when the
+ * kernel has one) the child's exit.
+ *
+ * No static mutable state and no signal handlers: several child_run() may
+ * run at once in different threads.
+ */
+#include "child.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <string.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util.h"
+
+extern char **environ;
+
+#define READ_CHUNK (64 * 1024)
+/* How long output is still read after the child exited (background holders). */
+#define DRAIN_MS 250
+/* Longest poll() sleep: bounds how late a cancel request is noticed. */
+#define TICK_MS 100
+/* Without a pidfd, how often waitpid(WNOHANG) looks for the exit. */
+#define NOPIDFD_TICK_MS 10
+
+enum { P_IN, P_OUT, P_ERR, P_REPORT, P_NUM };
+
+/* What the child sends back when it cannot get as far as exec. */
+enum start_stage { STAGE_SETUP, STAGE_CHDIR, STAGE_EXEC };
+struct start_failure {
+	int stage;
+	int err;
+};
+
+struct pump {
+	const struct child_opts *opts;
+	struct child_result *res;
+	pid_t pid;               /* also the process group id */
+	int fd[3];               /* our ends of stdin, stdout, stderr; -1 when closed */
+	int pidfd;               /* -1: none (old kernel) or already reaped */
+	size_t in_off;
+	size_t tail_max;
+	uint64_t total[3];       /* bytes read per stream */
+	char *chunk;
+	int64_t deadline;        /* 0: none */
+	bool stopping;           /* we sent SIGTERM to the group */
+	enum child_status stop_status;
+	int64_t kill_at;
+	bool killed;
+	bool reaped;
+	int wstatus;
+	int wait_errno;          /* waitpid failed (e.g. SIGCHLD ignored): status unknown */
+	int64_t drain_until;
+};
+
+const char *
+child_status_name(enum child_status st)
+{
+	switch (st) {
+	case CHILD_EXITED: return "exited";
+	case CHILD_SIGNALED: return "signaled";
+	case CHILD_TIMEOUT: return "timeout";
+	case CHILD_CANCELLED: return "cancelled";
+	case CHILD_FAILED: return "failed";
+	}
+	return "unknown";
+}
+
+void
+child_result_release(struct child_result *res)
+{
+	if (res == NULL)
+		return;
+	buf_release(&res->out);
+	buf_release(&res->err);
+	free(res->error);
+	res->error = NULL;
+}
+
+static void
+close_fd(int *fd)
+{
+	if (*fd >= 0) {
+		/* Linux always releases the descriptor, even on EINTR: never retry. */
+		close(*fd);
+		*fd = -1;
+	}
+}
+
+/* Move a descriptor above 0-2 so the child's dup2() onto stdio cannot clobber it. */
+static int
+fd_above_stdio(int fd)
+{
+	int nfd;
+
+	if (fd > 2)
+		return fd;
+	nfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	close(fd);
+	return nfd;
+}
+
+static int
+make_pipe(int p[2])
+{
+	int saved;
+
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		p[0] = p[1] = -1;
+		return -1;
+	}
+	p[0] = fd_above_stdio(p[0]);
+	p[1] = fd_above_stdio(p[1]);
+	if (p[0] < 0 || p[1] < 0) {
+		saved = errno;
+		close_fd(&p[0]);
+		close_fd(&p[1]);
+		errno = saved;
+		return -1;
+	}
+	return 0;
+}
+
+static void
+set_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl >= 0)
+		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+static size_t
+env_name_len(const char *s)
+{
+	const char *eq = strchr(s, '=');
+
+	return eq ? (size_t)(eq - s) : strlen(s);
+}
+
+/* Whether one of list names the same variable as s. */
+static bool
+env_named_in(const char *s, const char *const *list)
+{
+	size_t n = env_name_len(s);
+
+	for (; *list; list++)
+		if (env_name_len(*list) == n && strncmp(*list, s, n) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * The child's environment: ours, with add applied in order (a later entry
+ * wins; "NAME" without '=' removes NAME). Built before fork because the
+ * child may not allocate; the strings are borrowed, only the array is ours.
+ */
+static char **
+env_build(const char *const *add)
+{
+	static const char *const none[] = { NULL };
+	size_t n, m, i = 0, k;
+	char **env;
+
+	if (add == NULL)
+		add = none;
+	for (n = 0; environ && environ[n]; n++)
+		;
+	for (m = 0; add[m]; m++)
+		;
+	env = xcalloc(n + m + 1, sizeof(*env));
+	for (k = 0; k < n; k++)
+		if (!env_named_in(environ[k], add))
+			env[i++] = environ[k];
+	for (k = 0; k < m; k++)
+		if (strchr(add[k], '=') && !env_named_in(add[k], add + k + 1))
+			env[i++] = (char *)add[k];
+	env[i] = NULL;
+	return env;
+}
+
+static void __attribute__((noreturn))
+child_fail(int report_fd, enum start_stage stage)
+{
+	struct start_failure f = { (int)stage, errno };
+	ssize_t r;
+
+	do
+		r = write(report_fd, &f, sizeof(f));
+	while (r < 0 && errno == EINTR);
+	_exit(127);
+}
+
+/*
+ * In the forked child: only async-signal-safe calls from here on. Signals
+ * arrive blocked (the parent blocked them around fork), so no handler of
+ * the parent can run here; dispositions are reset before the mask is
+ * cleared.
+ */
+static void __attribute__((noreturn))
+child_exec(const struct child_opts *opts, char **envp, int fds[P_NUM][2])
+{
+	int report_fd = fds[P_REPORT][1];
+	struct sigaction sa;
+	sigset_t empty;
+	int sig;
+
+	if (setpgid(0, 0) < 0)
+		child_fail(report_fd, STAGE_SETUP);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	/* Fails harmlessly for SIGKILL, SIGSTOP and the C library's own signals. */
+	for (sig = 1; sig < NSIG; sig++)
+		sigaction(sig, &sa, NULL);
+	if (dup2(fds[P_IN][0], 0) < 0 || dup2(fds[P_OUT][1], 1) < 0 ||
+	    dup2(fds[P_ERR][1], 2) < 0)
+		child_fail(report_fd, STAGE_SETUP);
+	if (opts->workdir && chdir(opts->workdir) < 0)
+		child_fail(report_fd, STAGE_CHDIR);
+	/* execvp searches the PATH of the child's environment. */
+	environ = envp;
+	sigemptyset(&empty);
+	sigprocmask(SIG_SETMASK, &empty, NULL);
+	execvp(opts->argv[0], (char *const *)opts->argv);
+	child_fail(report_fd, STAGE_EXEC);
+}
+
+static int
+open_pidfd(pid_t pid)
+{
+#ifdef SYS_pidfd_open
+	/* The descriptor is close-on-exec. */
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+	(void)pid;
+	return -1;
+#endif
+}
+
+/* SIGPIPE is thread-directed: block it around the write and swallow the one we cause. */
+static ssize_t
+write_nosigpipe(int fd, const void *data, size_t len)
+{
+	sigset_t pipe_set, old, pending;
+	bool was_pending;
+	ssize_t n;
+	int saved;
+
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	sigpending(&pending);
+	was_pending = sigismember(&pending, SIGPIPE) == 1;
+	pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+	do
+		n = write(fd, data, len);
+	while (n < 0 && errno == EINTR);
+	saved = errno;
+	if (n < 0 && saved == EPIPE && !was_pending) {
+		struct timespec zero = { 0, 0 };
+		while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
+			;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	errno = saved;
+	return n;
+}
+
+/* Keep the last max bytes; the buffer may grow to 2*max between trims. */
+static void
+tail_add(struct buf *b, size_t max, const char *data, size_t len)
+{
+	if (len >= max) {
+		buf_reset(b);
+		buf_add(b, data + len - max, max);
+		return;
+	}
+	if (b->len + len > 2 * max)
+		buf_consume(b, b->len + len - max);
+	buf_add(b, data, len);
+}
+
+static void
+tail_finish(struct buf *b, bool *truncated, size_t max, uint64_t total)
+{
+	if (b->len > max)
+		buf_consume(b, b->len - max);
+	*truncated = total > max;
+}
+
+static void
+pump_reap(struct pump *p)
+{
+	pid_t r;
+
+	do
+		r = waitpid(p->pid, &p->wstatus, WNOHANG);
+	while (r < 0 && errno == EINTR);
+	if (r == 0)
+		return;
+	if (r < 0)
+		p->wait_errno = errno;
+	p->reaped = true;
+	p->drain_until = now_ms() + DRAIN_MS;
+	close_fd(&p->pidfd);
+	close_fd(&p->fd[P_IN]);
+	/* The leader may have died on SIGTERM while others in its group ignore it. */
+	if (p->stopping)
+		kill(-p->pid, SIGKILL);
+}
+
+static void
+pump_check_stop(struct pump *p, int64_t now)
+{
+	if (p->stopping) {
+		if (!p->killed && now >= p->kill_at) {
+			kill(-p->pid, SIGKILL);
+			p->killed = true;
+		}
+		return;
+	}
+	if (p->opts->cancel && *p->opts->cancel)
+		p->stop_status = CHILD_CANCELLED;
+	else if (p->deadline && now >= p->deadline)
+		p->stop_status = CHILD_TIMEOUT;
+	else
+		return;
+	/* An exit that already happened is not ours to count as a stop. */
+	pump_reap(p);
+	if (p->reaped)
+		return;
+	p->stopping = true;
+	p->kill_at = now + (p->opts->kill_grace_ms > 0 ? p->opts->kill_grace_ms : CHILD_KILL_GRACE_MS);
+	kill(-p->pid, SIGTERM);
+}
+
+static void
+pump_stdin(struct pump *p)
+{
+	ssize_t n = write_nosigpipe(p->fd[P_IN], p->opts->stdin_data + p->in_off,
+	    p->opts->stdin_len - p->in_off);
+
+	if (n < 0) {
+		/* EPIPE: the child does not want the rest, which is its business. */
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			close_fd(&p->fd[P_IN]);
+		return;
+	}
+	p->in_off += (size_t)n;
+	if (p->in_off >= p->opts->stdin_len)
+		close_fd(&p->fd[P_IN]);
+}
+
+static void
+pump_output(struct pump *p, int which)
+{
+	struct buf *b = which == P_OUT ? &p->res->out : &p->res->err;
+	ssize_t n;
+
+	do
+		n = read(p->fd[which], p->chunk, READ_CHUNK);
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			close_fd(&p->fd[which]);
+		return;
+	}
+	if (n == 0) {
+		close_fd(&p->fd[which]);
+		return;
+	}
+	p->total[which] += (uint64_t)n;
+	tail_add(b, p->tail_max, p->chunk, (size_t)n);
+	if (p->opts->on_output)
+		p->opts->on_output(p->opts->ctx, which, p->chunk, (size_t)n);
+}
+
+static int
+pump_timeout(const struct pump *p, int64_t now)
+{
+	int64_t t = TICK_MS;
+
+	if (!p->reaped && p->pidfd < 0 && t > NOPIDFD_TICK_MS)
+		t = NOPIDFD_TICK_MS;
+	if (!p->reaped && !p->stopping && p->deadline && p->deadline - now < t)
+		t = p->deadline - now;
+	if (p->stopping && !p->killed && p->kill_at - now < t)
+		t = p->kill_at - now;
+	if (p->reaped && p->drain_until - now < t)
+		t = p->drain_until - now;
+	return t < 0 ? 0 : (int)t;
+}
+
+/* Feed stdin, collect output, enforce deadline and cancel until the child is reaped and drained. */
+static void
+pump_run(struct pump *p)
+{
+	for (;;) {
+		struct pollfd pfd[4];
+		int which[4];
+		int n = 0, i, r;
+		int64_t now = now_ms();
+
+		if (!p->reaped)
+			pump_check_stop(p, now);
+		if (!p->reaped)
+			pump_reap(p);
+		if (p->reaped && ((p->fd[P_OUT] < 0 && p->fd[P_ERR] < 0) ||
+		    now >= p->drain_until))
+			break;
+		for (i = P_IN; i <= P_ERR; i++) {
+			if (p->fd[i] < 0)
+				continue;
+			pfd[n].fd = p->fd[i];
+			pfd[n].events = i == P_IN ? POLLOUT : POLLIN;
+			pfd[n].revents = 0;
+			which[n++] = i;
+		}
+		if (p->pidfd >= 0) {
+			pfd[n].fd = p->pidfd;
+			pfd[n].events = POLLIN;
+			pfd[n].revents = 0;
+			which[n++] = -1;
+		}
+		r = poll(pfd, (nfds_t)n, pump_timeout(p, now));
+		if (r < 0) {
+			if (errno != EINTR)
+				sleep_ms(NOPIDFD_TICK_MS, NULL);
+			continue;
+		}
+		for (i = 0; i < n; i++) {
+			if (which[i] < 0 || !(pfd[i].revents & (POLLIN | POLLOUT | POLLHUP | POLLERR | POLLNVAL)))
+				continue;
+			if (which[i] == P_IN)
+				pump_stdin(p);
+			else
+				pump_output(p, which[i]);
+		}
+	}
+}
+
+static void
+pump_result(struct pump *p)
+{
+	struct child_result *res = p->res;
+	int st = p->wstatus;
+
+	tail_finish(&res->out, &res->out_truncated, p->tail_max, p->total[P_OUT]);
+	tail_finish(&res->err, &res->err_truncated, p->tail_max, p->total[P_ERR]);
+	if (p->wait_errno) {
+		res->status = CHILD_FAILED;
+		res->error = xasprintf("cannot wait for process %ld: %s",
+		    (long)p->pid, strerror(p->wait_errno));
+		return;
+	}
+	if (WIFEXITED(st))
+		res->exit_code = WEXITSTATUS(st);
+	else if (WIFSIGNALED(st))
+		res->term_signal = WTERMSIG(st);
+	if (p->stopping)
+		res->status = p->stop_status;
+	else if (WIFSIGNALED(st))
+		res->status = CHILD_SIGNALED;
+	else
+		res->status = CHILD_EXITED;
+}
+
+/* Wait for the child's report: EOF means exec happened. Returns 0, or -1 with res->error set. */
+static int
+read_start_report(int fd, pid_t pid, const struct child_opts *opts, struct child_result *res)
+{
+	struct start_failure f;
+	ssize_t n;
+	pid_t r;
+
+	do
+		n = read(fd, &f, sizeof(f));
+	while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)sizeof(f))
+		return 0;
+	do
+		r = waitpid(pid, NULL, 0);
+	while (r < 0 && errno == EINTR);
+	switch (f.stage) {
+	case STAGE_CHDIR:
+		res->error = xasprintf("cannot change to directory '%s': %s",
+		    opts->workdir, strerror(f.err));
+		break;
+	case STAGE_EXEC:
+		res->error = xasprintf("cannot run '%s': %s", opts->argv[0], strerror(f.err));
+		break;
+	default:
+		res->error = xasprintf("cannot start '%s': %s", opts->argv[0], strerror(f.err));
+		break;
+	}
+	return -1;
+}
+
+int
+child_run(const struct child_opts *opts, struct child_result *res)
+{
+	int fds[P_NUM][2];
+	struct pump p;
+	char **envp = NULL;
+	sigset_t all, old;
+	int64_t start = now_ms();
+	int i, saved, ret = -1;
+	pid_t pid;
+
+	memset(res, 0, sizeof(*res));
+	for (i = 0; i < P_NUM; i++)
+		fds[i][0] = fds[i][1] = -1;
+	memset(&p, 0, sizeof(p));
+	p.fd[P_IN] = p.fd[P_OUT] = p.fd[P_ERR] = p.pidfd = -1;
+	if (opts->argv == NULL || opts->argv[0] == NULL) {
+		res->error = xstrdup("no program to run");
+		goto cleanup;
+	}
+	for (i = 0; i < P_NUM; i++) {
+		if (make_pipe(fds[i]) < 0) {
+			res->error = xasprintf("cannot run '%s': cannot create pipe: %s",
+			    opts->argv[0], strerror(errno));
+			goto cleanup;
+		}
+	}
+	envp = env_build(opts->env_add);
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pid = fork();
+	if (pid == 0)
+		child_exec(opts, envp, fds);
+	saved = errno;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (pid < 0) {
+		res->error = xasprintf("cannot run '%s': cannot fork: %s", opts->argv[0], strerror(saved));
+		goto cleanup;
+	}
+	res->pid = pid;
+	/* Also here, so the group exists whichever of us runs first. */
+	setpgid(pid, pid);
+	close_fd(&fds[P_IN][0]);
+	close_fd(&fds[P_OUT][1]);
+	close_fd(&fds[P_ERR][1]);
+	close_fd(&fds[P_REPORT][1]);
+	if (read_start_report(fds[P_REPORT][0], pid, opts, res) < 0)
+		goto cleanup;
+
+	p.opts = opts;
+	p.res = res;
+	p.pid = pid;
+	p.pidfd = open_pidfd(pid);
+	p.tail_max = opts->tail_max ? opts->tail_max : CHILD_TAIL_MAX;
+	p.deadline = opts->timeout_ms > 0 ? start + opts->timeout_ms : 0;
+	p.chunk = xmalloc(READ_CHUNK);
+	/* The pump owns our ends from here on. */
+	p.fd[P_IN] = fds[P_IN][1];
+	p.fd[P_OUT] = fds[P_OUT][0];
+	p.fd[P_ERR] = fds[P_ERR][0];
+	fds[P_IN][1] = fds[P_OUT][0] = fds[P_ERR][0] = -1;
+	for (i = P_IN; i <= P_ERR; i++)
+		set_nonblock(p.fd[i]);
+	if (opts->stdin_data == NULL || opts->stdin_len == 0)
+		close_fd(&p.fd[P_IN]);
+
+	pump_run(&p);
+	pump_result(&p);
+	ret = res->status == CHILD_FAILED ? -1 : 0;
+
+cleanup:
+	for (i = 0; i < P_NUM; i++) {
+		close_fd(&fds[i][0]);
+		close_fd(&fds[i][1]);
+	}
+	for (i = P_IN; i <= P_ERR; i++)
+		close_fd(&p.fd[i]);
+	close_fd(&p.pidfd);
+	free(p.chunk);
+	free(envp);
+	if (ret < 0)
+		res->status = CHILD_FAILED;
+	res->duration_ms = now_ms() - start;
+	return ret;
+}
