@@ -1,0 +1,628 @@
+/*
+ * report.c - the JUnit XML and JSON reports of a run (formats in report.h).
+ */
+#include "report.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "exitcode.h"
+#include "output.h"
+#include "statedir.h"
+#include "util.h"
+
+#define REPLACEMENT_CHAR "\xef\xbf\xbd" /* U+FFFD */
+#define JUNIT_TIME_LEN 19                /* YYYY-MM-DDTHH:MM:SS */
+#define ROLLBACK_SUITE "rollback"
+
+/* ---- text every reader can hold ---- */
+
+/*
+ * Length of the well-formed UTF-8 sequence at p (n > 0 bytes left), with
+ * its code point in *cp; 0 when the byte at p does not start one (stray
+ * continuation, overlong form, surrogate, beyond U+10FFFF, cut short).
+ */
+static size_t
+utf8_decode(const unsigned char *p, size_t n, uint32_t *cp)
+{
+	size_t len;
+	uint32_t c, min;
+
+	if (p[0] < 0x80) {
+		*cp = p[0];
+		return 1;
+	}
+	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+		len = 2, c = p[0] & 0x1fu, min = 0x80;
+	} else if ((p[0] & 0xf0) == 0xe0) {
+		len = 3, c = p[0] & 0x0fu, min = 0x800;
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		len = 4, c = p[0] & 0x07u, min = 0x10000;
+	} else {
+		return 0;
+	}
+	if (n < len)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		c = (c << 6) | (p[i] & 0x3fu);
+	}
+	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	*cp = c;
+	return len;
+}
+
+/*
+ * s (len bytes) masked and made fit for a report, as a malloc'ed string:
+ * well-formed UTF-8 with every bad byte and NUL as U+FFFD; with xml also
+ * without what XML 1.0 forbids (other control characters become '?',
+ * U+FFFE and U+FFFF become U+FFFD). Masked again at the end in case a
+ * replacement completed a secret.
+ */
+static char *
+clean_text(const struct run *run, const char *s, size_t len, bool xml)
+{
+	struct buf in = BUF_INIT, out = BUF_INIT;
+	size_t i = 0;
+
+	buf_add(&in, s ? s : "", s ? len : 0);
+	secrets_mask(&run->secrets, &in);
+	while (i < in.len) {
+		const unsigned char *p = (const unsigned char *)in.data + i;
+		uint32_t cp = 0;
+		size_t n = utf8_decode(p, in.len - i, &cp);
+
+		if (n == 0 || cp == 0 || (xml && (cp == 0xfffe || cp == 0xffff)))
+			buf_adds(&out, REPLACEMENT_CHAR);
+		else if (xml && cp < 0x20 && cp != '\t' && cp != '\n' && cp != '\r')
+			buf_addc(&out, '?');
+		else
+			buf_add(&out, p, n);
+		i += n ? n : 1;
+	}
+	buf_release(&in);
+	secrets_mask(&run->secrets, &out);
+	return buf_detach(&out);
+}
+
+/* The last OUTPUT_FAIL_LINES lines of u's output, cleaned (malloc'ed, maybe ""). */
+static char *
+tail_lines(const struct run *run, const struct unit *u)
+{
+	char *all = clean_text(run, u->tail.data, u->tail.len, false);
+	struct buf last = BUF_INIT;
+
+	output_tail_lines(all, strlen(all), OUTPUT_FAIL_LINES, "", &last);
+	free(all);
+	return buf_detach(&last);
+}
+
+/* ---- the unwind ---- */
+
+static bool
+unwound(const struct unit *u)
+{
+	return u->rb_state != RB_NONE && u->rb_state != RB_NOT_NEEDED;
+}
+
+/*
+ * The units the unwind visited, in its order: the failed unit first when
+ * its rollback ran (when: always), then the completed units newest first.
+ * Returns a malloc'ed array (NULL when empty) and its length in *n.
+ */
+static const struct unit **
+unwind_order(const struct run *run, size_t *n)
+{
+	const struct unit **v = NULL;
+	const struct unit *f = run->failed_unit;
+	size_t cap = 0;
+
+	*n = 0;
+	if (f && unwound(f))
+		PUSH(v, *n, cap, f);
+	for (size_t i = run->n_completed; i-- > 0;) {
+		const struct unit *u = run->completed[i];
+		if (u != f && unwound(u))
+			PUSH(v, *n, cap, u);
+	}
+	return v;
+}
+
+/* SPEC §1 exit code of an outcome; -1 while the run is going. */
+static int
+outcome_exit_code(enum run_outcome o)
+{
+	switch (o) {
+	case OUTCOME_SUCCEEDED:
+		return EXIT_OK;
+	case OUTCOME_ROLLED_BACK:
+		return EXIT_ROLLED_BACK;
+	case OUTCOME_NEEDS_HUMAN:
+		return EXIT_NEEDS_HUMAN;
+	case OUTCOME_GATE:
+		return EXIT_GATE;
+	case OUTCOME_INTERRUPTED:
+		return EXIT_INTERRUPTED;
+	case OUTCOME_RUNNING:
+		break;
+	}
+	return -1;
+}
+
+/* ---- writing a file whole ---- */
+
+/*
+ * Write data to path through "PATH.tmp" and rename(2), so a reader sees
+ * the old file or the new one. A path that exists and is not a regular
+ * file (a FIFO, /dev/stdout) is written directly.
+ */
+static int
+write_whole(const char *path, const char *data, size_t len, char **err)
+{
+	struct stat st;
+	bool direct = stat(path, &st) == 0 && !S_ISREG(st.st_mode);
+	char *tmp = direct ? xstrdup(path) : xasprintf("%s.tmp", path);
+	int flags = O_WRONLY | O_CLOEXEC | (direct ? 0 : O_CREAT | O_TRUNC | O_NOFOLLOW);
+	int fd = open(tmp, flags, 0666);
+	bool created = fd >= 0 && !direct;
+	size_t off = 0;
+	int rc = -1;
+
+	if (fd < 0) {
+		*err = xasprintf("cannot %s '%s': %s", direct ? "open" : "create", tmp, strerror(errno));
+		goto cleanup;
+	}
+	while (off < len) {
+		ssize_t k = write(fd, data + off, len - off);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0) {
+			*err = xasprintf("cannot write '%s': %s", tmp, strerror(errno));
+			goto cleanup;
+		}
+		off += (size_t)k;
+	}
+	if (!direct && fsync(fd) < 0) {
+		*err = xasprintf("cannot write '%s': %s", tmp, strerror(errno));
+		goto cleanup;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		*err = xasprintf("cannot write '%s': %s", tmp, strerror(errno));
+		goto cleanup;
+	}
+	fd = -1;
+	if (!direct && rename(tmp, path) < 0) {
+		*err = xasprintf("cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
+		goto cleanup;
+	}
+	rc = 0;
+cleanup:
+	if (fd >= 0)
+		close(fd);
+	if (rc < 0 && created)
+		unlink(tmp);
+	free(tmp);
+	return rc;
+}
+
+/* ---- JUnit ---- */
+
+struct counts {
+	size_t tests, failures, errors, skipped;
+};
+
+/*
+ * Append s (len bytes) cleaned and escaped as XML character data or, with
+ * attr, as an attribute value (where tab and newline must be references to
+ * survive attribute normalisation; "\r" must be one everywhere).
+ */
+static void
+xml_add(struct buf *out, const struct run *run, const char *s, size_t len, bool attr)
+{
+	static const char special[] = "&<>\"'\r\n\t";
+	static const char *const entity[] = {
+		"&amp;", "&lt;", "&gt;", "&quot;", "&apos;", "&#13;", "&#10;", "&#9;",
+	};
+	char *c = clean_text(run, s, len, true);
+
+	for (const char *p = c; *p; p++) {
+		const char *hit = strchr(special, *p);
+		if (hit && (attr || (*p != '\n' && *p != '\t')))
+			buf_adds(out, entity[hit - special]);
+		else
+			buf_addc(out, *p);
+	}
+	free(c);
+}
+
+static void
+xml_text(struct buf *out, const struct run *run, const char *s)
+{
+	xml_add(out, run, s, s ? strlen(s) : 0, false);
+}
+
+/* Append ` name="value"`. */
+static void
+xml_attr(struct buf *out, const struct run *run, const char *name, const char *value)
+{
+	buf_addf(out, " %s=\"", name);
+	xml_add(out, run, value, value ? strlen(value) : 0, true);
+	buf_addc(out, '"');
+}
+
+/* Append ` name="S.mmm"`. */
+static void
+xml_seconds(struct buf *out, const char *name, int64_t ms)
+{
+	if (ms < 0)
+		ms = 0;
+	buf_addf(out, " %s=\"%" PRId64 ".%03d\"", name, ms / 1000, (int)(ms % 1000));
+}
+
+static void
+xml_counts(struct buf *out, const struct counts *c)
+{
+	buf_addf(out, " tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"%zu\"",
+	    c->tests, c->failures, c->errors, c->skipped);
+}
+
+static void
+xml_property(struct buf *out, const struct run *run, const char *name, const char *value)
+{
+	buf_adds(out, "      <property");
+	xml_attr(out, run, "name", name);
+	xml_attr(out, run, "value", value);
+	buf_adds(out, "/>\n");
+}
+
+static void
+junit_properties(struct buf *out, const struct run *run)
+{
+	char code[16];
+
+	snprintf(code, sizeof(code), "%d", outcome_exit_code(run->outcome));
+	buf_adds(out, "    <properties>\n");
+	xml_property(out, run, "run_id", run->id);
+	xml_property(out, run, "runbook", run->rb->name);
+	xml_property(out, run, "file", run->rb->file);
+	xml_property(out, run, "sha256", run->rb->sha256);
+	xml_property(out, run, "outcome", outcome_name(run->outcome));
+	xml_property(out, run, "exit_code", code);
+	if (run->failure)
+		xml_property(out, run, "failure", run->failure);
+	buf_adds(out, "    </properties>\n");
+}
+
+/* Open a <testcase> of classname RUNBOOK.SUITE for unit u, without closing its tag. */
+static void
+junit_case_open(struct buf *out, const struct run *run, const char *suite,
+    const struct unit *u, int64_t ms)
+{
+	char *classname = xasprintf("%s.%s", run->rb->name, suite);
+
+	buf_adds(out, "    <testcase");
+	xml_attr(out, run, "classname", classname);
+	xml_attr(out, run, "name", u->key);
+	xml_seconds(out, "time", ms);
+	free(classname);
+}
+
+static void
+junit_unit(struct buf *out, const struct run *run, const struct unit *u, struct counts *c)
+{
+	char *tail = tail_lines(run, u);
+
+	c->tests++;
+	junit_case_open(out, run, u->step->phase->name, u, u->duration_ms);
+	switch (u->state) {
+	case UNIT_DONE:
+		if (*tail == '\0') {
+			buf_adds(out, "/>\n");
+			break;
+		}
+		buf_adds(out, ">\n      <system-out>");
+		xml_text(out, run, tail);
+		buf_adds(out, "</system-out>\n    </testcase>\n");
+		break;
+	case UNIT_FAILED:
+		c->failures++;
+		buf_adds(out, ">\n      <failure");
+		xml_attr(out, run, "message", u->message ? u->message : "failed");
+		buf_adds(out, " type=\"step failed\">");
+		buf_addf(out, "attempts: %d\n", u->attempts);
+		if (u->exit_code >= 0)
+			buf_addf(out, "exit code: %d\n", u->exit_code);
+		else
+			buf_adds(out, "exit code: none\n");
+		if (*tail) {
+			buf_addf(out, "output (last %d lines):\n", OUTPUT_FAIL_LINES);
+			xml_text(out, run, tail);
+		}
+		buf_adds(out, "</failure>\n    </testcase>\n");
+		break;
+	case UNIT_RUNNING:
+		c->errors++;
+		buf_adds(out, ">\n      <error");
+		xml_attr(out, run, "message", run->outcome == OUTCOME_INTERRUPTED
+		    ? "interrupted while running" : "did not finish");
+		buf_adds(out, " type=\"interrupted\"/>\n    </testcase>\n");
+		break;
+	case UNIT_PENDING:
+	case UNIT_SKIPPED:
+		c->skipped++;
+		buf_addf(out, ">\n      <skipped message=\"%s\"/>\n    </testcase>\n",
+		    u->selected ? "not reached" : "not selected");
+		break;
+	}
+	free(tail);
+}
+
+static void
+junit_rollback(struct buf *out, const struct run *run, const struct unit *u, struct counts *c)
+{
+	c->tests++;
+	junit_case_open(out, run, ROLLBACK_SUITE, u, u->rb_duration_ms);
+	switch (u->rb_state) {
+	case RB_DONE:
+		buf_adds(out, "/>\n");
+		break;
+	case RB_FAILED:
+		c->failures++;
+		buf_adds(out, ">\n      <failure");
+		xml_attr(out, run, "message", u->rb_message ? u->rb_message : "rollback failed");
+		buf_adds(out, " type=\"rollback failed\"/>\n    </testcase>\n");
+		break;
+	default:
+		c->skipped++;
+		buf_adds(out, ">\n      <skipped message=\"no rollback\"/>\n    </testcase>\n");
+		break;
+	}
+}
+
+/* Append one <testsuite> holding the testcases already written to cases. */
+static void
+junit_suite(struct buf *out, const struct run *run, const char *name, const struct counts *c,
+    int64_t started_ms, int64_t ms, const char *host, const struct buf *cases)
+{
+	char ts[STATEDIR_TIME_SIZE];
+
+	buf_adds(out, "  <testsuite");
+	xml_attr(out, run, "name", name);
+	xml_counts(out, c);
+	xml_seconds(out, "time", ms);
+	if (started_ms > 0 && statedir_format_time(started_ms, ts) == 0) {
+		ts[JUNIT_TIME_LEN] = '\0';
+		xml_attr(out, run, "timestamp", ts);
+	}
+	xml_attr(out, run, "hostname", host);
+	buf_adds(out, ">\n");
+	junit_properties(out, run);
+	buf_add(out, cases->data ? cases->data : "", cases->len);
+	buf_adds(out, "  </testsuite>\n");
+}
+
+static void
+counts_add(struct counts *total, const struct counts *c)
+{
+	total->tests += c->tests;
+	total->failures += c->failures;
+	total->errors += c->errors;
+	total->skipped += c->skipped;
+}
+
+/* The whole JUnit document. */
+static void
+junit_document(const struct run *run, struct buf *out)
+{
+	struct buf suites = BUF_INIT, cases = BUF_INIT;
+	struct counts total = { 0 };
+	const struct unit **order;
+	size_t n_order;
+	int64_t last_end = 0;
+	char host[256];
+
+	if (gethostname(host, sizeof(host)) < 0)
+		snprintf(host, sizeof(host), "localhost");
+	host[sizeof(host) - 1] = '\0';
+
+	for (size_t p = 0; p < run->rb->n_phases; p++) {
+		const struct phase *ph = &run->rb->phases[p];
+		struct counts c = { 0 };
+		int64_t first = 0, end = 0;
+
+		buf_reset(&cases);
+		for (size_t i = 0; i < run->n_units; i++) {
+			const struct unit *u = &run->units[i];
+			if (u->step->phase != ph)
+				continue;
+			junit_unit(&cases, run, u, &c);
+			if (u->started_ms <= 0)
+				continue;
+			if (first == 0 || u->started_ms < first)
+				first = u->started_ms;
+			if (u->started_ms + u->duration_ms > end)
+				end = u->started_ms + u->duration_ms;
+		}
+		junit_suite(&suites, run, ph->name, &c, first, first ? end - first : 0, host, &cases);
+		counts_add(&total, &c);
+		if (end > last_end)
+			last_end = end;
+	}
+
+	order = unwind_order(run, &n_order);
+	if (n_order > 0) {
+		struct counts c = { 0 };
+		int64_t ms = 0;
+
+		buf_reset(&cases);
+		for (size_t i = 0; i < n_order; i++) {
+			junit_rollback(&cases, run, order[i], &c);
+			ms += order[i]->rb_duration_ms;
+		}
+		/* Units keep no rollback start; the unwind began after the last unit ended. */
+		junit_suite(&suites, run, ROLLBACK_SUITE, &c, last_end, ms, host, &cases);
+		counts_add(&total, &c);
+	}
+	free(order);
+
+	buf_adds(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites");
+	xml_attr(out, run, "name", run->rb->name);
+	xml_counts(out, &total);
+	xml_seconds(out, "time", run->duration_ms);
+	buf_adds(out, ">\n");
+	buf_add(out, suites.data ? suites.data : "", suites.len);
+	buf_adds(out, "</testsuites>\n");
+	buf_release(&suites);
+	buf_release(&cases);
+}
+
+int
+report_write_junit(const struct run *run, const char *path, char **err)
+{
+	struct buf doc = BUF_INIT;
+	char *why = NULL;
+	int rc;
+
+	junit_document(run, &doc);
+	rc = write_whole(path, buf_str(&doc), doc.len, &why);
+	if (rc < 0) {
+		*err = xasprintf("cannot write JUnit report: %s", why);
+		free(why);
+	}
+	buf_release(&doc);
+	return rc;
+}
+
+/* ---- JSON ---- */
+
+/* A cleaned JSON string, or JSON null for NULL. */
+static struct json_object *
+json_text(const struct run *run, const char *s, size_t len)
+{
+	struct json_object *o;
+	char *c;
+
+	if (s == NULL)
+		return NULL;
+	c = clean_text(run, s, len, false);
+	o = json_object_new_string(c);
+	free(c);
+	return o;
+}
+
+static struct json_object *
+json_str(const struct run *run, const char *s)
+{
+	return json_text(run, s, s ? strlen(s) : 0);
+}
+
+/* RFC 3339 UTC with milliseconds, or null when ms is not a time. */
+static struct json_object *
+json_time(int64_t ms)
+{
+	char ts[STATEDIR_TIME_SIZE];
+
+	if (ms <= 0 || statedir_format_time(ms, ts) < 0)
+		return NULL;
+	return json_object_new_string(ts);
+}
+
+static struct json_object *
+json_unit(const struct run *run, const struct unit *u)
+{
+	struct json_object *o = json_object_new_object();
+	struct json_object *rb = json_object_new_object();
+
+	json_object_object_add(o, "unit", json_str(run, u->key));
+	json_object_object_add(o, "step", json_str(run, u->step->name));
+	json_object_object_add(o, "item", json_str(run, u->item));
+	json_object_object_add(o, "host", json_str(run, u->host));
+	json_object_object_add(o, "state", json_object_new_string(unit_state_name(u->state)));
+	json_object_object_add(o, "selected", json_object_new_boolean(u->selected));
+	json_object_object_add(o, "attempts", json_object_new_int(u->attempts));
+	json_object_object_add(o, "exit_code",
+	    u->exit_code >= 0 ? json_object_new_int(u->exit_code) : NULL);
+	json_object_object_add(o, "started", json_time(u->started_ms));
+	json_object_object_add(o, "duration_ms", json_object_new_int64(u->duration_ms));
+	json_object_object_add(o, "message", json_str(run, u->message));
+	json_object_object_add(o, "output_tail", json_text(run, u->tail.data ? u->tail.data : "", u->tail.len));
+	json_object_object_add(rb, "state", json_object_new_string(rollback_state_name(u->rb_state)));
+	json_object_object_add(rb, "message", json_str(run, u->rb_message));
+	json_object_object_add(rb, "duration_ms", json_object_new_int64(u->rb_duration_ms));
+	json_object_object_add(o, "rollback", rb);
+	return o;
+}
+
+struct json_object *
+report_json(const struct run *run)
+{
+	struct json_object *doc = json_object_new_object();
+	struct json_object *phases = json_object_new_array();
+	struct json_object *unwind = json_object_new_array();
+	int code = outcome_exit_code(run->outcome);
+	const struct unit **order;
+	size_t n_order;
+
+	json_object_object_add(doc, "run_id", json_str(run, run->id));
+	json_object_object_add(doc, "runbook", json_str(run, run->rb->name));
+	json_object_object_add(doc, "file", json_str(run, run->rb->file));
+	json_object_object_add(doc, "sha256", json_str(run, run->rb->sha256));
+	json_object_object_add(doc, "outcome", json_object_new_string(outcome_name(run->outcome)));
+	json_object_object_add(doc, "exit_code", code >= 0 ? json_object_new_int(code) : NULL);
+	json_object_object_add(doc, "started", json_time(run->started_ms));
+	json_object_object_add(doc, "duration_ms", json_object_new_int64(run->duration_ms));
+	json_object_object_add(doc, "failure", json_str(run, run->failure));
+
+	for (size_t p = 0; p < run->rb->n_phases; p++) {
+		const struct phase *ph = &run->rb->phases[p];
+		struct json_object *jp = json_object_new_object();
+		struct json_object *units = json_object_new_array();
+
+		for (size_t i = 0; i < run->n_units; i++)
+			if (run->units[i].step->phase == ph)
+				json_object_array_add(units, json_unit(run, &run->units[i]));
+		json_object_object_add(jp, "name", json_str(run, ph->name));
+		json_object_object_add(jp, "units", units);
+		json_object_array_add(phases, jp);
+	}
+	json_object_object_add(doc, "phases", phases);
+
+	order = unwind_order(run, &n_order);
+	for (size_t i = 0; i < n_order; i++)
+		json_object_array_add(unwind, json_str(run, order[i]->key));
+	free(order);
+	json_object_object_add(doc, "unwind", unwind);
+	return doc;
+}
+
+int
+report_write_json(const struct run *run, const char *path, char **err)
+{
+	struct json_object *doc = report_json(run);
+	struct buf text = BUF_INIT;
+	char *why = NULL;
+	int rc;
+
+	buf_adds(&text, json_object_to_json_string_ext(doc,
+	    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
+	buf_addc(&text, '\n');
+	rc = write_whole(path, text.data, text.len, &why);
+	if (rc < 0) {
+		*err = xasprintf("cannot write JSON report: %s", why);
+		free(why);
+	}
+	buf_release(&text);
+	json_object_put(doc);
+	return rc;
+}
