@@ -1,0 +1,633 @@
+/*
+ * runbook-check.c - what the loader checks once the whole runbook is
+ * parsed: --var overrides, defaults: applied into every step, names that
+ * refer to hosts, probes and steps, `for:` lists, and every ${...}.
+ *
+ * Lookups go through sorted indexes so that a large runbook costs
+ * n log n, not n squared.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "interp.h"
+#include "runbook-private.h"
+#include "util.h"
+
+/* Longest chain of via: jump hosts followed. */
+#define MAX_VIA_HOPS 16
+
+struct entry {
+	const char *name;
+	size_t order;
+	const void *ptr;
+	struct pos pos;
+};
+
+struct index {
+	struct entry *v;
+	size_t n, cap;
+};
+
+static int
+entry_cmp(const void *a, const void *b)
+{
+	const struct entry *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+
+	if (c)
+		return c;
+	return x->order < y->order ? -1 : x->order > y->order;
+}
+
+static void
+index_add(struct index *ix, const char *name, const void *ptr, struct pos pos)
+{
+	struct entry e = { name, ix->n, ptr, pos };
+
+	if (name)
+		PUSH(ix->v, ix->n, ix->cap, e);
+}
+
+/*
+ * Sort; report names given twice as "duplicate <what> name 'x' (first at
+ * L:C)" when what is not NULL.
+ */
+static void
+index_sort(struct index *ix, struct report *r, const char *what)
+{
+	if (ix->n > 1)
+		qsort(ix->v, ix->n, sizeof(*ix->v), entry_cmp);
+	for (size_t i = 1, first = 0; what && i < ix->n; i++) {
+		if (strcmp(ix->v[i].name, ix->v[first].name) != 0) {
+			first = i;
+			continue;
+		}
+		report_at(r, ix->v[i].pos, "duplicate %s name '%s' (first at %d:%d)", what,
+		    ix->v[i].name, ix->v[first].pos.line, ix->v[first].pos.col);
+	}
+}
+
+/* The first definition of name, or NULL. */
+static const void *
+index_find(const struct index *ix, const char *name)
+{
+	size_t lo = 0, hi = ix->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (strcmp(ix->v[mid].name, name) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < ix->n && strcmp(ix->v[lo].name, name) == 0 ? ix->v[lo].ptr : NULL;
+}
+
+static const char *
+index_hint(const struct index *ix, const char *name, struct buf *scratch)
+{
+	struct suggest sg;
+
+	suggest_init(&sg, name);
+	for (size_t i = 0; i < ix->n; i++)
+		suggest_try(&sg, ix->v[i].name);
+	return suggest_hint(&sg, scratch);
+}
+
+struct checker {
+	struct runbook *rb;
+	struct report *r;
+	struct index steps, phases, probes, hosts, secrets, vars;
+	struct buf hint, parts, single;
+	/* the text being checked by check_text() */
+	const struct text *text;
+	const struct step *step;
+	const char *field;
+};
+
+/* --- overrides and defaults --- */
+
+void
+runbook_apply_overrides(struct runbook *rb, const struct var_override *ov, size_t n,
+    struct report *r)
+{
+	struct buf hint = BUF_INIT;
+
+	for (size_t i = 0; i < n; i++) {
+		const char *origin = ov[i].origin ? ov[i].origin : "--var";
+		size_t k;
+
+		for (k = 0; k < rb->vars.n; k++)
+			if (strcmp(rb->vars.keys[k], ov[i].name) == 0)
+				break;
+		if (k < rb->vars.n) {
+			value_release(&rb->vars.items[k]);
+			value_copy(&rb->vars.items[k], &ov[i].value);
+			continue;
+		}
+		{
+			struct suggest sg;
+			suggest_init(&sg, ov[i].name);
+			for (k = 0; k < rb->vars.n; k++)
+				suggest_try(&sg, rb->vars.keys[k]);
+			diags_add(r->diags, origin, 0, 0, "'%s' is not declared in vars: of %s%s",
+			    ov[i].name, r->file, suggest_hint(&sg, &hint));
+			r->n++;
+		}
+	}
+	buf_release(&hint);
+}
+
+/* Fill the fields of r that were not written: from `from` if it has them, else built in. */
+static void
+retry_fill(struct retry *r, const struct retry *from)
+{
+	const struct retry builtin = { 1, DEFAULT_RETRY_INTERVAL_MS, 1.0, 0, 0.0 };
+
+	if (from == NULL)
+		from = &builtin;
+	if (r->attempts == RETRY_UNSET_INT)
+		r->attempts = from->attempts != RETRY_UNSET_INT ? from->attempts : builtin.attempts;
+	if (r->interval_ms == RETRY_UNSET_MS)
+		r->interval_ms = from->interval_ms != RETRY_UNSET_MS ? from->interval_ms : builtin.interval_ms;
+	if (r->backoff == RETRY_UNSET_NUM)
+		r->backoff = from->backoff != RETRY_UNSET_NUM ? from->backoff : builtin.backoff;
+	if (r->max_interval_ms == RETRY_UNSET_MS)
+		r->max_interval_ms = from->max_interval_ms != RETRY_UNSET_MS ?
+		    from->max_interval_ms : builtin.max_interval_ms;
+	if (r->jitter == RETRY_UNSET_NUM)
+		r->jitter = from->jitter != RETRY_UNSET_NUM ? from->jitter : builtin.jitter;
+}
+
+static void
+probe_defaults(struct probe *p)
+{
+	if (p == NULL)
+		return;
+	if (p->timeout_ms == 0)
+		p->timeout_ms = DEFAULT_PROBE_TIMEOUT_MS;
+	retry_fill(&p->retry, NULL);
+}
+
+/* env: of defaults: first, then the step's own (which win on the same name). */
+static void
+env_merge(struct step *s, const struct defaults *d)
+{
+	struct kv *env = xcalloc(s->n_env + d->n_env, sizeof(*env));
+	size_t n = 0;
+
+	for (size_t i = 0; i < d->n_env; i++) {
+		size_t j;
+		for (j = 0; j < s->n_env; j++)
+			if (strcmp(s->env[j].key, d->env[i].key) == 0)
+				break;
+		if (j < s->n_env)
+			continue;
+		env[n].key = xstrdup(d->env[i].key);
+		env[n].key_pos = d->env[i].key_pos;
+		text_copy(&env[n].value, &d->env[i].value);
+		n++;
+	}
+	if (s->n_env)
+		memcpy(env + n, s->env, s->n_env * sizeof(*env));
+	free(s->env);
+	s->env = env;
+	s->n_env += n;
+}
+
+/*
+ * Make every step's on, timeout, retry, sudo, env and workdir the values
+ * it runs with. Gate and pause steps run on local and take no defaults.
+ */
+static void
+apply_defaults(struct runbook *rb)
+{
+	const struct defaults *d = &rb->defaults;
+
+	for (size_t i = 0; i < rb->n_phases; i++) {
+		for (size_t j = 0; j < rb->phases[i].n_steps; j++) {
+			struct step *s = &rb->phases[i].steps[j];
+			bool alone = s->action.kind == ACT_GATE || s->action.kind == ACT_PAUSE;
+
+			if (s->on == NULL && d->on && !alone) {
+				s->on = xstrdup(d->on);
+				s->on_pos = d->on_pos;
+			} else if (s->on == NULL) {
+				s->on = xstrdup("local");
+				s->on_pos = s->pos;
+			}
+			if (s->timeout_ms == 0)
+				s->timeout_ms = d->timeout_ms ? d->timeout_ms : DEFAULT_STEP_TIMEOUT_MS;
+			retry_fill(&s->retry, d->has_retry ? &d->retry : NULL);
+			probe_defaults(s->action.probe_inline);
+			probe_defaults(s->check_inline);
+			if (s->rollback)
+				retry_fill(&s->rollback->retry, NULL);
+			if (alone)
+				continue;
+			if (s->sudo < 0)
+				s->sudo = d->sudo;
+			if (d->n_env)
+				env_merge(s, d);
+			if (s->workdir.s == NULL && d->workdir.s)
+				text_copy(&s->workdir, &d->workdir);
+		}
+	}
+	for (size_t i = 0; i < rb->n_probes; i++)
+		probe_defaults(&rb->probes[i]);
+}
+
+/* --- names --- */
+
+static void
+build_indexes(struct checker *c)
+{
+	struct runbook *rb = c->rb;
+	size_t index = 0;
+
+	for (size_t i = 0; i < rb->n_phases; i++) {
+		struct phase *ph = &rb->phases[i];
+		index_add(&c->phases, ph->name, ph, ph->pos);
+		for (size_t j = 0; j < ph->n_steps; j++) {
+			struct step *s = &ph->steps[j];
+			s->phase = ph;
+			s->index = index++;
+			index_add(&c->steps, s->name, s, s->pos);
+		}
+	}
+	rb->n_steps = index;
+	for (size_t i = 0; i < rb->n_probes; i++)
+		index_add(&c->probes, rb->probes[i].name, &rb->probes[i], rb->probes[i].pos);
+	for (size_t i = 0; i < rb->n_hosts; i++)
+		index_add(&c->hosts, rb->hosts[i].name, &rb->hosts[i], rb->hosts[i].pos);
+	for (size_t i = 0; i < rb->n_secrets; i++)
+		index_add(&c->secrets, rb->secrets[i].name, &rb->secrets[i], rb->secrets[i].pos);
+	for (size_t i = 0; i < rb->vars.n; i++)
+		index_add(&c->vars, rb->vars.keys[i], &rb->vars.items[i], rb->vars.items[i].pos);
+	index_sort(&c->steps, c->r, "step");
+	index_sort(&c->phases, c->r, "phase");
+	/* the others are mapping keys: duplicates were reported by the loader */
+	index_sort(&c->probes, c->r, NULL);
+	index_sort(&c->hosts, c->r, NULL);
+	index_sort(&c->secrets, c->r, NULL);
+	index_sort(&c->vars, c->r, NULL);
+}
+
+static bool
+host_is_group(const struct host *h)
+{
+	return h->n_addresses > 0 || h->n_members > 0;
+}
+
+static const struct host *
+find_host(struct checker *c, const char *name, struct pos pos, const char *field)
+{
+	const struct host *h = index_find(&c->hosts, name);
+	const char *hint;
+
+	if (h)
+		return h;
+	hint = index_hint(&c->hosts, name, &c->hint);
+	if (*hint)
+		report_at(c->r, pos, "unknown host '%s' in '%s'%s", name, field, hint);
+	else
+		report_at(c->r, pos, "unknown host '%s' in '%s': it is not in hosts: "
+		    "(hosts of ~/.ssh/config are not supported yet)", name, field);
+	return NULL;
+}
+
+/* on: names local, a host or a group. */
+static void
+check_on(struct checker *c, const char *name, struct pos pos)
+{
+	if (name && strcmp(name, "local") != 0)
+		find_host(c, name, pos, "on");
+}
+
+static void
+check_via(struct checker *c, const struct host *h)
+{
+	const struct host *t;
+	int hops = 0;
+
+	if (h->via == NULL)
+		return;
+	if (strcmp(h->via, "local") == 0) {
+		report_at(c->r, h->via_pos, "'via' cannot be 'local'");
+		return;
+	}
+	t = find_host(c, h->via, h->via_pos, "via");
+	if (t && host_is_group(t)) {
+		report_at(c->r, h->via_pos, "'via' must name a single host, but '%s' is a group", t->name);
+		return;
+	}
+	while (t && t != h && ++hops <= MAX_VIA_HOPS)
+		t = t->via ? index_find(&c->hosts, t->via) : NULL;
+	if (t == h)
+		report_at(c->r, h->via_pos, "the 'via' jump hosts of '%s' lead back to '%s'", h->name, h->name);
+	else if (hops > MAX_VIA_HOPS)
+		report_at(c->r, h->via_pos, "the 'via' chain of '%s' is longer than %d jump hosts",
+		    h->name, MAX_VIA_HOPS);
+}
+
+static void
+check_hosts(struct checker *c)
+{
+	for (size_t i = 0; i < c->rb->n_hosts; i++) {
+		const struct host *h = &c->rb->hosts[i];
+
+		check_via(c, h);
+		for (size_t j = 0; j < h->n_members; j++) {
+			const struct host *m;
+			if (strcmp(h->members[j], "local") == 0) {
+				report_at(c->r, h->member_pos[j], "'local' cannot be a member of a group");
+				continue;
+			}
+			m = find_host(c, h->members[j], h->member_pos[j], "hosts");
+			if (m && host_is_group(m))
+				report_at(c->r, h->member_pos[j], "group '%s' cannot contain group '%s'",
+				    h->name, m->name);
+			for (size_t k = 0; k < j; k++)
+				if (strcmp(h->members[k], h->members[j]) == 0)
+					report_at(c->r, h->member_pos[j], "host '%s' is listed twice in group '%s'",
+					    h->members[j], h->name);
+		}
+	}
+}
+
+static const struct probe *
+find_probe(struct checker *c, const char *name, struct pos pos)
+{
+	const struct probe *p = index_find(&c->probes, name);
+
+	if (p == NULL)
+		report_at(c->r, pos, "unknown probe '%s'%s", name, index_hint(&c->probes, name, &c->hint));
+	return p;
+}
+
+static void
+resolve_refs(struct checker *c, struct probe_ref *refs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (refs[i].name)
+			refs[i].probe = find_probe(c, refs[i].name, refs[i].pos);
+}
+
+/* upload/download go over SFTP: they need a remote host. */
+static void
+check_transfer(struct checker *c, const struct action *a, const char *on, const struct step *s)
+{
+	if ((a->kind == ACT_UPLOAD || a->kind == ACT_DOWNLOAD) && on && strcmp(on, "local") == 0)
+		report_at(c->r, a->pos, "'%s' needs a remote host (it uses SFTP), but step '%s' runs on 'local'",
+		    action_kind_name(a->kind), s->name ? s->name : "?");
+}
+
+static void
+check_step_names(struct checker *c, struct step *s)
+{
+	struct action *a = &s->action;
+
+	check_on(c, s->on, s->on_pos);
+	check_transfer(c, a, s->on, s);
+	if (a->kind == ACT_PROBE && a->probe_name)
+		a->probe = find_probe(c, a->probe_name, a->pos);
+	if (a->probe_inline)
+		check_on(c, a->probe_inline->on, a->probe_inline->on_pos);
+	if (s->check.name)
+		s->check.probe = find_probe(c, s->check.name, s->check.pos);
+	if (s->check_inline)
+		check_on(c, s->check_inline->on, s->check_inline->on_pos);
+	resolve_refs(c, s->after, s->n_after);
+	if (s->rollback) {
+		check_on(c, s->rollback->on, s->rollback->on_pos);
+		check_transfer(c, &s->rollback->action, s->rollback->on ? s->rollback->on : s->on, s);
+	}
+}
+
+/* --- variables --- */
+
+enum var_status { VAR_OK, VAR_UNDEFINED, VAR_NOT_MAP };
+
+/*
+ * Find ${a.b.c}: var a, then key b of its mapping, then c. On VAR_NOT_MAP
+ * *at is the part that is not a mapping.
+ */
+static enum var_status
+lookup_var(struct checker *c, const char *name, const struct value **out, struct buf *at)
+{
+	const struct value *v;
+	char *part, *dot;
+
+	buf_reset(&c->parts);
+	buf_adds(&c->parts, name);
+	part = c->parts.data;
+	dot = strchr(part, '.');
+	if (dot)
+		*dot = '\0';
+	v = index_find(&c->vars, part);
+	while (v && dot) {
+		if (v->type != VAL_MAP) {
+			buf_reset(at);
+			buf_add(at, name, (size_t)(dot - c->parts.data));
+			return VAR_NOT_MAP;
+		}
+		part = dot + 1;
+		dot = strchr(part, '.');
+		if (dot)
+			*dot = '\0';
+		v = value_get(v, part);
+	}
+	*out = v;
+	return v ? VAR_OK : VAR_UNDEFINED;
+}
+
+static const char *
+value_type_name(enum value_type t)
+{
+	return t == VAL_LIST ? "list" : t == VAL_MAP ? "mapping" : "string";
+}
+
+/* Report a var that cannot be found; hint only for an unknown first part. */
+static void
+report_var(struct checker *c, struct pos pos, const char *name, enum var_status st,
+    const struct buf *at, const char *field)
+{
+	if (st == VAR_NOT_MAP) {
+		report_at(c->r, pos, "undefined variable '%s' in '%s' ('%s' is not a mapping)",
+		    name, field, at->data);
+		return;
+	}
+	report_at(c->r, pos, "undefined variable '%s' in '%s'%s", name, field,
+	    strchr(name, '.') ? "" : index_hint(&c->vars, name, &c->hint));
+}
+
+static void
+check_for(struct checker *c, const struct step *s)
+{
+	struct interp_ref ref;
+	const struct value *v = NULL;
+	struct buf at = BUF_INIT;
+	enum var_status st;
+
+	if (!s->has_for || s->for_ref.s == NULL)
+		return;
+	if (!interp_is_single_ref(s->for_ref.s, &ref, &c->single) || ref.ns != REF_VAR ||
+	    ref.filter != FILTER_NONE) {
+		report_at(c->r, s->for_ref.pos, "'for' must be a list or a single ${var} naming a list");
+		return;
+	}
+	st = lookup_var(c, ref.name, &v, &at);
+	if (st != VAR_OK)
+		report_var(c, s->for_ref.pos, ref.name, st, &at, "for");
+	else if (v->type != VAL_LIST)
+		report_at(c->r, s->for_ref.pos, "'for' needs a list, but variable '%s' is a %s",
+		    ref.name, value_type_name(v->type));
+	else
+		for (size_t i = 0; i < v->n; i++)
+			if (v->items[i].type != VAL_STR) {
+				report_at(c->r, s->for_ref.pos, "'for' needs a list of plain values, but "
+				    "variable '%s' holds a %s", ref.name, value_type_name(v->items[i].type));
+				break;
+			}
+	buf_release(&at);
+}
+
+/* --- ${...} in every text --- */
+
+static struct pos
+ref_pos(const struct checker *c, size_t offset)
+{
+	struct pos p = c->text->pos;
+
+	if (c->text->col_exact)
+		p.col += c->text->col_shift + (int)offset;
+	return p;
+}
+
+static void
+check_capture_ref(struct checker *c, const struct interp_ref *ref, struct pos pos)
+{
+	const struct step *s = index_find(&c->steps, ref->name);
+	struct suggest sg;
+	size_t i;
+
+	if (s == NULL) {
+		report_at(c->r, pos, "unknown step '%s' in ${steps.%s.%s}%s", ref->name, ref->name,
+		    ref->name2, index_hint(&c->steps, ref->name, &c->hint));
+		return;
+	}
+	suggest_init(&sg, ref->name2);
+	for (i = 0; i < s->n_captures; i++) {
+		if (strcmp(s->captures[i].name, ref->name2) == 0)
+			break;
+		suggest_try(&sg, s->captures[i].name);
+	}
+	if (i == s->n_captures)
+		report_at(c->r, pos, "step '%s' has no capture '%s'%s", ref->name, ref->name2,
+		    suggest_hint(&sg, &c->hint));
+	else if (c->step && s->index > c->step->index)
+		report_at(c->r, pos, "capture '%s' of step '%s' is not available in step '%s', which "
+		    "runs before it", ref->name2, ref->name, c->step->name ? c->step->name : "?");
+}
+
+static void
+check_ref(void *ctx, const struct interp_ref *ref)
+{
+	struct checker *c = ctx;
+	struct pos pos = ref_pos(c, ref->offset);
+	const struct value *v = NULL;
+	struct buf at = BUF_INIT;
+	enum var_status st;
+
+	switch (ref->ns) {
+	case REF_VAR:
+		st = lookup_var(c, ref->name, &v, &at);
+		if (st != VAR_OK)
+			report_var(c, pos, ref->name, st, &at, c->field);
+		else if (v->type != VAL_STR)
+			report_at(c->r, pos, "%s variable '%s' cannot be used in '%s' (only 'for:' takes "
+			    "a list)", value_type_name(v->type), ref->name, c->field);
+		break;
+	case REF_SECRET:
+		if (index_find(&c->secrets, ref->name) == NULL)
+			report_at(c->r, pos, "undefined secret '%s' in '%s'%s", ref->name, c->field,
+			    index_hint(&c->secrets, ref->name, &c->hint));
+		break;
+	case REF_ITEM:
+		if (c->step == NULL || !c->step->has_for)
+			report_at(c->r, pos, "${item} in '%s' is only defined in a step with 'for:'", c->field);
+		break;
+	case REF_CAPTURE:
+		check_capture_ref(c, ref, pos);
+		break;
+	case REF_ENV:
+	case REF_HOST:
+	case REF_HOST_ADDR:
+	case REF_RUN_ID:
+	case REF_PHASE:
+		break;
+	}
+	buf_release(&at);
+}
+
+static void
+check_syntax(void *ctx, size_t offset, const char *msg)
+{
+	struct checker *c = ctx;
+
+	report_at(c->r, ref_pos(c, offset), "%s in '%s'", msg, c->field);
+}
+
+static void
+check_text(void *ctx, const struct text *t, const struct step *step, const char *field)
+{
+	struct checker *c = ctx;
+
+	/* defaults: are checked where they apply: as copied into each step */
+	if (strncmp(field, "defaults.", 9) == 0)
+		return;
+	c->text = t;
+	c->step = step;
+	c->field = field;
+	interp_walk(t->s, check_ref, check_syntax, c);
+}
+
+static void
+checker_release(struct checker *c)
+{
+	struct index *all[] = { &c->steps, &c->phases, &c->probes, &c->hosts, &c->secrets, &c->vars };
+
+	for (size_t i = 0; i < ARRAY_LEN(all); i++)
+		free(all[i]->v);
+	buf_release(&c->hint);
+	buf_release(&c->parts);
+	buf_release(&c->single);
+}
+
+void
+runbook_check(struct runbook *rb, struct report *r)
+{
+	struct checker c;
+
+	memset(&c, 0, sizeof(c));
+	c.rb = rb;
+	c.r = r;
+	apply_defaults(rb);
+	build_indexes(&c);
+	check_hosts(&c);
+	check_on(&c, rb->defaults.on, rb->defaults.on_pos);
+	for (size_t i = 0; i < rb->n_probes; i++)
+		check_on(&c, rb->probes[i].on, rb->probes[i].on_pos);
+	for (size_t i = 0; i < rb->n_phases; i++) {
+		struct phase *ph = &rb->phases[i];
+		resolve_refs(&c, ph->verify, ph->n_verify);
+		resolve_refs(&c, ph->watch.probes, ph->watch.n_probes);
+		for (size_t j = 0; j < ph->n_steps; j++) {
+			check_step_names(&c, &ph->steps[j]);
+			check_for(&c, &ph->steps[j]);
+		}
+	}
+	runbook_foreach_text(rb, check_text, &c);
+	checker_release(&c);
+}

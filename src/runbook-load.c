@@ -1,0 +1,2260 @@
+/*
+ * runbook-load.c - YAML to struct runbook.
+ *
+ * The file is read whole (at most 8 MiB), scanned once with libyaml's event
+ * API to bound nesting depth, anchors, aliases and the size the aliases
+ * expand to, then loaded with the document API. Each mapping of the format
+ * is described by one const table of {key, node type, handler, offset}:
+ * parse_map() reports unknown keys, duplicate keys and wrong node types at
+ * the key, and hands each value to its handler, which writes the field at
+ * the offset. Checks that need the whole runbook (references, ${...},
+ * defaults) are in runbook-check.c.
+ */
+#include "runbook.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <yaml.h>
+
+#include "buf.h"
+#include "duration.h"
+#include "interp.h"
+#include "regex.h"
+#include "runbook-private.h"
+#include "sha256.h"
+#include "util.h"
+
+#define MAX_FILE_SIZE ((size_t)8 << 20)
+#define MAX_DEPTH 64                   /* nested mappings and lists */
+#define MAX_ANCHORS 1000
+#define MAX_ALIASES 10000
+#define MAX_NODES ((size_t)1000000)    /* after expanding aliases */
+#define MAX_BYTES ((size_t)32 << 20)   /* scalar text after expanding aliases */
+#define MAX_FIELDS 32                  /* keys of the largest table */
+
+struct loader {
+	struct report rep;
+	char *src;               /* the file's bytes, NUL-terminated */
+	size_t len;
+	size_t *lines;           /* byte offset where each line starts */
+	size_t n_lines;
+	/* last column converted, to walk long lines only once */
+	size_t cache_line, cache_char, cache_byte;
+	yaml_document_t doc;
+	bool have_doc;
+	struct runbook *rb;
+	const char *what;        /* the object being parsed: "step 'x'" */
+	struct buf scratch;
+};
+
+/* --- positions and errors --- */
+
+/*
+ * libyaml counts columns in characters; diagnostics and struct text count
+ * bytes, so convert through the line table.
+ */
+static size_t
+mark_offset(struct loader *ld, size_t line, size_t column)
+{
+	size_t byte, ch, end;
+
+	if (line >= ld->n_lines)
+		return ld->len;
+	byte = ld->lines[line];
+	ch = 0;
+	end = line + 1 < ld->n_lines ? ld->lines[line + 1] : ld->len;
+	if (ld->cache_line == line && ld->cache_char <= column && ld->cache_byte >= byte) {
+		byte = ld->cache_byte;
+		ch = ld->cache_char;
+	}
+	while (ch < column && byte < end) {
+		byte++;
+		while (byte < end && ((unsigned char)ld->src[byte] & 0xC0) == 0x80)
+			byte++;
+		ch++;
+	}
+	ld->cache_line = line;
+	ld->cache_char = ch;
+	ld->cache_byte = byte;
+	return byte;
+}
+
+static struct pos
+mark_pos(struct loader *ld, yaml_mark_t m)
+{
+	struct pos p = { (int)m.line + 1, (int)m.column + 1 };
+
+	if (m.line < ld->n_lines)
+		p.col = (int)(mark_offset(ld, m.line, m.column) - ld->lines[m.line]) + 1;
+	return p;
+}
+
+static struct pos
+npos(struct loader *ld, const yaml_node_t *n)
+{
+	return mark_pos(ld, n->start_mark);
+}
+
+/* The position of a byte offset of the file. */
+static struct pos
+offset_pos(struct loader *ld, size_t off)
+{
+	size_t lo = 0, hi = ld->n_lines;
+	struct pos p;
+
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (ld->lines[mid] <= off)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	p.line = (int)lo + 1;
+	p.col = (int)(off - ld->lines[lo]) + 1;
+	return p;
+}
+
+static void __attribute__((format(printf, 3, 4)))
+err(struct loader *ld, const yaml_node_t *n, const char *fmt, ...)
+{
+	struct buf msg = BUF_INIT;
+	struct pos p = { 0, 0 };
+	va_list ap;
+
+	va_start(ap, fmt);
+	buf_vaddf(&msg, fmt, ap);
+	va_end(ap);
+	if (n)
+		p = npos(ld, n);
+	report_at(&ld->rep, p, "%s", msg.data);
+	buf_release(&msg);
+}
+
+/* --- scalars --- */
+
+static yaml_node_t *
+node_at(struct loader *ld, int index)
+{
+	return yaml_document_get_node(&ld->doc, index);
+}
+
+static const char *
+sval(const yaml_node_t *n)
+{
+	return (const char *)n->data.scalar.value;
+}
+
+static bool
+is_plain(const yaml_node_t *n)
+{
+	return n->type == YAML_SCALAR_NODE && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+}
+
+static bool
+is_null(const yaml_node_t *n)
+{
+	static const char *const nulls[] = { "", "~", "null", "Null", "NULL" };
+
+	if (!is_plain(n))
+		return false;
+	for (size_t i = 0; i < ARRAY_LEN(nulls); i++)
+		if (strcmp(sval(n), nulls[i]) == 0)
+			return true;
+	return false;
+}
+
+/* A scalar with a NUL inside ("\0" in double quotes) cannot be a C string. */
+static bool
+scalar_ok(struct loader *ld, const char *key, const yaml_node_t *n)
+{
+	if (strlen(sval(n)) != n->data.scalar.length) {
+		err(ld, n, "'%s' contains a NUL character", key);
+		return false;
+	}
+	return true;
+}
+
+static bool
+parse_bool(const yaml_node_t *n, bool *out)
+{
+	static const char *const t[] = { "true", "True", "TRUE" };
+	static const char *const f[] = { "false", "False", "FALSE" };
+
+	for (size_t i = 0; i < ARRAY_LEN(t); i++) {
+		if (strcmp(sval(n), t[i]) == 0) {
+			*out = true;
+			return true;
+		}
+		if (strcmp(sval(n), f[i]) == 0) {
+			*out = false;
+			return true;
+		}
+	}
+	return false;
+}
+
+static bool
+parse_ll(const char *s, long long *out)
+{
+	char *end;
+
+	if (*s == '\0' || strchr(" \t\n", *s))
+		return false;
+	errno = 0;
+	*out = strtoll(s, &end, 10);
+	return errno == 0 && *end == '\0';
+}
+
+static bool
+parse_num(const char *s, double *out)
+{
+	char *end;
+
+	if (*s == '\0' || strchr(" \t\n", *s))
+		return false;
+	*out = strtod(s, &end);
+	return *end == '\0' && isfinite(*out);
+}
+
+/*
+ * A struct text from a scalar. col_exact when the scalar sits on one line
+ * and its source bytes are the value (plain) or the value in quotes.
+ */
+static struct text
+text_of(struct loader *ld, const yaml_node_t *n)
+{
+	struct text t;
+	size_t len = n->data.scalar.length;
+	yaml_scalar_style_t style = n->data.scalar.style;
+
+	memset(&t, 0, sizeof(t));
+	t.s = xstrndup(sval(n), len);
+	t.pos = npos(ld, n);
+	if (n->start_mark.line == n->end_mark.line && (style == YAML_PLAIN_SCALAR_STYLE ||
+	    style == YAML_SINGLE_QUOTED_SCALAR_STYLE || style == YAML_DOUBLE_QUOTED_SCALAR_STYLE)) {
+		size_t shift = style == YAML_PLAIN_SCALAR_STYLE ? 0 : 1;
+		size_t b = ld->lines[n->start_mark.line] + (size_t)t.pos.col - 1;
+		size_t e = mark_offset(ld, n->end_mark.line, n->end_mark.column);
+		if (e >= b && e - b == len + 2 * shift && memcmp(ld->src + b + shift, t.s, len) == 0) {
+			t.col_exact = true;
+			t.col_shift = (int)shift;
+		}
+	}
+	return t;
+}
+
+/* --- mappings --- */
+
+struct pair {
+	yaml_node_t *key, *val;
+	bool merged;             /* came from a << merge key */
+	bool drop;
+};
+
+struct pairs {
+	struct pair *v;
+	size_t n, cap;
+};
+
+static bool
+is_merge_key(const yaml_node_t *k)
+{
+	return is_plain(k) && strcmp(sval(k), "<<") == 0;
+}
+
+/*
+ * Collect the pairs of map, then those of its << merge keys (YAML 1.1
+ * merge: explicit keys win, then earlier merged mappings win).
+ */
+static void
+gather_pairs(struct loader *ld, yaml_node_t *map, struct pairs *out, bool merged, int depth)
+{
+	yaml_node_pair_t *p;
+
+	for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+		struct pair pr = { node_at(ld, p->key), node_at(ld, p->value), merged, false };
+		if (pr.key && pr.val && !is_merge_key(pr.key))
+			PUSH(out->v, out->n, out->cap, pr);
+	}
+	for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = node_at(ld, p->key), *v = node_at(ld, p->value);
+		if (k == NULL || v == NULL || !is_merge_key(k) || depth >= MAX_DEPTH)
+			continue;
+		if (v->type == YAML_MAPPING_NODE) {
+			gather_pairs(ld, v, out, true, depth + 1);
+		} else if (v->type == YAML_SEQUENCE_NODE) {
+			for (yaml_node_item_t *it = v->data.sequence.items.start;
+			    it < v->data.sequence.items.top; it++) {
+				yaml_node_t *m = node_at(ld, *it);
+				if (m && m->type == YAML_MAPPING_NODE)
+					gather_pairs(ld, m, out, true, depth + 1);
+				else if (m)
+					err(ld, m, "'<<' (merge key) takes mappings only");
+			}
+		} else {
+			err(ld, v, "'<<' (merge key) must be a mapping or a list of mappings");
+		}
+	}
+}
+
+struct keyref {
+	const char *s;
+	size_t len;
+	size_t i;
+};
+
+static int
+keyref_cmp(const void *a, const void *b)
+{
+	const struct keyref *x = a, *y = b;
+	size_t n = x->len < y->len ? x->len : y->len;
+	int c = memcmp(x->s, y->s, n);
+
+	if (c)
+		return c;
+	if (x->len != y->len)
+		return x->len < y->len ? -1 : 1;
+	return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/*
+ * The pairs of a mapping node in document order, with merge keys applied,
+ * non-string keys and duplicates reported (unless quiet) and left out.
+ * The caller frees ps->v.
+ */
+static void
+collect_pairs(struct loader *ld, yaml_node_t *map, struct pairs *ps, bool quiet)
+{
+	struct keyref *refs;
+	size_t k = 0;
+
+	memset(ps, 0, sizeof(*ps));
+	gather_pairs(ld, map, ps, false, 0);
+	refs = xcalloc(ps->n, sizeof(*refs));
+	for (size_t i = 0; i < ps->n; i++) {
+		yaml_node_t *key = ps->v[i].key;
+		if (key->type != YAML_SCALAR_NODE) {
+			if (!quiet)
+				err(ld, key, "a mapping key must be a plain string");
+			ps->v[i].drop = true;
+			continue;
+		}
+		refs[k].s = sval(key);
+		refs[k].len = key->data.scalar.length;
+		refs[k].i = i;
+		k++;
+	}
+	qsort(refs, k, sizeof(*refs), keyref_cmp);
+	for (size_t j = 1; j < k; j++) {
+		size_t first = j - 1;
+		struct pair *dup;
+		if (refs[j].len != refs[first].len || memcmp(refs[j].s, refs[first].s, refs[j].len) != 0)
+			continue;
+		while (first > 0 && refs[first - 1].len == refs[j].len &&
+		    memcmp(refs[first - 1].s, refs[j].s, refs[j].len) == 0)
+			first--;
+		dup = &ps->v[refs[j].i];
+		dup->drop = true;
+		if (!dup->merged && !quiet) {
+			struct pos p = npos(ld, ps->v[refs[first].i].key);
+			err(ld, dup->key, "duplicate key '%s' (first at %d:%d)", refs[j].s, p.line, p.col);
+		}
+	}
+	free(refs);
+	k = 0;
+	for (size_t i = 0; i < ps->n; i++)
+		if (!ps->v[i].drop)
+			ps->v[k++] = ps->v[i];
+	ps->n = k;
+}
+
+/* The value of key in a mapping node (explicit pairs only), or NULL. */
+static yaml_node_t *
+map_get(struct loader *ld, yaml_node_t *map, const char *key)
+{
+	if (map == NULL || map->type != YAML_MAPPING_NODE)
+		return NULL;
+	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = node_at(ld, p->key);
+		if (k && k->type == YAML_SCALAR_NODE && strcmp(sval(k), key) == 0)
+			return node_at(ld, p->value);
+	}
+	return NULL;
+}
+
+/* --- tables --- */
+
+struct field;
+typedef void (*field_fn)(struct loader *ld, const struct field *f, yaml_node_t *key,
+    yaml_node_t *val, void *obj);
+
+/*
+ * One key of a mapping: the node type its value must have (YAML_NO_NODE:
+ * the handler decides), what the value must be (for type errors: "'k' must
+ * be <what>"), the handler, and where it writes: off, and off2 for a second
+ * field (an array's count, a name's position).
+ */
+struct field {
+	const char *key;
+	yaml_node_type_t type;
+	const char *what;
+	field_fn fn;
+	size_t off;
+	size_t off2;
+	const void *arg;
+};
+
+/* The key and value node of each table entry that the mapping had. */
+struct seen {
+	yaml_node_t *key[MAX_FIELDS];
+	yaml_node_t *val[MAX_FIELDS];
+};
+
+#define AT(obj, off, T) ((T *)(void *)((char *)(obj) + (off)))
+
+static void
+type_error(struct loader *ld, const struct field *f, yaml_node_t *key)
+{
+	err(ld, key, "'%s' must be %s", f->key, f->what);
+}
+
+/* --- handler prototypes (the tables below point at them) --- */
+
+#define HANDLER(name) static void name(struct loader *ld, const struct field *f, \
+    yaml_node_t *key, yaml_node_t *val, void *obj)
+HANDLER(h_string);
+HANDLER(h_text);
+HANDLER(h_name);
+HANDLER(h_hostname);
+HANDLER(h_bool);
+HANDLER(h_tristate);
+HANDLER(h_int);
+HANDLER(h_duration);
+HANDLER(h_number);
+HANDLER(h_version);
+HANDLER(h_vars);
+HANDLER(h_secrets);
+HANDLER(h_secret_src);
+HANDLER(h_hosts);
+HANDLER(h_addresses);
+HANDLER(h_members);
+HANDLER(h_defaults);
+HANDLER(h_defaults_retry);
+HANDLER(h_bound);
+HANDLER(h_probes);
+HANDLER(h_phases);
+HANDLER(h_steps);
+HANDLER(h_watch);
+HANDLER(h_kind);
+HANDLER(h_retry);
+HANDLER(h_expect);
+HANDLER(h_value);
+HANDLER(h_regex);
+HANDLER(h_exit);
+HANDLER(h_status);
+HANDLER(h_capture);
+HANDLER(h_refs);
+HANDLER(h_for);
+HANDLER(h_amount);
+HANDLER(h_rollback);
+HANDLER(h_when);
+HANDLER(h_check);
+HANDLER(h_kv);
+HANDLER(h_method);
+HANDLER(h_url);
+HANDLER(h_mode);
+
+#define FIELD(k, ty, w, fn, T, m, a) { k, ty, w, fn, offsetof(T, m), 0, a }
+#define FIELD2(k, ty, w, fn, T, m, m2, a) { k, ty, w, fn, offsetof(T, m), offsetof(T, m2), a }
+#define SCALAR YAML_SCALAR_NODE
+#define SEQ YAML_SEQUENCE_NODE
+#define MAP YAML_MAPPING_NODE
+#define ANY YAML_NO_NODE
+
+#define W_STR "a string"
+#define W_NAME "a name"
+#define W_BOOL "true or false"
+#define W_INT "an integer"
+#define W_DUR "a duration such as 30s or 5m"
+#define W_NUM "a number"
+#define W_MAP "a mapping"
+#define W_HOST "a host name"
+#define W_NAMES "a list of probe names"
+
+struct int_range {
+	int min, max;
+};
+struct num_range {
+	double min, max;
+};
+
+static const struct int_range r_attempts = { 1, 1000000 };
+static const struct int_range r_port = { 1, 65535 };
+static const struct int_range r_failures = { 1, 1000000 };
+static const struct int_range r_version = { 0, 1000000 };
+static const struct num_range r_backoff = { 1.0, 1000.0 };
+static const struct num_range r_jitter = { 0.0, 1.0 };
+static const int64_t d_positive = 1, d_any = 0;
+static const int a_batch = 1, a_max_fail = 0;
+/* arg of a list that must not be empty */
+static const bool non_empty = true;
+static const enum action_kind k_run = ACT_RUN, k_http = ACT_HTTP, k_probe = ACT_PROBE,
+    k_gate = ACT_GATE, k_upload = ACT_UPLOAD, k_download = ACT_DOWNLOAD, k_tcp = ACT_TCP;
+static const enum secret_source s_env = SECRET_ENV, s_file = SECRET_FILE;
+enum kv_kind { KV_ENV, KV_HEADERS };
+static const enum kv_kind kv_env = KV_ENV, kv_headers = KV_HEADERS;
+
+enum { T_RUNBOOK, T_NAME, T_DESCRIPTION, T_VARS, T_SECRETS, T_HOSTS, T_DEFAULTS, T_PROBES,
+	T_PHASES, T_DEADLINE };
+static const struct field top_fields[] = {
+	[T_RUNBOOK] = FIELD("runbook", SCALAR, "1 (the format version)", h_version, struct runbook, version, NULL),
+	[T_NAME] = FIELD("name", SCALAR, W_NAME, h_name, struct runbook, name, NULL),
+	[T_DESCRIPTION] = FIELD("description", SCALAR, W_STR, h_string, struct runbook, description, NULL),
+	[T_VARS] = FIELD("vars", MAP, "a mapping of names to values", h_vars, struct runbook, vars, NULL),
+	[T_SECRETS] = FIELD2("secrets", MAP, "a mapping of names to {env: NAME} or {file: PATH}", h_secrets, struct runbook, secrets, n_secrets, NULL),
+	[T_HOSTS] = FIELD2("hosts", MAP, "a mapping of host names to hosts", h_hosts, struct runbook, hosts, n_hosts, NULL),
+	[T_DEFAULTS] = FIELD("defaults", MAP, W_MAP, h_defaults, struct runbook, defaults, NULL),
+	[T_PROBES] = FIELD2("probes", MAP, "a mapping of probe names to probes", h_probes, struct runbook, probes, n_probes, NULL),
+	[T_PHASES] = FIELD2("phases", SEQ, "a list of phases", h_phases, struct runbook, phases, n_phases, NULL),
+	[T_DEADLINE] = FIELD("deadline", SCALAR, W_DUR, h_duration, struct runbook, deadline_ms, &d_positive),
+};
+
+static const struct field secret_fields[] = {
+	FIELD("env", SCALAR, "an environment variable name", h_secret_src, struct secret_def, ref, &s_env),
+	FIELD("file", SCALAR, "a file name", h_secret_src, struct secret_def, ref, &s_file),
+};
+
+enum { H_ADDRESS, H_ADDRESSES, H_HOSTS, H_PORT, H_USER, H_KEY, H_PASSPHRASE, H_KNOWN_HOSTS,
+	H_VIA, H_SUDO, H_CONNECT_TIMEOUT };
+static const struct field host_fields[] = {
+	[H_ADDRESS] = FIELD("address", SCALAR, W_STR, h_text, struct host, address, NULL),
+	[H_ADDRESSES] = FIELD2("addresses", SEQ, "a list of addresses", h_addresses, struct host, addresses, n_addresses, &non_empty),
+	[H_HOSTS] = FIELD2("hosts", SEQ, "a list of host names", h_members, struct host, members, n_members, &non_empty),
+	[H_PORT] = FIELD("port", SCALAR, "a port number", h_int, struct host, port, &r_port),
+	[H_USER] = FIELD("user", SCALAR, W_STR, h_text, struct host, user, NULL),
+	[H_KEY] = FIELD("key", SCALAR, W_STR, h_text, struct host, key, NULL),
+	[H_PASSPHRASE] = FIELD("passphrase", SCALAR, "a ${secrets.NAME} reference", h_text, struct host, passphrase, NULL),
+	[H_KNOWN_HOSTS] = FIELD("known_hosts", SCALAR, W_STR, h_text, struct host, known_hosts, NULL),
+	[H_VIA] = FIELD2("via", SCALAR, W_HOST, h_hostname, struct host, via, via_pos, NULL),
+	[H_SUDO] = FIELD("sudo", SCALAR, W_BOOL, h_tristate, struct host, sudo, NULL),
+	[H_CONNECT_TIMEOUT] = FIELD("connect_timeout", SCALAR, W_DUR, h_duration, struct host, connect_timeout_ms, &d_positive),
+};
+
+enum { D_ON, D_TIMEOUT, D_RETRY, D_SUDO, D_ENV, D_WORKDIR };
+static const struct field defaults_fields[] = {
+	[D_ON] = FIELD2("on", SCALAR, W_HOST, h_hostname, struct defaults, on, on_pos, NULL),
+	[D_TIMEOUT] = FIELD("timeout", SCALAR, W_DUR, h_duration, struct defaults, timeout_ms, &d_positive),
+	[D_RETRY] = FIELD("retry", MAP, W_MAP, h_defaults_retry, struct defaults, retry, NULL),
+	[D_SUDO] = FIELD("sudo", SCALAR, W_BOOL, h_tristate, struct defaults, sudo, NULL),
+	[D_ENV] = FIELD2("env", MAP, "a mapping of variable names to strings", h_kv, struct defaults, env, n_env, &kv_env),
+	[D_WORKDIR] = FIELD("workdir", SCALAR, W_STR, h_text, struct defaults, workdir, NULL),
+};
+
+static const struct field retry_fields[] = {
+	FIELD("attempts", SCALAR, W_INT, h_int, struct retry, attempts, &r_attempts),
+	FIELD("interval", SCALAR, W_DUR, h_duration, struct retry, interval_ms, &d_any),
+	FIELD("backoff", SCALAR, W_NUM, h_number, struct retry, backoff, &r_backoff),
+	FIELD("max_interval", SCALAR, W_DUR, h_duration, struct retry, max_interval_ms, &d_positive),
+	FIELD("jitter", SCALAR, W_NUM, h_number, struct retry, jitter, &r_jitter),
+};
+
+enum { E_EXIT, E_STDOUT, E_STDERR, E_NOT_STDOUT, E_NOT_STDERR, E_STATUS, E_BODY, E_NOT_BODY,
+	E_LATENCY, E_VALUE };
+static const struct field expect_fields[] = {
+	[E_EXIT] = FIELD2("exit", ANY, "an exit status or a list of them", h_exit, struct expect, exit_codes, n_exit, NULL),
+	[E_STDOUT] = FIELD("stdout", SCALAR, "a regular expression", h_regex, struct expect, out_re, NULL),
+	[E_STDERR] = FIELD("stderr", SCALAR, "a regular expression", h_regex, struct expect, err_re, NULL),
+	[E_NOT_STDOUT] = FIELD("not_stdout", SCALAR, "a regular expression", h_regex, struct expect, not_out_re, NULL),
+	[E_NOT_STDERR] = FIELD("not_stderr", SCALAR, "a regular expression", h_regex, struct expect, not_err_re, NULL),
+	[E_STATUS] = FIELD2("status", ANY, "an HTTP status (200), a class (\"2xx\") or a list of them", h_status, struct expect, status, n_status, NULL),
+	[E_BODY] = FIELD("body", SCALAR, "a regular expression", h_regex, struct expect, body_re, NULL),
+	[E_NOT_BODY] = FIELD("not_body", SCALAR, "a regular expression", h_regex, struct expect, not_body_re, NULL),
+	[E_LATENCY] = FIELD("latency", SCALAR, W_DUR, h_duration, struct expect, latency_ms, &d_positive),
+	[E_VALUE] = FIELD("value", MAP, W_MAP, h_value, struct expect, value_re, NULL),
+};
+
+enum { V_REGEX, V_BELOW, V_ABOVE, V_EQUALS, V_AT_MOST, V_AT_LEAST };
+static const struct field value_fields[] = {
+	[V_REGEX] = FIELD("regex", SCALAR, "a regular expression", h_regex, struct expect, value_re, NULL),
+	[V_BELOW] = FIELD("below", SCALAR, W_NUM, h_bound, struct expect, below, NULL),
+	[V_ABOVE] = FIELD("above", SCALAR, W_NUM, h_bound, struct expect, above, NULL),
+	[V_EQUALS] = FIELD("equals", SCALAR, W_NUM, h_bound, struct expect, equals, NULL),
+	[V_AT_MOST] = FIELD("at_most", SCALAR, W_NUM, h_bound, struct expect, at_most, NULL),
+	[V_AT_LEAST] = FIELD("at_least", SCALAR, W_NUM, h_bound, struct expect, at_least, NULL),
+};
+
+enum { HT_METHOD, HT_URL, HT_HEADERS, HT_BODY, HT_INSECURE, HT_CA_CERT, HT_FOLLOW };
+static const struct field http_fields[] = {
+	[HT_METHOD] = FIELD("method", SCALAR, "an HTTP method", h_method, struct http_req, method, NULL),
+	[HT_URL] = FIELD("url", SCALAR, "a URL", h_url, struct http_req, url, NULL),
+	[HT_HEADERS] = FIELD2("headers", MAP, "a mapping of header names to values", h_kv, struct http_req, headers, n_headers, &kv_headers),
+	[HT_BODY] = FIELD("body", SCALAR, W_STR, h_text, struct http_req, body, NULL),
+	[HT_INSECURE] = FIELD("insecure", SCALAR, W_BOOL, h_bool, struct http_req, insecure, NULL),
+	[HT_CA_CERT] = FIELD("ca_cert", SCALAR, W_STR, h_text, struct http_req, ca_cert, NULL),
+	[HT_FOLLOW] = FIELD("follow", SCALAR, W_BOOL, h_bool, struct http_req, follow, NULL),
+};
+
+enum { X_SRC, X_DEST, X_MODE };
+static const struct field transfer_fields[] = {
+	[X_SRC] = FIELD("src", SCALAR, W_STR, h_text, struct transfer, src, NULL),
+	[X_DEST] = FIELD("dest", SCALAR, W_STR, h_text, struct transfer, dest, NULL),
+	[X_MODE] = FIELD("mode", SCALAR, "an octal mode such as \"0644\"", h_mode, struct transfer, mode, NULL),
+};
+
+/* Shared by named probes, inline probes (step probe:, check:). */
+enum { P_RUN, P_HTTP, P_TCP, P_ON, P_TIMEOUT, P_RETRY, P_EXPECT, P_ENV };
+static const struct field probe_fields[] = {
+	[P_RUN] = FIELD("run", SCALAR, "a shell command", h_kind, struct probe, action, &k_run),
+	[P_HTTP] = FIELD("http", MAP, W_MAP, h_kind, struct probe, action, &k_http),
+	[P_TCP] = FIELD("tcp", SCALAR, "HOST:PORT", h_kind, struct probe, action, &k_tcp),
+	[P_ON] = FIELD2("on", SCALAR, W_HOST, h_hostname, struct probe, on, on_pos, NULL),
+	[P_TIMEOUT] = FIELD("timeout", SCALAR, W_DUR, h_duration, struct probe, timeout_ms, &d_positive),
+	[P_RETRY] = FIELD("retry", MAP, W_MAP, h_retry, struct probe, retry, NULL),
+	[P_EXPECT] = FIELD("expect", MAP, W_MAP, h_expect, struct probe, expect, NULL),
+	[P_ENV] = FIELD2("env", MAP, "a mapping of variable names to strings", h_kv, struct probe, env, n_env, &kv_env),
+};
+
+enum { R_RUN, R_HTTP, R_UPLOAD, R_DOWNLOAD, R_ON, R_TIMEOUT, R_RETRY, R_EXPECT, R_WHEN, R_ENV };
+static const struct field rollback_fields[] = {
+	[R_RUN] = FIELD("run", SCALAR, "a shell command", h_kind, struct rollback, action, &k_run),
+	[R_HTTP] = FIELD("http", MAP, W_MAP, h_kind, struct rollback, action, &k_http),
+	[R_UPLOAD] = FIELD("upload", MAP, W_MAP, h_kind, struct rollback, action, &k_upload),
+	[R_DOWNLOAD] = FIELD("download", MAP, W_MAP, h_kind, struct rollback, action, &k_download),
+	[R_ON] = FIELD2("on", SCALAR, W_HOST, h_hostname, struct rollback, on, on_pos, NULL),
+	[R_TIMEOUT] = FIELD("timeout", SCALAR, W_DUR, h_duration, struct rollback, timeout_ms, &d_positive),
+	[R_RETRY] = FIELD("retry", MAP, W_MAP, h_retry, struct rollback, retry, NULL),
+	[R_EXPECT] = FIELD("expect", MAP, W_MAP, h_expect, struct rollback, expect, NULL),
+	[R_WHEN] = FIELD("when", SCALAR, "'completed' or 'always'", h_when, struct rollback, when, NULL),
+	[R_ENV] = FIELD2("env", MAP, "a mapping of variable names to strings", h_kv, struct rollback, env, n_env, &kv_env),
+};
+
+enum { S_NAME, S_DESCRIPTION, S_ON, S_TIMEOUT, S_RETRY, S_EXPECT, S_CAPTURE, S_AFTER, S_PAUSE,
+	S_FOR, S_BATCH, S_MAX_FAIL, S_ROLLBACK, S_IDEMPOTENT, S_CHECK, S_ENV, S_WORKDIR, S_SUDO,
+	S_RUN, S_HTTP, S_PROBE, S_GATE, S_UPLOAD, S_DOWNLOAD, S_COUNT };
+static const struct field step_fields[] = {
+	[S_NAME] = FIELD("name", SCALAR, W_NAME, h_name, struct step, name, NULL),
+	[S_DESCRIPTION] = FIELD("description", SCALAR, W_STR, h_string, struct step, description, NULL),
+	[S_ON] = FIELD2("on", SCALAR, W_HOST, h_hostname, struct step, on, on_pos, NULL),
+	[S_TIMEOUT] = FIELD("timeout", SCALAR, W_DUR, h_duration, struct step, timeout_ms, &d_positive),
+	[S_RETRY] = FIELD("retry", MAP, W_MAP, h_retry, struct step, retry, NULL),
+	[S_EXPECT] = FIELD("expect", MAP, W_MAP, h_expect, struct step, expect, NULL),
+	[S_CAPTURE] = FIELD2("capture", MAP, "a mapping of names to patterns", h_capture, struct step, captures, n_captures, NULL),
+	[S_AFTER] = FIELD2("after", SEQ, W_NAMES, h_refs, struct step, after, n_after, NULL),
+	[S_PAUSE] = FIELD("pause", SCALAR, W_DUR, h_duration, struct step, pause_ms, &d_positive),
+	[S_FOR] = FIELD("for", ANY, "a list or a single ${var} naming a list", h_for, struct step, for_list, NULL),
+	[S_BATCH] = FIELD("batch", SCALAR, "a number of hosts or a percentage such as \"25%\"", h_amount, struct step, batch, &a_batch),
+	[S_MAX_FAIL] = FIELD("max_fail", SCALAR, "a number of hosts or a percentage such as \"10%\"", h_amount, struct step, max_fail, &a_max_fail),
+	[S_ROLLBACK] = FIELD("rollback", MAP, W_MAP, h_rollback, struct step, rollback, NULL),
+	[S_IDEMPOTENT] = FIELD("idempotent", SCALAR, W_BOOL, h_bool, struct step, idempotent, NULL),
+	[S_CHECK] = FIELD("check", ANY, "a probe name or a probe", h_check, struct step, check, NULL),
+	[S_ENV] = FIELD2("env", MAP, "a mapping of variable names to strings", h_kv, struct step, env, n_env, &kv_env),
+	[S_WORKDIR] = FIELD("workdir", SCALAR, W_STR, h_text, struct step, workdir, NULL),
+	[S_SUDO] = FIELD("sudo", SCALAR, W_BOOL, h_tristate, struct step, sudo, NULL),
+	[S_RUN] = FIELD("run", SCALAR, "a shell command", h_kind, struct step, action, &k_run),
+	[S_HTTP] = FIELD("http", MAP, W_MAP, h_kind, struct step, action, &k_http),
+	[S_PROBE] = FIELD("probe", ANY, "a probe name or a probe", h_kind, struct step, action, &k_probe),
+	[S_GATE] = FIELD("gate", SCALAR, "a question to approve", h_kind, struct step, action, &k_gate),
+	[S_UPLOAD] = FIELD("upload", MAP, W_MAP, h_kind, struct step, action, &k_upload),
+	[S_DOWNLOAD] = FIELD("download", MAP, W_MAP, h_kind, struct step, action, &k_download),
+};
+
+enum { PH_NAME, PH_DESCRIPTION, PH_GATE, PH_STEPS, PH_VERIFY, PH_WATCH };
+static const struct field phase_fields[] = {
+	[PH_NAME] = FIELD("name", SCALAR, W_NAME, h_name, struct phase, name, NULL),
+	[PH_DESCRIPTION] = FIELD("description", SCALAR, W_STR, h_string, struct phase, description, NULL),
+	[PH_GATE] = FIELD("gate", SCALAR, "a question to approve", h_text, struct phase, gate, NULL),
+	[PH_STEPS] = FIELD2("steps", SEQ, "a list of steps", h_steps, struct phase, steps, n_steps, NULL),
+	[PH_VERIFY] = FIELD2("verify", SEQ, W_NAMES, h_refs, struct phase, verify, n_verify, NULL),
+	[PH_WATCH] = FIELD("watch", MAP, W_MAP, h_watch, struct phase, watch, NULL),
+};
+
+enum { WA_PROBES, WA_INTERVAL, WA_FAILURES };
+static const struct field watch_fields[] = {
+	[WA_PROBES] = FIELD2("probes", SEQ, W_NAMES, h_refs, struct watch, probes, n_probes, &non_empty),
+	[WA_INTERVAL] = FIELD("interval", SCALAR, W_DUR, h_duration, struct watch, interval_ms, &d_positive),
+	[WA_FAILURES] = FIELD("failures", SCALAR, W_INT, h_int, struct watch, failures, &r_failures),
+};
+
+/* --- the table walker --- */
+
+/* Tables whose keys are often written one level too high. */
+static const struct {
+	const char *parent;
+	const struct field *tab;
+	size_t n;
+} nested_tables[] = {
+	{ "retry", retry_fields, ARRAY_LEN(retry_fields) },
+	{ "expect", expect_fields, ARRAY_LEN(expect_fields) },
+	{ "http", http_fields, ARRAY_LEN(http_fields) },
+};
+
+static bool
+table_has(const struct field *tab, size_t n, const char *key)
+{
+	for (size_t i = 0; i < n; i++)
+		if (tab[i].key && strcmp(tab[i].key, key) == 0)
+			return true;
+	return false;
+}
+
+/* "unknown key 'timout' in step 'x' (did you mean 'timeout'?)" */
+static void
+unknown_key(struct loader *ld, yaml_node_t *key, const struct field *tab, size_t n, const char *in)
+{
+	struct suggest sg;
+
+	suggest_init(&sg, sval(key));
+	for (size_t j = 0; j < n; j++)
+		suggest_try(&sg, tab[j].key);
+	if (sg.best == NULL) {
+		for (size_t i = 0; i < ARRAY_LEN(nested_tables); i++) {
+			if (table_has(tab, n, nested_tables[i].parent) &&
+			    table_has(nested_tables[i].tab, nested_tables[i].n, sval(key))) {
+				err(ld, key, "unknown key '%s' in %s (it belongs under '%s:')", sval(key),
+				    in, nested_tables[i].parent);
+				return;
+			}
+		}
+	}
+	err(ld, key, "unknown key '%s' in %s%s", sval(key), in, suggest_hint(&sg, &ld->scratch));
+}
+
+/*
+ * Parse the mapping node against table tab (n entries) into obj. in names
+ * the mapping for messages ("step 'x'"). Fills seen when given.
+ */
+static void
+parse_map(struct loader *ld, yaml_node_t *node, const struct field *tab, size_t n,
+    void *obj, const char *in, struct seen *seen)
+{
+	struct pairs ps;
+	struct seen local;
+
+	if (seen == NULL)
+		seen = &local;
+	memset(seen, 0, sizeof(*seen));
+	if (node->type != YAML_MAPPING_NODE)
+		return;
+	collect_pairs(ld, node, &ps, false);
+	for (size_t i = 0; i < ps.n; i++) {
+		yaml_node_t *key = ps.v[i].key, *val = ps.v[i].val;
+		const struct field *f = NULL;
+		size_t j;
+
+		for (j = 0; j < n && j < MAX_FIELDS; j++) {
+			if (tab[j].key && strcmp(tab[j].key, sval(key)) == 0) {
+				f = &tab[j];
+				break;
+			}
+		}
+		if (f == NULL) {
+			unknown_key(ld, key, tab, n, in);
+			continue;
+		}
+		seen->key[j] = key;
+		seen->val[j] = val;
+		if (f->type != YAML_NO_NODE && (val->type != f->type ||
+		    (f->type == YAML_SCALAR_NODE && is_null(val)))) {
+			type_error(ld, f, key);
+			continue;
+		}
+		if (val->type == YAML_SCALAR_NODE && !scalar_ok(ld, f->key, val))
+			continue;
+		f->fn(ld, f, key, val, obj);
+	}
+	free(ps.v);
+}
+
+#define PARSE(ld, node, tab, obj, in, seen) \
+	parse_map(ld, node, tab, ARRAY_LEN(tab), obj, in, seen)
+
+/* Report "<what> is missing '<key>'" for a required key not seen. */
+static bool
+require(struct loader *ld, yaml_node_t *node, const struct seen *seen, const struct field *tab,
+    int i, const char *what)
+{
+	if (seen->key[i])
+		return true;
+	err(ld, node, "%s is missing '%s'", what, tab[i].key);
+	return false;
+}
+
+/* --- simple handlers --- */
+
+static void
+h_string(struct loader *ld, const struct field *f, yaml_node_t *key, yaml_node_t *val, void *obj)
+{
+	char **p = AT(obj, f->off, char *);
+
+	free(*p);
+	*p = xstrdup(sval(val));
+}
+
+static void
+h_text(struct loader *ld, const struct field *f, yaml_node_t *key, yaml_node_t *val, void *obj)
+{
+	struct text *t = AT(obj, f->off, struct text);
+
+	text_release(t);
+	*t = text_of(ld, val);
+}
+
+static void
+h_name(struct loader *ld, const struct field *f, yaml_node_t *key, yaml_node_t *val, void *obj)
+{
+	h_string(ld, f, key, val, obj);
+	if (!name_valid(sval(val)))
+		err(ld, val, "invalid name '%s' (use " NAME_PATTERN ": lowercase letters, digits, "
+		    "'.', '_' and '-', starting with a letter or digit)", sval(val));
+}
+
+/* A host name for on: or via: (checked against hosts: later), and its position. */
+static void
+h_hostname(struct loader *ld, const struct field *f, yaml_node_t *key, yaml_node_t *val, void *obj)
+{
+	h_string(ld, f, key, val, obj);
+	*AT(obj, f->off2, struct pos) = npos(ld, val);
+}
+
+static void
+h_bool(struct loader *ld, const struct field *f, yaml_node_t *key, yaml_node_t *val, void *obj)
+{
+	if (!parse_bool(val, AT(obj, f->off, bool)))
+		type_error(ld, f, key);
+}
+
+static void
+h_tristate(struct loader *ld, const struct field *f, yaml_node_t *key, yaml_node_t *val, void *obj)
+{
+	bool b;
+
+	if (!parse_bool(val, &b))
+		type_error(ld, f, key);
+	else
+		*AT(obj, f->off, int) = b;
+}
+
+static bool
+int_in(struct loader *ld, const struct field *f, yaml_node_t *key, yaml_node_t *val,
+    const struct int_range *r, int *out)
+{
+	long long v;
+
+	if (val->type != YAML_SCALAR_NODE || !parse_ll(sval(val), &v)) {
+		type_error(ld, f, key);
+		return false;
+	}
+	if (v < r->min || v > r->max) {
+		if (r->max >= 1000000)
+			err(ld, val, "'%s' must be at least %d", f->key, r->min);
+		else
+			err(ld, val, "'%s' must be between %d and %d", f->key, r->min, r->max);
+		return false;
+	}
+	*out = (int)v;
+	return true;
+}
+
+static void
+h_int(struct loader *ld, const struct field *f, yaml_node_t *key, yaml_node_t *val, void *obj)
+{
+	int_in(ld, f, key, val, f->arg, AT(obj, f->off, int));
+}
+
+static void
+h_duration(struct loader *ld, const struct field *f, yaml_node_t *key, yaml_node_t *val, void *obj)
+{
+	int64_t ms;
+
+	if (duration_parse(sval(val), &ms) < 0) {
+		err(ld, val, "invalid duration '%s' for '%s' (write e.g. 250ms, 30s, 5m, 1h30m)",
+		    sval(val), f->key);
+		return;
+	}
+	if (ms < *(const int64_t *)f->arg) {
+		err(ld, val, "'%s' must be longer than 0", f->key);
+		return;
+	}
+	*AT(obj, f->off, int64_t) = ms;
+}
+
+/* A number, into a double or (for expect.value bounds) a struct bound. */
+static void
+h_number(struct loader *ld, const struct field *f, yaml_node_t *key, yaml_node_t *val, void *obj)
+{
+	const struct num_range *r = f->arg;
+	double v;
+
+	if (!parse_num(sval(val), &v)) {
+		type_error(ld, f, key);
+		return;
+	}
+	if (v < r->min || v > r->max) {
+		err(ld, val, "'%s' must be between %g and %g", f->key, r->min, r->max);
+		return;
+	}
+	*AT(obj, f->off, double) = v;
+}
+
+/* A numeric bound of expect.value. */
+static void
+h_bound(struct loader *ld, const struct field *f, yaml_node_t *key, yaml_node_t *val, void *obj)
+{
+	struct bound *b = AT(obj, f->off, struct bound);
+
+	if (!parse_num(sval(val), &b->v)) {
+		type_error(ld, f, key);
+		return;
+	}
+	b->set = true;
+}
+
+static void
+h_version(struct loader *ld, const struct field *f, yaml_node_t *key, yaml_node_t *val, void *obj)
+{
+	int v;
+
+	if (!int_in(ld, f, key, val, &r_version, &v))
+		return;
+	if (v != 1)
+		err(ld, val, "unsupported runbook version %d (this migrate reads version 1)", v);
+	*AT(obj, f->off, int) = v;
+}
+
+/* --- plain values (vars:, --vars) --- */
+
+static void
+value_of(struct loader *ld, yaml_node_t *n, struct value *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->pos = npos(ld, n);
+	if (n->type == YAML_SCALAR_NODE) {
+		out->type = VAL_STR;
+		out->str = xstrdup(is_null(n) ? "" : sval(n));
+		if (strlen(sval(n)) != n->data.scalar.length)
+			err(ld, n, "value contains a NUL character");
+	} else if (n->type == YAML_SEQUENCE_NODE) {
+		yaml_node_item_t *it = n->data.sequence.items.start;
+		out->type = VAL_LIST;
+		out->n = (size_t)(n->data.sequence.items.top - it);
+		out->items = xcalloc(out->n, sizeof(*out->items));
+		for (size_t i = 0; i < out->n; i++)
+			value_of(ld, node_at(ld, it[i]), &out->items[i]);
+	} else {
+		struct pairs ps;
+		collect_pairs(ld, n, &ps, false);
+		out->type = VAL_MAP;
+		out->n = ps.n;
+		out->items = xcalloc(ps.n, sizeof(*out->items));
+		out->keys = xcalloc(ps.n, sizeof(*out->keys));
+		for (size_t i = 0; i < ps.n; i++) {
+			out->keys[i] = xstrdup(sval(ps.v[i].key));
+			value_of(ld, ps.v[i].val, &out->items[i]);
+		}
+		free(ps.v);
+	}
+}
+
+/* Names of vars and captures: letters, digits, '_' and '-' (no '.': ${a.b} indexes). */
+static bool
+word_valid(const char *s)
+{
+	return *s && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") == strlen(s);
+}
+
+static void
+h_vars(struct loader *ld, const struct field *f, yaml_node_t *key, yaml_node_t *val, void *obj)
+{
+	/* names that ${...} reads as something else */
+	static const char *const reserved[] = { "item", "host", "phase", "secrets", "env", "steps", "run" };
+	struct value *vars = AT(obj, f->off, struct value);
+	struct pairs ps;
+
+	value_release(vars);
+	value_of(ld, val, vars);
+	collect_pairs(ld, val, &ps, true);
+	for (size_t i = 0; i < ps.n; i++) {
+		const char *name = sval(ps.v[i].key);
+		if (!word_valid(name))
+			err(ld, ps.v[i].key, "invalid variable name '%s' (use letters, digits, '_' and '-')", name);
+		for (size_t j = 0; j < ARRAY_LEN(reserved); j++)
+			if (strcmp(name, reserved[j]) == 0)
+				err(ld, ps.v[i].key, "'%s' is a reserved name (${%s} means something else)",
+				    name, name);
+	}
+	free(ps.v);
+}
+
+/* --- secrets --- */
+
+static bool
+env_name_valid(const char *s)
+{
+	return (*s == '_' || (*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z')) &&
+	    strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") == strlen(s);
+}
+
+static void
+h_secret_src(struct loader *ld, const struct field *f, yaml_node_t *key, yaml_node_t *val, void *obj)
+{
+	struct secret_def *sd = obj;
+
+	if (sd->ref) {
+		err(ld, key, "secret '%s' has both 'env' and 'file'", sd->name);
+		return;
+	}
+	sd->source = *(const enum secret_source *)f->arg;
+	sd->ref = xstrdup(sval(val));
+	if (sd->source == SECRET_ENV && !env_name_valid(sd->ref))
+		err(ld, val, "invalid environment variable name '%s'", sd->ref);
+}
+
+static void
+h_secrets(struct loader *ld, const struct field *f, yaml_node_t *key, yaml_node_t *val, void *obj)
+{
+	struct runbook *rb = obj;
+	struct pairs ps;
+
+	collect_pairs(ld, val, &ps, false);
+	rb->secrets = xcalloc(ps.n, sizeof(*rb->secrets));
+	for (size_t i = 0; i < ps.n; i++) {
+		struct secret_def *sd = &rb->secrets[rb->n_secrets++];
+		yaml_node_t *k = ps.v[i].key, *v = ps.v[i].val;
+		char *in;
+		sd->name = xstrdup(sval(k));
+		sd->pos = npos(ld, k);
+		if (!env_name_valid(sd->name))
+			err(ld, k, "invalid secret name '%s' (use letters, digits and '_'; it is "
+			    "also offered as MIGRATE_SECRET_<NAME>)", sd->name);
+		if (v->type != YAML_MAPPING_NODE) {
+			err(ld, k, "secret '%s' must be {env: NAME} or {file: PATH}", sd->name);
+			continue;
+		}
+		in = xasprintf("secret '%s'", sd->name);
+		PARSE(ld, v, secret_fields, sd, in, NULL);
+		free(in);
+		if (sd->ref == NULL)
+			err(ld, k, "secret '%s' needs 'env' or 'file'", sd->name);
+	}
+	free(ps.v);
+}
+
+/* --- hosts --- */
+
+/*
+ * The items of a list of strings (addresses, host names, probe names):
+ * returns the good ones (the caller frees the array), *n their number;
+ * the others are reported where they stand.
+ */
+static yaml_node_t **
+seq_strings(struct loader *ld, const struct field *f, yaml_node_t *key, yaml_node_t *val, size_t *n)
+{
+	yaml_node_item_t *it = val->data.sequence.items.start;
+	size_t count = (size_t)(val->data.sequence.items.top - it);
+	yaml_node_t **out = xcalloc(count, sizeof(*out));
+
+	*n = 0;
+	if (count == 0 && f->arg == &non_empty)
+		err(ld, key, "'%s' is empty", f->key);
+	for (size_t i = 0; i < count; i++) {
+		yaml_node_t *item = node_at(ld, it[i]);
+		if (item->type != YAML_SCALAR_NODE || is_null(item))
+			err(ld, item, "'%s' must be %s", f->key, f->what);
+		else if (scalar_ok(ld, f->key, item))
+			out[(*n)++] = item;
+	}
+	return out;
+}
+
+static void
+h_addresses(struct loader *ld, const struct field *f, yaml_node_t *key, yaml_node_t *val, void *obj)
+{
+	struct host *h = obj;
+	yaml_node_t **items = seq_strings(ld, f, key, val, &h->n_addresses);
+
+	h->addresses = xcalloc(h->n_addresses, sizeof(*h->addresses));
+	for (size_t i = 0; i < h->n_addresses; i++)
+		h->addresses[i] = text_of(ld, items[i]);
+	free(items);
+}
+
+static void
+h_members(struct loader *ld, const struct field *f, yaml_node_t *key, yaml_node_t *val, void *obj)
+{
+	struct host *h = obj;
+	yaml_node_t **items = seq_strings(ld, f, key, val, &h->n_members);
+
+	h->members = xcalloc(h->n_members, sizeof(*h->members));
+	h->member_pos = xcalloc(h->n_members, sizeof(*h->member_pos));
+	for (size_t i = 0; i < h->n_members; i++) {
+		h->members[i] = xstrdup(sval(items[i]));
+		h->member_pos[i] = npos(ld, items[i]);
+	}
+	free(items);
+}
+
+
+static void
+parse_host(struct loader *ld, yaml_node_t *k, yaml_node_t *v, struct host *h)
+{
+	static const int kinds[] = { H_ADDRESS, H_ADDRESSES, H_HOSTS };
+	struct seen seen;
+	char *in;
+	int first = -1;
+
+	host_init(h);
+	h->name = xstrdup(sval(k));
+	h->pos = npos(ld, k);
+	if (strcmp(h->name, "local") == 0)
+		err(ld, k, "'local' is built in (this machine) and cannot be defined in hosts:");
+	else if (!name_valid(h->name))
+		err(ld, k, "invalid host name '%s' (use " NAME_PATTERN ")", h->name);
+	if (v->type != YAML_MAPPING_NODE) {
+		err(ld, k, "host '%s' must be a mapping ({address: ...}, {addresses: [...]} or "
+		    "{hosts: [...]})", h->name);
+		return;
+	}
+	in = xasprintf("host '%s'", h->name);
+	PARSE(ld, v, host_fields, h, in, &seen);
+	free(in);
+	for (size_t i = 0; i < ARRAY_LEN(kinds); i++) {
+		if (!seen.key[kinds[i]])
+			continue;
+		if (first >= 0)
+			err(ld, seen.key[kinds[i]], "host '%s' has both '%s' and '%s' (give exactly one)",
+			    h->name, host_fields[first].key, host_fields[kinds[i]].key);
+		else
+			first = kinds[i];
+	}
+	if (first < 0)
+		err(ld, k, "host '%s' needs 'address', 'addresses' or 'hosts'", h->name);
+	if (first == H_HOSTS) {
+		for (size_t i = 0; i < ARRAY_LEN(host_fields); i++)
+			if (seen.key[i] && i != H_HOSTS)
+				err(ld, seen.key[i], "'%s' is not allowed in group '%s' of named hosts "
+				    "(each member keeps its own fields)", host_fields[i].key, h->name);
+	}
+	if (h->passphrase.s) {
+		struct interp_ref ref;
+		if (!interp_is_single_ref(h->passphrase.s, &ref, &ld->scratch) || ref.ns != REF_SECRET ||
+		    ref.filter != FILTER_NONE)
+			err(ld, seen.val[H_PASSPHRASE], "'passphrase' must be a ${secrets.NAME} reference, "
+			    "never the passphrase itself");
+	}
+}
+
+static void
+h_hosts(struct loader *ld, const struct field *f, yaml_node_t *key, yaml_node_t *val, void *obj)
+{
+	struct runbook *rb = obj;
+	struct pairs ps;
+
+	collect_pairs(ld, val, &ps, false);
+	rb->hosts = xcalloc(ps.n, sizeof(*rb->hosts));
+	for (size_t i = 0; i < ps.n; i++)
+		parse_host(ld, ps.v[i].key, ps.v[i].val, &rb->hosts[rb->n_hosts++]);
+	free(ps.v);
+}
+
+/* --- small value handlers --- */
+
+static void
+h_defaults(struct loader *ld, const struct field *f, yaml_node_t *key, yaml_node_t *val, void *obj)
+{
+	PARSE(ld, val, defaults_fields, AT(obj, f->off, struct defaults), "defaults", NULL);
+}
+
+static void
+h_defaults_retry(struct loader *ld, const struct field *f, yaml_node_t *key, yaml_node_t *val, void *obj)
+{
+	struct defaults *d = obj;
+
+	d->has_retry = true;
+	h_retry(ld, f, key, val, obj);
+}
+
+static void
+h_retry(struct loader *ld, const struct field *f, yaml_node_t *key, yaml_node_t *val, void *obj)
+{
+	PARSE(ld, val, retry_fields, AT(obj, f->off, struct retry), "retry", NULL);
+}
+
+static void
+h_regex(struct loader *ld, const struct field *f, yaml_node_t *key, yaml_node_t *val, void *obj)
+{
+	struct regex **re = AT(obj, f->off, struct regex *);
+	char *msg = NULL;
+
+	regex_free(*re);
+	*re = regex_compile(sval(val), &msg);
+	if (*re == NULL) {
+		err(ld, val, "%s", msg);
+		free(msg);
+	}
+}
+
+/* Capture patterns (capture:, expect.value) take exactly one group (...). */
+static void
+require_one_group(struct loader *ld, yaml_node_t *val, const struct regex *re, const char *what)
+{
+	if (re && regex_groups(re) != 1)
+		err(ld, val, "%s must have exactly one capture group (...), it has %d",
+		    what, regex_groups(re));
+}
+
+static struct regex *
+regex_one_group(struct loader *ld, yaml_node_t *val, const char *what)
+{
+	char *msg = NULL;
+	struct regex *re = regex_compile(sval(val), &msg);
+
+	if (re == NULL) {
+		err(ld, val, "%s", msg);
+		free(msg);
+	}
+	require_one_group(ld, val, re, what);
+	return re;
+}
+
+static void
+h_value(struct loader *ld, const struct field *f, yaml_node_t *key, yaml_node_t *val, void *obj)
+{
+	struct expect *e = obj;
+	struct seen seen;
+
+	PARSE(ld, val, value_fields, e, "expect.value", &seen);
+	if (!require(ld, key, &seen, value_fields, V_REGEX, "expect.value"))
+		return;
+	require_one_group(ld, seen.val[V_REGEX], e->value_re, "the regex of expect.value");
+	if (!e->below.set && !e->above.set && !e->equals.set && !e->at_most.set && !e->at_least.set)
+		err(ld, key, "expect.value needs a bound: below, above, equals, at_most or at_least");
+}
+
+static void
+h_expect(struct loader *ld, const struct field *f, yaml_node_t *key, yaml_node_t *val, void *obj)
+{
+	struct expect *e = AT(obj, f->off, struct expect);
+
+	e->pos = npos(ld, key);
+	PARSE(ld, val, expect_fields, e, "expect", NULL);
+}
+
+/*
+ * A scalar or a list of scalars, each converted by conv into an int[2]
+ * range; *out and *n receive the array. Used by expect.exit and .status.
+ */
+typedef bool (*range_fn)(const char *s, int r[2]);
+
+static void
+int_ranges(struct loader *ld, const struct field *f, yaml_node_t *key, yaml_node_t *val,
+    range_fn conv, int (**out)[2], size_t *n)
+{
+	yaml_node_t *one[1] = { val };
+	size_t count = 1;
+
+	if (val->type == YAML_MAPPING_NODE || (val->type == YAML_SCALAR_NODE && is_null(val))) {
+		type_error(ld, f, key);
+		return;
+	}
+	if (val->type == YAML_SEQUENCE_NODE) {
+		count = (size_t)(val->data.sequence.items.top - val->data.sequence.items.start);
+		if (count == 0) {
+			err(ld, key, "'%s' is an empty list", f->key);
+			return;
+		}
+	}
+	*out = xcalloc(count, sizeof(**out));
+	*n = 0;
+	for (size_t i = 0; i < count; i++) {
+		yaml_node_t *it = val->type == YAML_SEQUENCE_NODE ?
+		    node_at(ld, val->data.sequence.items.start[i]) : one[0];
+		if (it->type != YAML_SCALAR_NODE || !conv(sval(it), (*out)[*n])) {
+			err(ld, it, "'%s' must be %s", f->key, f->what);
+			continue;
+		}
+		(*n)++;
+	}
+}
+
+static bool
+exit_range(const char *s, int r[2])
+{
+	long long v;
+
+	if (!parse_ll(s, &v) || v < 0 || v > 255)
+		return false;
+	r[0] = r[1] = (int)v;
+	return true;
+}
+
+static bool
+status_range(const char *s, int r[2])
+{
+	long long v;
+
+	if (strlen(s) == 3 && s[0] >= '1' && s[0] <= '5' && (s[1] == 'x' || s[1] == 'X') &&
+	    (s[2] == 'x' || s[2] == 'X')) {
+		r[0] = (s[0] - '0') * 100;
+		r[1] = r[0] + 99;
+		return true;
+	}
+	if (!parse_ll(s, &v) || v < 100 || v > 599)
+		return false;
+	r[0] = r[1] = (int)v;
+	return true;
+}
+
+static void
+h_exit(struct loader *ld, const struct field *f, yaml_node_t *key, yaml_node_t *val, void *obj)
+{
+	struct expect *e = obj;
+	int (*r)[2] = NULL;
+	size_t n = 0;
+
+	int_ranges(ld, f, key, val, exit_range, &r, &n);
+	if (r == NULL)
+		return;
+	e->exit_codes = xcalloc(n, sizeof(*e->exit_codes));
+	for (size_t i = 0; i < n; i++)
+		e->exit_codes[i] = r[i][0];
+	e->n_exit = n;
+	free(r);
+}
+
+static void
+h_status(struct loader *ld, const struct field *f, yaml_node_t *key, yaml_node_t *val, void *obj)
+{
+	struct expect *e = obj;
+
+	int_ranges(ld, f, key, val, status_range, &e->status, &e->n_status);
+}
+
+static void
+h_capture(struct loader *ld, const struct field *f, yaml_node_t *key, yaml_node_t *val, void *obj)
+{
+	struct step *s = obj;
+	struct pairs ps;
+
+	collect_pairs(ld, val, &ps, false);
+	s->captures = xcalloc(ps.n, sizeof(*s->captures));
+	for (size_t i = 0; i < ps.n; i++) {
+		yaml_node_t *k = ps.v[i].key, *v = ps.v[i].val;
+		struct capture *c = &s->captures[s->n_captures++];
+		char *what;
+		c->name = xstrdup(sval(k));
+		c->pos = npos(ld, k);
+		if (!word_valid(c->name))
+			err(ld, k, "invalid capture name '%s' (use letters, digits, '_' and '-')", c->name);
+		if (v->type != YAML_SCALAR_NODE || is_null(v) || !scalar_ok(ld, c->name, v)) {
+			err(ld, k, "capture '%s' must be a regular expression", c->name);
+			continue;
+		}
+		what = xasprintf("capture '%s'", c->name);
+		c->re = regex_one_group(ld, v, what);
+		free(what);
+	}
+	free(ps.v);
+}
+
+static void
+h_refs(struct loader *ld, const struct field *f, yaml_node_t *key, yaml_node_t *val, void *obj)
+{
+	struct probe_ref **refs = AT(obj, f->off, struct probe_ref *);
+	size_t *n = AT(obj, f->off2, size_t);
+	yaml_node_t **items = seq_strings(ld, f, key, val, n);
+
+	*refs = xcalloc(*n, sizeof(**refs));
+	for (size_t i = 0; i < *n; i++) {
+		(*refs)[i].name = xstrdup(sval(items[i]));
+		(*refs)[i].pos = npos(ld, items[i]);
+	}
+	free(items);
+}
+
+static void
+h_for(struct loader *ld, const struct field *f, yaml_node_t *key, yaml_node_t *val, void *obj)
+{
+	struct step *s = obj;
+
+	if (val->type == YAML_SEQUENCE_NODE) {
+		value_of(ld, val, &s->for_list);
+		for (size_t i = 0; i < s->for_list.n; i++)
+			if (s->for_list.items[i].type != VAL_STR)
+				report_at(&ld->rep, s->for_list.items[i].pos,
+				    "the items of 'for' must be plain values (strings or numbers)");
+	} else if (val->type == YAML_SCALAR_NODE && !is_null(val)) {
+		s->for_ref = text_of(ld, val);
+	} else {
+		type_error(ld, f, key);
+		return;
+	}
+	s->has_for = true;
+}
+
+static void
+h_amount(struct loader *ld, const struct field *f, yaml_node_t *key, yaml_node_t *val, void *obj)
+{
+	struct amount *a = AT(obj, f->off, struct amount);
+	int min = *(const int *)f->arg;
+	const char *s = sval(val);
+	size_t len = strlen(s);
+	long long v;
+
+	a->pos = npos(ld, val);
+	if (len > 1 && s[len - 1] == '%') {
+		char *num = xstrndup(s, len - 1);
+		bool ok = parse_ll(num, &v);
+		free(num);
+		if (!ok || v < min || v > 100) {
+			err(ld, val, "'%s' must be a percentage from %d%% to 100%%", f->key, min);
+			return;
+		}
+		a->percent = true;
+	} else if (!parse_ll(s, &v)) {
+		type_error(ld, f, key);
+		return;
+	} else if (v < min || v > 1000000) {
+		err(ld, val, "'%s' must be at least %d", f->key, min);
+		return;
+	}
+	a->set = true;
+	a->n = (int)v;
+}
+
+static void
+h_when(struct loader *ld, const struct field *f, yaml_node_t *key, yaml_node_t *val, void *obj)
+{
+	enum rollback_when *w = AT(obj, f->off, enum rollback_when);
+
+	if (strcmp(sval(val), "completed") == 0)
+		*w = WHEN_COMPLETED;
+	else if (strcmp(sval(val), "always") == 0)
+		*w = WHEN_ALWAYS;
+	else
+		type_error(ld, f, key);
+}
+
+static bool
+header_name_valid(const char *s)
+{
+	return *s && strspn(s, "!#$%&'*+-.^_`|~0123456789"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") == strlen(s);
+}
+
+static void
+h_kv(struct loader *ld, const struct field *f, yaml_node_t *key, yaml_node_t *val, void *obj)
+{
+	struct kv **out = AT(obj, f->off, struct kv *);
+	size_t *n = AT(obj, f->off2, size_t);
+	enum kv_kind kind = *(const enum kv_kind *)f->arg;
+	struct pairs ps;
+
+	collect_pairs(ld, val, &ps, false);
+	*out = xcalloc(ps.n, sizeof(**out));
+	for (size_t i = 0; i < ps.n; i++) {
+		yaml_node_t *k = ps.v[i].key, *v = ps.v[i].val;
+		struct kv *kv;
+		if (kind == KV_ENV && !env_name_valid(sval(k)))
+			err(ld, k, "invalid environment variable name '%s'", sval(k));
+		else if (kind == KV_HEADERS && !header_name_valid(sval(k)))
+			err(ld, k, "invalid header name '%s'", sval(k));
+		if (v->type != YAML_SCALAR_NODE || is_null(v)) {
+			err(ld, k, "the value of '%s' in '%s' must be a string", sval(k), f->key);
+			continue;
+		}
+		if (!scalar_ok(ld, sval(k), v))
+			continue;
+		if (kind == KV_HEADERS && strpbrk(sval(v), "\r\n"))
+			err(ld, v, "header '%s' contains a line break (CR or LF)", sval(k));
+		kv = &(*out)[(*n)++];
+		kv->key = xstrdup(sval(k));
+		kv->key_pos = npos(ld, k);
+		kv->value = text_of(ld, v);
+	}
+	free(ps.v);
+}
+
+static void
+h_method(struct loader *ld, const struct field *f, yaml_node_t *key, yaml_node_t *val, void *obj)
+{
+	static const char *const methods[] = { "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS" };
+	struct text *t = AT(obj, f->off, struct text);
+
+	h_text(ld, f, key, val, obj);
+	for (char *p = t->s; *p; p++)
+		if (*p >= 'a' && *p <= 'z')
+			*p = (char)(*p - 'a' + 'A');
+	for (size_t i = 0; i < ARRAY_LEN(methods); i++)
+		if (strcmp(t->s, methods[i]) == 0)
+			return;
+	err(ld, val, "unsupported HTTP method '%s' (use GET, HEAD, POST, PUT, PATCH, DELETE or OPTIONS)",
+	    sval(val));
+}
+
+static void
+h_url(struct loader *ld, const struct field *f, yaml_node_t *key, yaml_node_t *val, void *obj)
+{
+	static const char *const schemes[] = { "http://", "https://", "file:", "${" };
+	const char *s = sval(val);
+
+	h_text(ld, f, key, val, obj);
+	for (size_t i = 0; i < ARRAY_LEN(schemes); i++)
+		if (strncasecmp(s, schemes[i], strlen(schemes[i])) == 0)
+			return;
+	err(ld, val, "'url' must start with http://, https:// or file: (got '%s')", s);
+}
+
+static void
+h_mode(struct loader *ld, const struct field *f, yaml_node_t *key, yaml_node_t *val, void *obj)
+{
+	const char *s = sval(val);
+	size_t len = strlen(s);
+
+	if (len < 3 || len > 4 || strspn(s, "01234567") != len) {
+		type_error(ld, f, key);
+		return;
+	}
+	*AT(obj, f->off, int) = (int)strtol(s, NULL, 8);
+}
+
+/* --- actions and the objects that hold one --- */
+
+static void parse_probe(struct loader *ld, yaml_node_t *node, struct probe *p, const char *what);
+
+static void
+parse_http(struct loader *ld, yaml_node_t *key, yaml_node_t *val, struct http_req *h)
+{
+	struct seen seen;
+
+	h->pos = npos(ld, key);
+	PARSE(ld, val, http_fields, h, "http", &seen);
+	require(ld, key, &seen, http_fields, HT_URL, "http");
+	if (h->method.s == NULL) {
+		h->method.s = xstrdup("GET");
+		h->method.pos = h->pos;
+	}
+}
+
+static void
+parse_transfer(struct loader *ld, yaml_node_t *key, yaml_node_t *val, struct transfer *x)
+{
+	struct seen seen;
+
+	x->pos = npos(ld, key);
+	PARSE(ld, val, transfer_fields, x, sval(key), &seen);
+	require(ld, key, &seen, transfer_fields, X_SRC, sval(key));
+	require(ld, key, &seen, transfer_fields, X_DEST, sval(key));
+}
+
+static void
+check_tcp(struct loader *ld, yaml_node_t *val)
+{
+	const char *s = sval(val), *colon = strrchr(s, ':');
+	long long port;
+
+	if (strstr(s, "${"))
+		return;
+	if (colon == NULL || colon == s || !parse_ll(colon + 1, &port) || port < 1 || port > 65535)
+		err(ld, val, "'tcp' must be HOST:PORT (got '%s')", s);
+}
+
+/*
+ * A kind key (run, http, probe, gate, upload, download, tcp). A second kind
+ * is reported, and still parsed (into a scratch action) so its own errors
+ * show too.
+ */
+static void
+h_kind(struct loader *ld, const struct field *f, yaml_node_t *key, yaml_node_t *val, void *obj)
+{
+	struct action *a = AT(obj, f->off, struct action), tmp;
+	enum action_kind kind = *(const enum action_kind *)f->arg;
+
+	if (a->kind != ACT_NONE) {
+		err(ld, key, "%s has two kinds: '%s' and '%s'", ld->what, action_kind_name(a->kind), f->key);
+		action_init(&tmp);
+		a = &tmp;
+	}
+	a->kind = kind;
+	a->pos = npos(ld, key);
+	switch (kind) {
+	case ACT_RUN:
+		a->run = text_of(ld, val);
+		if (a->run.s[strspn(a->run.s, " \t\n")] == '\0')
+			err(ld, val, "'run' is empty");
+		break;
+	case ACT_HTTP:
+		parse_http(ld, key, val, &a->http);
+		break;
+	case ACT_UPLOAD:
+	case ACT_DOWNLOAD:
+		parse_transfer(ld, key, val, &a->xfer);
+		break;
+	case ACT_TCP:
+		a->tcp = text_of(ld, val);
+		check_tcp(ld, val);
+		break;
+	case ACT_GATE:
+		a->gate = text_of(ld, val);
+		break;
+	case ACT_PROBE:
+		if (val->type == YAML_MAPPING_NODE) {
+			char *what = xasprintf("probe of %s", ld->what);
+			a->probe_inline = xcalloc(1, sizeof(*a->probe_inline));
+			parse_probe(ld, val, a->probe_inline, what);
+			a->probe = a->probe_inline;
+			free(what);
+		} else if (val->type == YAML_SCALAR_NODE && !is_null(val)) {
+			a->probe_name = xstrdup(sval(val));
+		} else {
+			type_error(ld, f, key);
+		}
+		break;
+	default:
+		break;
+	}
+	if (a == &tmp)
+		action_release(&tmp);
+}
+
+/* Which expect: keys make sense for which kind of action. */
+static const struct {
+	const char *key;
+	unsigned kinds;
+} expect_applies[] = {
+	{ "exit", 1u << ACT_RUN },
+	{ "stdout", 1u << ACT_RUN },
+	{ "stderr", 1u << ACT_RUN },
+	{ "not_stdout", 1u << ACT_RUN },
+	{ "not_stderr", 1u << ACT_RUN },
+	{ "status", 1u << ACT_HTTP },
+	{ "body", 1u << ACT_HTTP },
+	{ "not_body", 1u << ACT_HTTP },
+	{ "latency", 1u << ACT_HTTP | 1u << ACT_TCP },
+	{ "value", 1u << ACT_RUN | 1u << ACT_HTTP },
+};
+
+/* Report expect: keys that do not apply to an action of this kind. */
+static void
+check_expect_kind(struct loader *ld, yaml_node_t *expect, enum action_kind kind, const char *noun)
+{
+	struct pairs ps;
+
+	if (expect == NULL || expect->type != YAML_MAPPING_NODE || kind == ACT_NONE)
+		return;
+	collect_pairs(ld, expect, &ps, true);
+	for (size_t i = 0; i < ps.n; i++)
+		for (size_t j = 0; j < ARRAY_LEN(expect_applies); j++)
+			if (strcmp(sval(ps.v[i].key), expect_applies[j].key) == 0 &&
+			    !(expect_applies[j].kinds & (1u << kind)))
+				err(ld, ps.v[i].key, "'%s' in expect does not apply to a %s %s",
+				    expect_applies[j].key, action_kind_name(kind), noun);
+	free(ps.v);
+}
+
+/* "<what> has no kind (one of ...)" unless a kind key was given (and had an error). */
+static void
+require_kind(struct loader *ld, yaml_node_t *node, const struct action *a, const struct seen *seen,
+    const int *kinds, size_t n, const char *list)
+{
+	if (a->kind != ACT_NONE)
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (seen->key[kinds[i]])
+			return;
+	err(ld, node, "%s has no kind (one of %s)", ld->what, list);
+}
+
+static void
+parse_probe(struct loader *ld, yaml_node_t *node, struct probe *p, const char *what)
+{
+	static const int kinds[] = { P_RUN, P_HTTP, P_TCP };
+	const char *old = ld->what;
+	struct seen seen;
+
+	probe_init(p);
+	p->pos = npos(ld, node);
+	ld->what = what;
+	PARSE(ld, node, probe_fields, p, what, &seen);
+	require_kind(ld, node, &p->action, &seen, kinds, ARRAY_LEN(kinds), "run, http, tcp");
+	check_expect_kind(ld, seen.val[P_EXPECT], p->action.kind, "probe");
+	ld->what = old;
+}
+
+static void
+h_probes(struct loader *ld, const struct field *f, yaml_node_t *key, yaml_node_t *val, void *obj)
+{
+	struct runbook *rb = obj;
+	struct pairs ps;
+
+	collect_pairs(ld, val, &ps, false);
+	rb->probes = xcalloc(ps.n, sizeof(*rb->probes));
+	for (size_t i = 0; i < ps.n; i++) {
+		yaml_node_t *k = ps.v[i].key, *v = ps.v[i].val;
+		struct probe *p = &rb->probes[rb->n_probes++];
+		char *what = xasprintf("probe '%s'", sval(k));
+
+		if (v->type == YAML_MAPPING_NODE) {
+			parse_probe(ld, v, p, what);
+		} else {
+			probe_init(p);
+			err(ld, k, "%s must be a mapping (run:, http: or tcp:, and expect:)", what);
+		}
+		p->name = xstrdup(sval(k));
+		p->pos = npos(ld, k);
+		if (!name_valid(p->name))
+			err(ld, k, "invalid probe name '%s' (use " NAME_PATTERN ")", p->name);
+		free(what);
+	}
+	free(ps.v);
+}
+
+static void
+h_check(struct loader *ld, const struct field *f, yaml_node_t *key, yaml_node_t *val, void *obj)
+{
+	struct step *s = obj;
+
+	s->check.pos = npos(ld, val);
+	if (val->type == YAML_MAPPING_NODE) {
+		char *what = xasprintf("check of %s", ld->what);
+		s->check_inline = xcalloc(1, sizeof(*s->check_inline));
+		parse_probe(ld, val, s->check_inline, what);
+		s->check.probe = s->check_inline;
+		free(what);
+	} else if (val->type == YAML_SCALAR_NODE && !is_null(val)) {
+		s->check.name = xstrdup(sval(val));
+	} else {
+		type_error(ld, f, key);
+	}
+}
+
+static void
+h_rollback(struct loader *ld, const struct field *f, yaml_node_t *key, yaml_node_t *val, void *obj)
+{
+	static const int kinds[] = { R_RUN, R_HTTP, R_UPLOAD, R_DOWNLOAD };
+	struct step *s = obj;
+	const char *old = ld->what;
+	char *what = xasprintf("rollback of %s", old);
+	struct seen seen;
+
+	s->rollback = xcalloc(1, sizeof(*s->rollback));
+	rollback_init(s->rollback);
+	s->rollback->pos = npos(ld, key);
+	ld->what = what;
+	PARSE(ld, val, rollback_fields, s->rollback, what, &seen);
+	require_kind(ld, key, &s->rollback->action, &seen, kinds, ARRAY_LEN(kinds),
+	    "run, http, upload, download");
+	check_expect_kind(ld, seen.val[R_EXPECT], s->rollback->action.kind, "rollback");
+	ld->what = old;
+	free(what);
+}
+
+/* Keys a gate or pause step may have besides its kind. */
+static bool
+alone_ok(int i)
+{
+	return i == S_NAME || i == S_DESCRIPTION;
+}
+
+static void
+parse_step(struct loader *ld, yaml_node_t *node, struct step *s)
+{
+	static const int kinds[] = { S_RUN, S_HTTP, S_PROBE, S_GATE, S_UPLOAD, S_DOWNLOAD, S_PAUSE };
+	yaml_node_t *name = map_get(ld, node, "name");
+	const char *old = ld->what;
+	char *what;
+	struct seen seen;
+	int kind_key = -1;
+
+	step_init(s);
+	s->pos = npos(ld, node);
+	if (node->type != YAML_MAPPING_NODE) {
+		err(ld, node, "a step must be a mapping (name: ..., run: ...)");
+		return;
+	}
+	if (name && name->type == YAML_SCALAR_NODE && !is_null(name))
+		what = xasprintf("step '%s'", sval(name));
+	else
+		what = xstrdup("step");
+	ld->what = what;
+	PARSE(ld, node, step_fields, s, what, &seen);
+	require(ld, node, &seen, step_fields, S_NAME, "step");
+	/* pause: is the step's kind when nothing else is, else a wait after each unit */
+	if (s->action.kind == ACT_NONE && seen.key[S_PAUSE] && s->pause_ms > 0) {
+		bool other = false;
+		for (size_t i = 0; i + 1 < ARRAY_LEN(kinds); i++)
+			other |= seen.key[kinds[i]] != NULL;
+		if (!other) {
+			s->action.kind = ACT_PAUSE;
+			s->action.pos = npos(ld, seen.key[S_PAUSE]);
+			s->action.pause_ms = s->pause_ms;
+			s->pause_ms = 0;
+		}
+	}
+	require_kind(ld, node, &s->action, &seen, kinds, ARRAY_LEN(kinds),
+	    "run, http, probe, pause, gate, upload, download");
+	if (s->action.kind == ACT_GATE)
+		kind_key = S_GATE;
+	else if (s->action.kind == ACT_PAUSE)
+		kind_key = S_PAUSE;
+	for (int i = 0; kind_key >= 0 && i < S_COUNT; i++)
+		if (seen.key[i] && i != kind_key && !alone_ok(i))
+			err(ld, seen.key[i], "'%s' is not allowed in a %s step (it takes only name, "
+			    "description and %s)", step_fields[i].key, step_fields[kind_key].key,
+			    step_fields[kind_key].key);
+	if (s->action.kind == ACT_PROBE && seen.key[S_EXPECT])
+		err(ld, seen.key[S_EXPECT], "'expect' is not allowed in a probe step (the probe's own "
+		    "expect decides)");
+	else if (kind_key < 0)
+		check_expect_kind(ld, seen.val[S_EXPECT], s->action.kind, "step");
+	if (seen.key[S_CAPTURE] && kind_key < 0 && s->action.kind != ACT_NONE &&
+	    s->action.kind != ACT_RUN && s->action.kind != ACT_HTTP)
+		err(ld, seen.key[S_CAPTURE], "'capture' needs a run or http step, not %s",
+		    action_kind_name(s->action.kind));
+	ld->what = old;
+	free(what);
+}
+
+static void
+h_steps(struct loader *ld, const struct field *f, yaml_node_t *key, yaml_node_t *val, void *obj)
+{
+	struct phase *ph = obj;
+	yaml_node_item_t *it = val->data.sequence.items.start;
+	size_t n = (size_t)(val->data.sequence.items.top - it);
+
+	ph->steps = xcalloc(n, sizeof(*ph->steps));
+	for (size_t i = 0; i < n; i++) {
+		struct step *s = &ph->steps[ph->n_steps++];
+		parse_step(ld, node_at(ld, it[i]), s);
+		s->phase = ph;
+	}
+}
+
+static void
+h_watch(struct loader *ld, const struct field *f, yaml_node_t *key, yaml_node_t *val, void *obj)
+{
+	struct watch *w = AT(obj, f->off, struct watch);
+	struct seen seen;
+
+	w->set = true;
+	w->pos = npos(ld, key);
+	w->interval_ms = DEFAULT_WATCH_INTERVAL_MS;
+	w->failures = 1;
+	PARSE(ld, val, watch_fields, w, "watch", &seen);
+	require(ld, key, &seen, watch_fields, WA_PROBES, "watch");
+}
+
+static void
+parse_phase(struct loader *ld, yaml_node_t *node, struct phase *ph)
+{
+	yaml_node_t *name = map_get(ld, node, "name");
+	struct seen seen;
+	char *what;
+
+	ph->pos = npos(ld, node);
+	if (node->type != YAML_MAPPING_NODE) {
+		err(ld, node, "a phase must be a mapping (name: ..., steps: [...])");
+		return;
+	}
+	if (name && name->type == YAML_SCALAR_NODE && !is_null(name))
+		what = xasprintf("phase '%s'", sval(name));
+	else
+		what = xstrdup("phase");
+	PARSE(ld, node, phase_fields, ph, what, &seen);
+	require(ld, node, &seen, phase_fields, PH_NAME, "phase");
+	if (!seen.key[PH_STEPS] && !seen.key[PH_VERIFY])
+		err(ld, node, "%s has no 'steps' (or 'verify')", what);
+	free(what);
+}
+
+static void
+h_phases(struct loader *ld, const struct field *f, yaml_node_t *key, yaml_node_t *val, void *obj)
+{
+	struct runbook *rb = obj;
+	yaml_node_item_t *it = val->data.sequence.items.start;
+	size_t n = (size_t)(val->data.sequence.items.top - it);
+
+	if (n == 0)
+		err(ld, key, "'phases' is empty");
+	rb->phases = xcalloc(n, sizeof(*rb->phases));
+	for (size_t i = 0; i < n; i++)
+		parse_phase(ld, node_at(ld, it[i]), &rb->phases[rb->n_phases++]);
+}
+
+static void
+parse_runbook(struct loader *ld, yaml_node_t *root)
+{
+	struct runbook *rb = ld->rb;
+	struct seen seen;
+
+	if (root == NULL || root->type != YAML_MAPPING_NODE) {
+		err(ld, root, "a runbook must be a mapping (runbook: 1, name: ..., phases: [...])");
+		return;
+	}
+	PARSE(ld, root, top_fields, rb, "runbook", &seen);
+	if (!seen.key[T_RUNBOOK])
+		err(ld, root, "runbook is missing 'runbook: 1' (the format version)");
+	require(ld, root, &seen, top_fields, T_NAME, "runbook");
+	require(ld, root, &seen, top_fields, T_PHASES, "runbook");
+}
+
+/* --- reading and bounding the file --- */
+
+static int
+read_source(struct loader *ld, const char *path)
+{
+	struct buf b = BUF_INIT;
+	struct stat st;
+	char chunk[65536];
+	size_t n;
+	FILE *fp = fopen(path, "rb");
+	struct pos nowhere = { 0, 0 };
+
+	if (fp == NULL) {
+		report_at(&ld->rep, nowhere, "cannot open '%s': %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fileno(fp), &st) == 0 && S_ISDIR(st.st_mode)) {
+		report_at(&ld->rep, nowhere, "cannot read '%s': it is a directory", path);
+		fclose(fp);
+		return -1;
+	}
+	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0) {
+		buf_add(&b, chunk, n);
+		if (b.len > MAX_FILE_SIZE)
+			break;
+	}
+	if (ferror(fp)) {
+		report_at(&ld->rep, nowhere, "cannot read '%s': %s", path, strerror(errno));
+		fclose(fp);
+		buf_release(&b);
+		return -1;
+	}
+	fclose(fp);
+	if (b.len > MAX_FILE_SIZE) {
+		report_at(&ld->rep, nowhere, "file is too large (the limit is %zu MiB)", MAX_FILE_SIZE >> 20);
+		buf_release(&b);
+		return -1;
+	}
+	ld->len = b.len;
+	ld->src = buf_detach(&b);
+	ld->n_lines = 1;
+	for (size_t i = 0; i < ld->len; i++)
+		ld->n_lines += ld->src[i] == '\n';
+	ld->lines = xcalloc(ld->n_lines, sizeof(*ld->lines));
+	ld->n_lines = 1;
+	for (size_t i = 0; i < ld->len; i++)
+		if (ld->src[i] == '\n')
+			ld->lines[ld->n_lines++] = i + 1;
+	ld->cache_line = (size_t)-1;
+	if (strlen(ld->src) != ld->len) {
+		report_at(&ld->rep, offset_pos(ld, strlen(ld->src)),
+		    "file contains a NUL byte (a runbook is UTF-8 text)");
+		return -1;
+	}
+	return 0;
+}
+
+/* Does line (0-based) of the source hold ${ after a flow-style { ? */
+static bool
+line_has_flow_ref(struct loader *ld, size_t line)
+{
+	const char *p, *end, *ref;
+
+	if (line >= ld->n_lines)
+		return false;
+	p = ld->src + ld->lines[line];
+	end = strchr(p, '\n');
+	if (end == NULL)
+		end = ld->src + ld->len;
+	for (ref = p; ref + 1 < end; ref++)
+		if (ref[0] == '$' && ref[1] == '{')
+			break;
+	if (ref + 1 >= end)
+		return false;
+	for (const char *q = p; q < ref; q++)
+		if ((*q == '{' || *q == '[') && (q == p || q[-1] != '$'))
+			return true;
+	return false;
+}
+
+static void
+yaml_error(struct loader *ld, const yaml_parser_t *p)
+{
+	struct buf msg = BUF_INIT;
+	struct pos pos;
+
+	buf_addf(&msg, "invalid YAML: %s", p->problem ? p->problem : "cannot parse");
+	if (p->error == YAML_READER_ERROR) {
+		pos = offset_pos(ld, p->problem_offset < ld->len ? p->problem_offset : ld->len);
+	} else {
+		pos = mark_pos(ld, p->problem_mark);
+		if (p->context) {
+			struct pos c = mark_pos(ld, p->context_mark);
+			buf_addf(&msg, " (%s that started at %d:%d)", p->context, c.line, c.col);
+		}
+		if (p->problem_mark.line < ld->n_lines &&
+		    ld->src[mark_offset(ld, p->problem_mark.line, p->problem_mark.column)] == '\t')
+			buf_adds(&msg, "; YAML indents with spaces, not tabs");
+		if (line_has_flow_ref(ld, p->problem_mark.line) ||
+		    (p->context && line_has_flow_ref(ld, p->context_mark.line)))
+			buf_adds(&msg, "; inside {...} or [...] a value containing ${...} must be quoted");
+	}
+	report_at(&ld->rep, pos, "%s", msg.data);
+	buf_release(&msg);
+}
+
+/* What an anchored node expands to: nodes, scalar bytes, nesting height. */
+struct anchor_size {
+	char *name;
+	size_t nodes, bytes;
+	int height;
+};
+
+struct scan_frame {
+	size_t nodes, bytes;
+	int height;
+	char *anchor;
+};
+
+struct scan {
+	struct scan_frame frames[MAX_DEPTH + 1];
+	int depth;
+	struct anchor_size *anchors;
+	size_t n_anchors, cap_anchors;
+	size_t n_aliases;
+	int docs;
+};
+
+static const char *
+scan_done_node(struct scan *sc, size_t nodes, size_t bytes, int height, char *anchor)
+{
+	struct scan_frame *parent = &sc->frames[sc->depth];
+
+	parent->nodes += nodes;
+	parent->bytes += bytes;
+	if (height > parent->height)
+		parent->height = height;
+	if (anchor) {
+		struct anchor_size a = { anchor, nodes, bytes, height };
+		if (sc->n_anchors >= MAX_ANCHORS) {
+			free(anchor);
+			return "too many anchors (the limit is 1000)";
+		}
+		PUSH(sc->anchors, sc->n_anchors, sc->cap_anchors, a);
+	}
+	if (parent->nodes > MAX_NODES)
+		return "document too large: more than 1000000 nodes (after expanding aliases)";
+	if (parent->bytes > MAX_BYTES)
+		return "document too large: more than 32 MiB of text (after expanding aliases)";
+	return NULL;
+}
+
+static const char *
+scan_alias(struct scan *sc, const char *name)
+{
+	if (++sc->n_aliases > MAX_ALIASES)
+		return "too many aliases (the limit is 10000)";
+	for (size_t i = sc->n_anchors; i-- > 0;) {
+		const struct anchor_size *a = &sc->anchors[i];
+		if (strcmp(a->name, name) != 0)
+			continue;
+		if (sc->depth + a->height > MAX_DEPTH)
+			return "nesting deeper than 64 levels (through an alias)";
+		return scan_done_node(sc, a->nodes, a->bytes, a->height, NULL);
+	}
+	for (int d = 1; d <= sc->depth; d++)
+		if (sc->frames[d].anchor && strcmp(sc->frames[d].anchor, name) == 0)
+			return "alias refers to the node that contains it (recursive alias)";
+	return "alias to an undefined anchor";
+}
+
+static const char *
+scan_event(struct scan *sc, yaml_event_t *ev)
+{
+	struct scan_frame *f;
+	char *anchor = NULL;
+
+	switch (ev->type) {
+	case YAML_DOCUMENT_START_EVENT:
+		if (++sc->docs > 1)
+			return "a runbook file holds one YAML document, this is a second one";
+		return NULL;
+	case YAML_SEQUENCE_START_EVENT:
+	case YAML_MAPPING_START_EVENT:
+		if (sc->depth >= MAX_DEPTH)
+			return "nesting deeper than 64 levels";
+		f = &sc->frames[++sc->depth];
+		memset(f, 0, sizeof(*f));
+		anchor = (char *)(ev->type == YAML_SEQUENCE_START_EVENT ?
+		    ev->data.sequence_start.anchor : ev->data.mapping_start.anchor);
+		f->anchor = anchor ? xstrdup(anchor) : NULL;
+		return NULL;
+	case YAML_SEQUENCE_END_EVENT:
+	case YAML_MAPPING_END_EVENT:
+		f = &sc->frames[sc->depth--];
+		anchor = f->anchor;
+		f->anchor = NULL;
+		return scan_done_node(sc, f->nodes + 1, f->bytes, f->height + 1, anchor);
+	case YAML_SCALAR_EVENT:
+		anchor = (char *)ev->data.scalar.anchor;
+		return scan_done_node(sc, 1, ev->data.scalar.length, 0,
+		    anchor ? xstrdup(anchor) : NULL);
+	case YAML_ALIAS_EVENT:
+		return scan_alias(sc, (const char *)ev->data.alias.anchor);
+	default:
+		return NULL;
+	}
+}
+
+/*
+ * Walk the events once before building the document: the document API
+ * shares aliased nodes, but everything that walks it (this loader too)
+ * sees them expanded, so bound what they expand to, and the nesting.
+ * libyaml resolves anchors by linear search, so their number is bounded too.
+ */
+static int
+prescan(struct loader *ld)
+{
+	yaml_parser_t parser;
+	yaml_event_t ev;
+	struct scan *sc = xcalloc(1, sizeof(*sc));
+	const char *problem = NULL;
+	int rc = 0;
+
+	yaml_parser_initialize(&parser);
+	yaml_parser_set_input_string(&parser, (const unsigned char *)ld->src, ld->len);
+	for (;;) {
+		if (!yaml_parser_parse(&parser, &ev)) {
+			yaml_error(ld, &parser);
+			rc = -1;
+			break;
+		}
+		problem = scan_event(sc, &ev);
+		if (problem) {
+			report_at(&ld->rep, mark_pos(ld, ev.start_mark), "%s", problem);
+			yaml_event_delete(&ev);
+			rc = -1;
+			break;
+		}
+		if (ev.type == YAML_STREAM_END_EVENT) {
+			yaml_event_delete(&ev);
+			break;
+		}
+		yaml_event_delete(&ev);
+	}
+	if (rc == 0 && sc->docs == 0) {
+		struct pos first = { 1, 1 };
+		report_at(&ld->rep, first, "the file is empty");
+		rc = -1;
+	}
+	for (int d = 1; d <= sc->depth; d++)
+		free(sc->frames[d].anchor);
+	for (size_t i = 0; i < sc->n_anchors; i++)
+		free(sc->anchors[i].name);
+	free(sc->anchors);
+	free(sc);
+	yaml_parser_delete(&parser);
+	return rc;
+}
+
+/* Read, bound and load path into ld->doc; 0 or -1 (reported). */
+static int
+load_document(struct loader *ld, const char *path)
+{
+	yaml_parser_t parser;
+	int rc = 0;
+
+	if (read_source(ld, path) < 0 || prescan(ld) < 0)
+		return -1;
+	yaml_parser_initialize(&parser);
+	yaml_parser_set_input_string(&parser, (const unsigned char *)ld->src, ld->len);
+	if (!yaml_parser_load(&parser, &ld->doc)) {
+		yaml_error(ld, &parser);
+		rc = -1;
+	} else {
+		ld->have_doc = true;
+	}
+	yaml_parser_delete(&parser);
+	return rc;
+}
+
+static void
+loader_init(struct loader *ld, const char *path, struct diags *diags)
+{
+	memset(ld, 0, sizeof(*ld));
+	ld->rep.file = path;
+	ld->rep.diags = diags;
+}
+
+static void
+loader_release(struct loader *ld)
+{
+	if (ld->have_doc)
+		yaml_document_delete(&ld->doc);
+	free(ld->src);
+	free(ld->lines);
+	buf_release(&ld->scratch);
+}
+
+struct runbook *
+runbook_load(const char *path, const struct var_override *overrides, size_t n_overrides,
+    struct diags *diags)
+{
+	struct loader ld;
+	struct runbook *rb = xcalloc(1, sizeof(*rb));
+	size_t before = diags->n;
+
+	loader_init(&ld, path, diags);
+	ld.rb = rb;
+	rb->file = xstrdup(path);
+	rb->vars.type = VAL_MAP;
+	rb->defaults.sudo = -1;
+	retry_unset(&rb->defaults.retry);
+	if (load_document(&ld, path) == 0) {
+		if (sha256_hex(ld.src, ld.len, rb->sha256) < 0)
+			err(&ld, NULL, "cannot compute the SHA-256 of the file");
+		parse_runbook(&ld, yaml_document_get_root_node(&ld.doc));
+		runbook_apply_overrides(rb, overrides, n_overrides, &ld.rep);
+		runbook_check(rb, &ld.rep);
+		rb->source = ld.src;
+		ld.src = NULL;
+	}
+	loader_release(&ld);
+	if (diags->n > before) {
+		diags_sort(diags);
+		runbook_free(rb);
+		return NULL;
+	}
+	return rb;
+}
+
+int
+vars_file_load(const char *path, struct value *out, struct diags *diags)
+{
+	struct loader ld;
+	size_t before = diags->n;
+	yaml_node_t *root;
+
+	memset(out, 0, sizeof(*out));
+	out->type = VAL_MAP;
+	loader_init(&ld, path, diags);
+	if (load_document(&ld, path) == 0) {
+		root = yaml_document_get_root_node(&ld.doc);
+		if (root == NULL || root->type != YAML_MAPPING_NODE)
+			err(&ld, root, "a vars file must hold one mapping of names to values");
+		else
+			value_of(&ld, root, out);
+	}
+	loader_release(&ld);
+	if (diags->n > before) {
+		value_release(out);
+		out->type = VAL_MAP;
+		return -1;
+	}
+	return 0;
+}
