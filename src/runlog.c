@@ -1,0 +1,516 @@
+/* runlog.c - rebuild the state of a run by replaying its journal (runlog.h). */
+#include "runlog.h"
+
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "buf.h"
+#include "journal.h"
+#include "util.h"
+
+/* What the replay keeps besides struct rl_run while it folds records in. */
+struct replay {
+	struct rl_run *run;
+	struct json_object *index; /* unit key -> index in run->units */
+	size_t *gen;               /* per unit: n_resumes when its sequence began */
+	size_t cap_units, cap_gen;
+	size_t completed;          /* completed_seq handed out so far */
+	const char *last_ts;       /* ts of the last record (owned by the record) */
+};
+
+static const char *
+str_field(struct json_object *rec, const char *key)
+{
+	struct json_object *v;
+
+	if (json_object_object_get_ex(rec, key, &v) && json_object_is_type(v, json_type_string))
+		return json_object_get_string(v);
+	return NULL;
+}
+
+/* An integer field; false (and *out untouched) when missing or not a number. */
+static bool
+int_field(struct json_object *rec, const char *key, int64_t *out)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(rec, key, &v))
+		return false;
+	if (json_object_is_type(v, json_type_int)) {
+		*out = json_object_get_int64(v);
+		return true;
+	}
+	if (json_object_is_type(v, json_type_double)) {
+		double d = json_object_get_double(v);
+		if (d >= -9.2e18 && d <= 9.2e18) {
+			*out = (int64_t)d;
+			return true;
+		}
+	}
+	return false;
+}
+
+static int
+clamp_int(int64_t v)
+{
+	if (v > INT32_MAX)
+		return INT32_MAX;
+	if (v < INT32_MIN)
+		return INT32_MIN;
+	return (int)v;
+}
+
+/* Replace *dst with a copy of src (NULL allowed). */
+static void
+set_str(char **dst, const char *src)
+{
+	free(*dst);
+	*dst = src ? xstrdup(src) : NULL;
+}
+
+/* Replace *dst with a new reference to the field key of rec, or NULL. */
+static void
+set_obj(struct json_object **dst, struct json_object *rec, const char *key, enum json_type type)
+{
+	struct json_object *v;
+
+	json_object_put(*dst);
+	*dst = NULL;
+	if (json_object_object_get_ex(rec, key, &v) && json_object_is_type(v, type))
+		*dst = json_object_get(v);
+}
+
+/* Milliseconds since the epoch of an RFC 3339 UTC time as the journal writes it. */
+static bool
+parse_ts(const char *s, int64_t *ms)
+{
+	struct tm tm;
+	int y, mo, d, h, mi, sec, frac = 0, n = 0;
+	time_t t;
+
+	if (s == NULL)
+		return false;
+	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6)
+		return false;
+	s += n;
+	if (*s == '.') {
+		int digits = 0;
+		for (s++; *s >= '0' && *s <= '9'; s++, digits++)
+			if (digits < 3)
+				frac = frac * 10 + (*s - '0');
+		for (; digits < 3; digits++)
+			frac *= 10;
+	}
+	if (strcmp(s, "Z") != 0)
+		return false;
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	t = timegm(&tm);
+	if (t == (time_t)-1)
+		return false;
+	*ms = (int64_t)t * 1000 + frac;
+	return true;
+}
+
+/* ts(b) - ts(a) in ms, or 0 when either cannot be read. */
+static int64_t
+ts_diff(const char *a, const char *b)
+{
+	int64_t ma, mb;
+
+	if (!parse_ts(a, &ma) || !parse_ts(b, &mb) || mb < ma)
+		return 0;
+	return mb - ma;
+}
+
+/* The unit with key, made (RLU_PENDING, names from the key) when new. */
+static struct rl_unit *
+unit_get(struct replay *rp, const char *key)
+{
+	struct rl_run *run = rp->run;
+	struct json_object *idx;
+	struct rl_unit *u;
+	const char *at, *end;
+
+	if (json_object_object_get_ex(rp->index, key, &idx))
+		return &run->units[json_object_get_int64(idx)];
+	xgrow((void **)&run->units, &rp->cap_units, run->n_units + 1, sizeof(*run->units));
+	xgrow((void **)&rp->gen, &rp->cap_gen, run->n_units + 1, sizeof(*rp->gen));
+	u = &run->units[run->n_units];
+	memset(u, 0, sizeof(*u));
+	rp->gen[run->n_units] = 0;
+	u->key = xstrdup(key);
+	at = strchr(key, '@');
+	end = key + strcspn(key, "[@");
+	u->step = xstrndup(key, (size_t)(end - key));
+	u->host = xstrdup(at ? at + 1 : "local");
+	json_object_object_add(rp->index, key, json_object_new_int64((int64_t)run->n_units));
+	run->n_units++;
+	return u;
+}
+
+static struct rl_unit *
+record_unit(struct replay *rp, struct json_object *rec)
+{
+	const char *key = str_field(rec, "unit");
+
+	return key && *key ? unit_get(rp, key) : NULL;
+}
+
+/* Forget what an earlier attempt sequence of u found. */
+static void
+unit_clear_results(struct rl_unit *u)
+{
+	u->has_exit = false;
+	u->exit_code = 0;
+	u->duration_ms = 0;
+	set_str(&u->message, NULL);
+	set_str(&u->tail, NULL);
+	json_object_put(u->captures);
+	u->captures = NULL;
+	u->completed_seq = 0;
+	u->rb_state = RLR_NONE;
+	set_str(&u->rb_message, NULL);
+	u->rb_duration_ms = 0;
+	set_str(&u->in_doubt_decision, NULL);
+}
+
+static void
+on_run_start(struct replay *rp, struct json_object *rec, const char *ts)
+{
+	struct rl_run *run = rp->run;
+	int64_t pid = 0;
+
+	set_str(&run->run_id, str_field(rec, "run_id"));
+	set_str(&run->runbook, str_field(rec, "runbook"));
+	set_str(&run->file, str_field(rec, "file"));
+	set_str(&run->sha256, str_field(rec, "sha256"));
+	set_str(&run->host, str_field(rec, "host"));
+	set_str(&run->user, str_field(rec, "user"));
+	if (int_field(rec, "pid", &pid))
+		run->pid = (long)pid;
+	set_obj(&run->vars, rec, "vars", json_type_object);
+	set_obj(&run->selection, rec, "selection", json_type_object);
+	set_str(&run->started, ts);
+}
+
+static void
+on_resume(struct replay *rp, struct json_object *rec)
+{
+	struct rl_run *run = rp->run;
+	int64_t pid;
+
+	run->n_resumes++;
+	run->interrupted = false;
+	set_str(&run->ended, NULL);
+	set_str(&run->outcome, NULL);
+	set_str(&run->failure, NULL);
+	run->exit_code = -1;
+	if (int_field(rec, "pid", &pid))
+		run->pid = (long)pid;
+}
+
+static void
+on_gate(struct replay *rp, struct json_object *rec)
+{
+	struct rl_run *run = rp->run;
+	const char *name = str_field(rec, "name");
+	const char *state = str_field(rec, "state");
+
+	if (name == NULL || state == NULL)
+		return;
+	if (strcmp(state, "declined") == 0 || strcmp(state, "unanswered") == 0)
+		set_str(&run->pending_gate, name);
+	else if (strcmp(state, "approved") == 0 && run->pending_gate &&
+	    strcmp(run->pending_gate, name) == 0)
+		set_str(&run->pending_gate, NULL);
+}
+
+static void
+on_unit_start(struct replay *rp, struct json_object *rec, const char *ts)
+{
+	struct rl_unit *u = record_unit(rp, rec);
+	size_t i;
+	int64_t attempt = 0;
+	bool has_attempt;
+	const char *s;
+
+	if (u == NULL)
+		return;
+	i = (size_t)(u - rp->run->units);
+	has_attempt = int_field(rec, "attempt", &attempt) && attempt > 0;
+	/* Another attempt of the running sequence, or a new sequence? */
+	if (u->state != RLU_IN_DOUBT || u->in_doubt_decision != NULL ||
+	    rp->gen[i] != rp->run->n_resumes || (has_attempt && attempt <= u->attempts)) {
+		unit_clear_results(u);
+		set_str(&u->started, ts);
+		rp->gen[i] = rp->run->n_resumes;
+		u->attempts = 0;
+	}
+	u->state = RLU_IN_DOUBT;
+	u->attempts = has_attempt ? clamp_int(attempt) : u->attempts + 1;
+	if ((s = str_field(rec, "step")) != NULL)
+		set_str(&u->step, s);
+	if ((s = str_field(rec, "phase")) != NULL)
+		set_str(&u->phase, s);
+	if ((s = str_field(rec, "host")) != NULL)
+		set_str(&u->host, s);
+	set_str(&u->item, str_field(rec, "item"));
+}
+
+static void
+on_unit_retry(struct replay *rp, struct json_object *rec)
+{
+	struct rl_unit *u = record_unit(rp, rec);
+	int64_t attempt;
+
+	if (u == NULL)
+		return;
+	if (int_field(rec, "attempt", &attempt) && attempt > u->attempts)
+		u->attempts = clamp_int(attempt);
+	set_str(&u->message, str_field(rec, "message"));
+}
+
+static void
+on_unit_end(struct replay *rp, struct json_object *rec)
+{
+	struct rl_unit *u = record_unit(rp, rec);
+	const char *status = str_field(rec, "status");
+	int64_t v;
+
+	if (u == NULL)
+		return;
+	if (status && strcmp(status, "done") == 0)
+		u->state = RLU_DONE;
+	else if (status && strcmp(status, "skipped") == 0)
+		u->state = RLU_SKIPPED;
+	else
+		u->state = RLU_FAILED;
+	if (int_field(rec, "attempts", &v))
+		u->attempts = clamp_int(v);
+	u->has_exit = int_field(rec, "exit_code", &v);
+	u->exit_code = u->has_exit ? clamp_int(v) : 0;
+	if (int_field(rec, "duration_ms", &v))
+		u->duration_ms = v;
+	set_str(&u->message, str_field(rec, "message"));
+	set_str(&u->tail, str_field(rec, "tail"));
+	set_obj(&u->captures, rec, "captures", json_type_object);
+	u->completed_seq = u->state == RLU_DONE ? ++rp->completed : 0;
+}
+
+static void
+on_in_doubt(struct replay *rp, struct json_object *rec)
+{
+	struct rl_unit *u = record_unit(rp, rec);
+	const char *decision = str_field(rec, "decision");
+
+	if (u == NULL || decision == NULL)
+		return;
+	set_str(&u->in_doubt_decision, decision);
+	set_str(&u->message, str_field(rec, "message"));
+	if (strcmp(decision, "skip") == 0 || strcmp(decision, "check-passed") == 0) {
+		u->state = RLU_DONE;
+		u->completed_seq = ++rp->completed;
+	}
+}
+
+static void
+on_rollback(struct replay *rp, struct json_object *rec, bool end)
+{
+	struct rl_unit *u = record_unit(rp, rec);
+	const char *status;
+	int64_t v;
+
+	if (u == NULL)
+		return;
+	if (!end) {
+		u->rb_state = RLR_IN_DOUBT;
+		return;
+	}
+	status = str_field(rec, "status");
+	if (status && strcmp(status, "done") == 0)
+		u->rb_state = RLR_DONE;
+	else if (status && strcmp(status, "no_rollback") == 0)
+		u->rb_state = RLR_NO_ROLLBACK;
+	else
+		u->rb_state = RLR_FAILED;
+	set_str(&u->rb_message, str_field(rec, "message"));
+	u->rb_duration_ms = int_field(rec, "duration_ms", &v) ? v : 0;
+}
+
+static void
+on_run_end(struct replay *rp, struct json_object *rec, const char *ts)
+{
+	struct rl_run *run = rp->run;
+	const char *outcome = str_field(rec, "outcome");
+	int64_t v;
+
+	set_str(&run->outcome, outcome ? outcome : "unknown");
+	set_str(&run->ended, ts);
+	set_str(&run->failure, str_field(rec, "failure"));
+	run->exit_code = int_field(rec, "exit_code", &v) ? clamp_int(v) : -1;
+	run->duration_ms = int_field(rec, "duration_ms", &v) ? v : ts_diff(run->started, ts);
+	run->unwinding = false;
+	if (strcmp(run->outcome, "gate") != 0)
+		set_str(&run->pending_gate, NULL);
+}
+
+static void
+on_unwind_start(struct replay *rp)
+{
+	rp->run->unwinding = true;
+	set_str(&rp->run->pending_gate, NULL);
+}
+
+/* Fold one record into the replay. */
+static void
+apply(struct replay *rp, struct json_object *rec)
+{
+	const char *type = str_field(rec, "type");
+	const char *ts = str_field(rec, JOURNAL_KEY_TS);
+
+	if (ts)
+		rp->last_ts = ts;
+	if (type == NULL)
+		return;
+	if (strcmp(type, RL_RUN_START) == 0)
+		on_run_start(rp, rec, ts);
+	else if (strcmp(type, RL_RESUME) == 0)
+		on_resume(rp, rec);
+	else if (strcmp(type, RL_GATE) == 0)
+		on_gate(rp, rec);
+	else if (strcmp(type, RL_UNIT_START) == 0)
+		on_unit_start(rp, rec, ts);
+	else if (strcmp(type, RL_UNIT_RETRY) == 0)
+		on_unit_retry(rp, rec);
+	else if (strcmp(type, RL_UNIT_END) == 0)
+		on_unit_end(rp, rec);
+	else if (strcmp(type, RL_IN_DOUBT) == 0)
+		on_in_doubt(rp, rec);
+	else if (strcmp(type, RL_ROLLBACK_START) == 0)
+		on_rollback(rp, rec, false);
+	else if (strcmp(type, RL_ROLLBACK_END) == 0)
+		on_rollback(rp, rec, true);
+	else if (strcmp(type, RL_UNWIND_START) == 0)
+		on_unwind_start(rp);
+	else if (strcmp(type, RL_INTERRUPTED) == 0)
+		rp->run->interrupted = true;
+	else if (strcmp(type, RL_RUN_END) == 0)
+		on_run_end(rp, rec, ts);
+	/* phase_start, phase_end, probe and unknown types change nothing here. */
+}
+
+int
+runlog_load(const char *journal_path, struct rl_run *out, char **err)
+{
+	struct json_object **recs = NULL;
+	struct journal_info info;
+	struct replay rp;
+	const char *first;
+	size_t n = 0;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	out->exit_code = -1;
+	rc = journal_replay(journal_path, &recs, &n, &info, err);
+	if (rc != 0)
+		return rc;
+	first = n > 0 ? str_field(recs[0], "type") : NULL;
+	if (first == NULL || strcmp(first, RL_RUN_START) != 0) {
+		*err = n == 0 ? xasprintf("journal '%s' holds no record", journal_path)
+		    : xasprintf("journal '%s' does not start with run_start", journal_path);
+		journal_records_free(recs, n);
+		return JOURNAL_CORRUPT;
+	}
+	memset(&rp, 0, sizeof(rp));
+	rp.run = out;
+	rp.index = json_object_new_object();
+	for (size_t i = 0; i < n; i++)
+		apply(&rp, recs[i]);
+	out->torn_tail = info.torn_tail;
+	if (out->outcome == NULL)
+		out->duration_ms = ts_diff(out->started, rp.last_ts);
+	json_object_put(rp.index);
+	free(rp.gen);
+	journal_records_free(recs, n);
+	return 0;
+}
+
+void
+runlog_release(struct rl_run *r)
+{
+	if (r == NULL)
+		return;
+	for (size_t i = 0; i < r->n_units; i++) {
+		struct rl_unit *u = &r->units[i];
+		free(u->key);
+		free(u->step);
+		free(u->phase);
+		free(u->item);
+		free(u->host);
+		free(u->started);
+		free(u->message);
+		free(u->tail);
+		json_object_put(u->captures);
+		free(u->rb_message);
+		free(u->in_doubt_decision);
+	}
+	free(r->units);
+	free(r->run_id);
+	free(r->runbook);
+	free(r->file);
+	free(r->sha256);
+	free(r->host);
+	free(r->user);
+	json_object_put(r->vars);
+	json_object_put(r->selection);
+	free(r->started);
+	free(r->ended);
+	free(r->outcome);
+	free(r->failure);
+	free(r->pending_gate);
+	memset(r, 0, sizeof(*r));
+}
+
+const struct rl_unit *
+runlog_unit(const struct rl_run *r, const char *key)
+{
+	for (size_t i = 0; i < r->n_units; i++)
+		if (strcmp(r->units[i].key, key) == 0)
+			return &r->units[i];
+	return NULL;
+}
+
+const char *
+rl_unit_state_name(enum rl_unit_state s)
+{
+	switch (s) {
+	case RLU_PENDING: return "pending";
+	case RLU_IN_DOUBT: return "in_doubt";
+	case RLU_DONE: return "done";
+	case RLU_FAILED: return "failed";
+	case RLU_SKIPPED: return "skipped";
+	}
+	return "unknown";
+}
+
+const char *
+rl_rb_state_name(enum rl_rb_state s)
+{
+	switch (s) {
+	case RLR_NONE: return "none";
+	case RLR_IN_DOUBT: return "in_doubt";
+	case RLR_DONE: return "done";
+	case RLR_FAILED: return "failed";
+	case RLR_NO_ROLLBACK: return "no_rollback";
+	}
+	return "unknown";
+}

@@ -1,0 +1,192 @@
+/*
+ * runlog.h - what a run's journal says: the record types the engine writes
+ * (one JSON object per line, see journal.h for seq/ts/sum), and the state
+ * of a run rebuilt by replaying them (used by resume, rollback, status and
+ * history).
+ *
+ * Every record has "type" plus the fields below. Unit keys are the
+ * engine's ("step", "step[2]", "step@host", "step[2]@host"). No record ever
+ * holds a secret value: vars are the non-secret vars, messages and output
+ * tails are masked before they are written.
+ *
+ *   run_start     run_id, runbook (name), file (absolute path), sha256,
+ *                 vars {name: value as JSON}, selection {phases [..], from, to},
+ *                 pid, host, user, version
+ *   resume        by ("resume" | "rollback"), forced (bool), pid, host
+ *   phase_start   phase
+ *   phase_end     phase, ok (bool)
+ *   gate          name, phase, state ("asked" | "approved" | "declined" |
+ *                 "unanswered"), by (who approved: "--yes", "--approve",
+ *                 "operator at the terminal"), question
+ *   unit_start    unit, step, phase, item (string or null), host, attempt
+ *   unit_retry    unit, attempt (the one that failed), message, delay_ms
+ *   unit_end      unit, status ("done" | "failed"), attempts, exit_code
+ *                 (int or null), duration_ms, message (null when done),
+ *                 captures {name: value} (this step's, when done),
+ *                 tail (last output lines, masked)
+ *   in_doubt      unit, decision ("check-passed" | "check-failed" |
+ *                 "idempotent" | "retry" | "skip"), message
+ *   probe         probe, context ("after" | "verify" | "watch" | "step"),
+ *                 unit (or null), ok, message
+ *   unwind_start  reason
+ *   rollback_start unit
+ *   rollback_end  unit, status ("done" | "failed" | "no_rollback"),
+ *                 message, duration_ms
+ *   interrupted   signal ("SIGINT" | "SIGTERM")
+ *   run_end       outcome ("succeeded" | "rolled_back" | "needs_human" |
+ *                 "gate" | "interrupted"), exit_code, failure (or null),
+ *                 duration_ms
+ */
+#ifndef MIGRATE_RUNLOG_H
+#define MIGRATE_RUNLOG_H
+
+#define RL_RUN_START "run_start"
+#define RL_RESUME "resume"
+#define RL_PHASE_START "phase_start"
+#define RL_PHASE_END "phase_end"
+#define RL_GATE "gate"
+#define RL_UNIT_START "unit_start"
+#define RL_UNIT_RETRY "unit_retry"
+#define RL_UNIT_END "unit_end"
+#define RL_IN_DOUBT "in_doubt"
+#define RL_PROBE "probe"
+#define RL_UNWIND_START "unwind_start"
+#define RL_ROLLBACK_START "rollback_start"
+#define RL_ROLLBACK_END "rollback_end"
+#define RL_INTERRUPTED "interrupted"
+#define RL_RUN_END "run_end"
+
+/*
+ * Replaying a journal
+ * -------------------
+ * runlog_load() reads a journal (journal_replay) and folds its records into
+ * struct rl_run. It is lenient about content, strict only about the shape
+ * journal_replay checks: unknown record types and unknown fields are
+ * ignored, a missing optional field leaves its default, a field of the
+ * wrong JSON type counts as missing. Only the first record must be a
+ * run_start.
+ *
+ * Units
+ * - A unit appears at its first record (normally unit_start); units[] keeps
+ *   that order. step and host are never NULL: when no unit_start named them
+ *   they are taken from the key ("step[2]@host" -> "step", "host"; no "@"
+ *   means "local"). phase is NULL when no unit_start gave it.
+ * - unit_start opens an attempt sequence: the unit becomes RLU_IN_DOUBT
+ *   (started, no end yet). When the unit was not already in a sequence
+ *   (pending, failed, done, or in doubt with a journaled in_doubt decision)
+ *   the results of the earlier sequence are cleared (exit code, duration,
+ *   message, tail, captures, completion, rollback state) and started is set
+ *   to this record's ts. attempts is the record's "attempt".
+ * - unit_retry: attempts is at least the failed attempt; message is the
+ *   retry's message.
+ * - unit_end: RLU_DONE ("done"), RLU_SKIPPED ("skipped") or RLU_FAILED
+ *   (anything else); attempts, exit code, duration, message, tail and
+ *   captures from the record. "done" gives the unit the next completed_seq.
+ * - in_doubt: the decision is kept in in_doubt_decision; "skip" and
+ *   "check-passed" make the unit RLU_DONE with the next completed_seq;
+ *   other decisions leave it RLU_IN_DOUBT until the next unit_start.
+ * - rollback_start: rb_state RLR_IN_DOUBT; rollback_end: RLR_DONE,
+ *   RLR_FAILED or RLR_NO_ROLLBACK (unknown status: RLR_FAILED), with its
+ *   message and duration.
+ *
+ * The run
+ * - A run is finished while its last run_end is not followed by a resume
+ *   record: ended, outcome, exit_code, failure and duration_ms come from
+ *   that run_end. A resume record makes the run unfinished again (ended,
+ *   outcome and failure NULL, exit_code -1) and counts in n_resumes.
+ * - duration_ms: the last run_end's duration_ms when finished (when the
+ *   record has none: its ts minus run_start's ts); when unfinished, the
+ *   time from run_start's ts to the last record's ts.
+ * - unwinding: an unwind_start with no run_end after it.
+ * - pending_gate: the name of the last gate recorded "declined" or
+ *   "unanswered" and not "approved" since; cleared by an unwind_start and
+ *   by a run_end whose outcome is not "gate".
+ * - interrupted: an interrupted record since the last resume record.
+ * - torn_tail: journal_replay ignored a damaged last line.
+ *
+ * Strings are malloc'ed and json objects referenced by the struct; all of
+ * them are released by runlog_release().
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct json_object;
+
+enum rl_unit_state {
+	RLU_PENDING,  /* known but never started (only when a record names it before unit_start) */
+	RLU_IN_DOUBT, /* started without an end: running, or the run died */
+	RLU_DONE,
+	RLU_FAILED,
+	RLU_SKIPPED,
+};
+
+enum rl_rb_state {
+	RLR_NONE,        /* no rollback recorded */
+	RLR_IN_DOUBT,    /* rollback_start without rollback_end */
+	RLR_DONE,
+	RLR_FAILED,
+	RLR_NO_ROLLBACK, /* the unwind passed it: the step has no rollback */
+};
+
+struct rl_unit {
+	char *key;
+	char *step;
+	char *phase;               /* NULL when unknown */
+	char *item;                /* NULL: not a for: unit */
+	char *host;
+	enum rl_unit_state state;
+	int attempts;              /* 0: never started */
+	bool has_exit;
+	int exit_code;             /* when has_exit */
+	int64_t duration_ms;       /* from unit_end; 0 before */
+	char *started;             /* ts of the unit_start of the current sequence, or NULL */
+	char *message;             /* failure, retry or in_doubt message, or NULL */
+	char *tail;                /* last output lines (masked), or NULL */
+	struct json_object *captures; /* owned reference, or NULL */
+	size_t completed_seq;      /* 0: not completed; else 1, 2, ... in order of completion */
+	enum rl_rb_state rb_state;
+	char *rb_message;
+	int64_t rb_duration_ms;
+	char *in_doubt_decision;   /* last in_doubt decision of this sequence, or NULL */
+};
+
+struct rl_run {
+	char *run_id, *runbook, *file, *sha256, *host, *user;
+	long pid;                     /* of run_start, or of the latest resume */
+	struct json_object *vars;     /* owned reference, or NULL */
+	struct json_object *selection; /* owned reference, or NULL */
+	char *started;                /* run_start's ts */
+	char *ended;                  /* NULL: unfinished */
+	char *outcome;                /* NULL: unfinished (crashed or still running) */
+	int exit_code;                /* -1 while unfinished */
+	char *failure;                /* or NULL */
+	struct rl_unit *units;        /* in order of first appearance */
+	size_t n_units;
+	bool unwinding;
+	char *pending_gate;
+	bool interrupted;
+	size_t n_resumes;
+	bool torn_tail;
+	int64_t duration_ms;
+};
+
+/*
+ * Replay the journal at journal_path into *out (overwritten; release it
+ * with runlog_release() whatever the result). Returns 0; -1 when the
+ * journal cannot be read; JOURNAL_CORRUPT when journal_replay finds it
+ * corrupt, or when it holds no record or does not start with a run_start.
+ * On failure sets *err (malloc'ed; caller frees).
+ */
+int runlog_load(const char *journal_path, struct rl_run *out, char **err);
+/* Free what r holds and zero it. Accepts NULL. */
+void runlog_release(struct rl_run *r);
+/* The unit with this key, or NULL (owned by r). */
+const struct rl_unit *runlog_unit(const struct rl_run *r, const char *key);
+/* "pending", "in_doubt", "done", "failed", "skipped" (static). */
+const char *rl_unit_state_name(enum rl_unit_state s);
+/* "none", "in_doubt", "done", "failed", "no_rollback" (static). */
+const char *rl_rb_state_name(enum rl_rb_state s);
+
+#endif
