@@ -87,11 +87,11 @@ diags_print(const struct diags *d, const char *src, FILE *fp, int color)
 		size_t len = 0;
 
 		if (dg->line > 0)
-			fprintf(fp, "%s%s:%d:%d:%s %serror:%s %s\n", bold, dg->file,
-			    dg->line, dg->col > 0 ? dg->col : 1, reset, red, reset, dg->msg);
+			fprintf(fp, "%s%s:%d:%d:%s %s%s%s\n", bold, dg->file,
+			    dg->line, dg->col > 0 ? dg->col : 1, reset, red, dg->msg, reset);
 		else
-			fprintf(fp, "%s%s:%s %serror:%s %s\n", bold, dg->file, reset,
-			    red, reset, dg->msg);
+			fprintf(fp, "%s%s:%s %s%s%s\n", bold, dg->file, reset,
+			    red, dg->msg, reset);
 		if (src == NULL || dg->line <= 0)
 			continue;
 		line = find_line(src, dg->line, &len);

@@ -138,27 +138,6 @@ unwind_order(const struct run *run, size_t *n)
 	return v;
 }
 
-/* SPEC §1 exit code of an outcome; -1 while the run is going. */
-static int
-outcome_exit_code(enum run_outcome o)
-{
-	switch (o) {
-	case OUTCOME_SUCCEEDED:
-		return EXIT_OK;
-	case OUTCOME_ROLLED_BACK:
-		return EXIT_ROLLED_BACK;
-	case OUTCOME_NEEDS_HUMAN:
-		return EXIT_NEEDS_HUMAN;
-	case OUTCOME_GATE:
-		return EXIT_GATE;
-	case OUTCOME_INTERRUPTED:
-		return EXIT_INTERRUPTED;
-	case OUTCOME_RUNNING:
-		break;
-	}
-	return -1;
-}
-
 /* ---- writing a file whole ---- */
 
 /*
@@ -352,6 +331,7 @@ junit_unit(struct buf *out, const struct run *run, const struct unit *u, struct 
 		buf_adds(out, "</failure>\n    </testcase>\n");
 		break;
 	case UNIT_RUNNING:
+	case UNIT_INTERRUPTED:
 		c->errors++;
 		buf_adds(out, ">\n      <error");
 		xml_attr(out, run, "message", run->outcome == OUTCOME_INTERRUPTED

@@ -1,0 +1,113 @@
+/* migrate resume [RUN-ID]: continue an interrupted or gated run from its journal. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "engine.h"
+#include "exitcode.h"
+#include "resume.h"
+#include "session.h"
+
+static int
+refuse_finished(const struct resumed *r)
+{
+	const struct rl_run *rl = &r->rl;
+
+	if (rl->unwinding) {
+		fprintf(stderr, "migrate resume: run %s stopped while unwinding; finish the unwind with 'migrate rollback %s'\n",
+		    rl->run_id, rl->run_id);
+		return EXIT_CANNOT_START;
+	}
+	if (rl->outcome && strcmp(rl->outcome, "gate") != 0 && strcmp(rl->outcome, "interrupted") != 0) {
+		fprintf(stderr, "migrate resume: run %s already ended (%s); nothing to resume", rl->run_id, rl->outcome);
+		if (strcmp(rl->outcome, "needs_human") == 0)
+			fprintf(stderr, "; 'migrate rollback %s' unwinds what is left", rl->run_id);
+		fputc('\n', stderr);
+		return EXIT_CANNOT_START;
+	}
+	return 0;
+}
+
+static void
+print_undecided(const struct run *run)
+{
+	fprintf(stderr, "migrate resume: these units started and never ended (the process died); nothing was run:\n");
+	for (size_t i = 0; i < run->n_units; i++)
+		if (run->units[i].in_doubt)
+			fprintf(stderr, "  %s on %s\n", run->units[i].key, run->units[i].host);
+	fprintf(stderr, "migrate resume: they have no check probe and are not idempotent: check whether their effect\n"
+	    "is in place, then resume with --retry-in-doubt (run them again) or --skip-in-doubt (count them as done)\n");
+}
+
+static int
+cmd_resume_exec(const struct cmd_entry *self, struct opts *o)
+{
+	struct session s;
+	struct resumed r;
+	struct run *run = NULL;
+	struct journal *j = NULL;
+	struct journal_info info;
+	char *err = NULL;
+	int rc;
+
+	if ((rc = session_open(&s, o, false)) != 0)
+		return rc;
+	if ((rc = resume_load(&s, o, PICK_UNFINISHED, &r)) != 0 || (rc = refuse_finished(&r)) != 0)
+		goto cleanup;
+	if ((rc = session_lock(&s, r.rb->name, r.rl.run_id)) != 0)
+		goto cleanup;
+	r.eo.yes = o->yes;
+	r.eo.approve = (const char *const *)o->approve;
+	r.eo.n_approve = o->n_approve;
+	r.eo.no_rollback = o->no_rollback;
+	r.eo.forks = o->forks;
+	r.eo.in_doubt = o->retry_in_doubt ? IN_DOUBT_RETRY : o->skip_in_doubt ? IN_DOUBT_SKIP : IN_DOUBT_ASK;
+	run = run_create(r.rb, &r.eo, r.rl.run_id, &err);
+	if (run == NULL) {
+		fprintf(stderr, "migrate resume: %s\n", err);
+		rc = EXIT_CANNOT_START;
+		goto cleanup;
+	}
+	if ((rc = resume_restore(&r, run, o, false)) != 0)
+		goto cleanup;
+	j = journal_open_append(s.sd, r.rl.run_id, &info, &err);
+	if (j == NULL) {
+		fprintf(stderr, "migrate resume: %s\n", err);
+		rc = EXIT_CANNOT_START;
+		goto cleanup;
+	}
+	session_attach(&s, run, &r.eo, o, j, r.rl.file, "resume");
+	engine_install_signals();
+	rc = engine_run(run);
+	if (rc == EXIT_CANNOT_START && !run->record_error)
+		print_undecided(run);
+	else if (run->outcome == OUTCOME_RUNNING && run->failure)
+		fprintf(stderr, "migrate resume: %s; nothing was run\n", run->failure);
+	if (session_reports(run, o) < 0 && rc == EXIT_OK)
+		rc = EXIT_NEEDS_HUMAN;
+cleanup:
+	session_release(&s);
+	run_free(run);
+	resume_release(&r);
+	free(err);
+	return rc;
+}
+
+const struct cmd_entry cmd_resume_entry = {
+	.name = "resume",
+	.args_usage = "[RUN-ID] [options]",
+	.summary = "continue an interrupted or gated run from its journal",
+	.help = "Replays the journal of RUN-ID (default: the newest unfinished run in the\n"
+		"state directory) and continues with the first unit that did not\n"
+		"complete. Completed units never run again. Vars come from the journal;\n"
+		"secrets are read again. Refuses (exit 6) if the runbook changed, unless\n"
+		"--force. Units that started and never ended are settled by their check\n"
+		"probe, or run again when idempotent; otherwise resume stops (exit 6)\n"
+		"until you choose --retry-in-doubt or --skip-in-doubt.\n",
+	.options = OPT_APPROVE | OPT_RESUME | OPT_NO_ROLLBACK | OPT_STATE_DIR | OPT_REPORT | OPT_VERBOSITY |
+		OPT_COLOR | OPT_FORKS | OPT_HOST_KEYS,
+	.min_args = 0,
+	.max_args = 1,
+	.exec = cmd_resume_exec,
+};

@@ -1,0 +1,533 @@
+/*
+ * engine-units.c - a run's units: expanding steps into (item, host)
+ * units, the selection (--phase/--from/--to), interpolation in a unit's
+ * scope, and the preflight that refuses what this build cannot run.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "interp.h"
+#include "util.h"
+
+struct target {
+	const char *name;
+	const char *address;
+};
+
+/* The hosts a step on `on` runs on: (name, address) pairs, in order. */
+static size_t
+expand_targets(const struct runbook *rb, const char *on, struct target **out)
+{
+	const struct host *h;
+	struct target *t = NULL;
+	size_t n = 0, cap = 0;
+
+	if (on == NULL || strcmp(on, "local") == 0 || (h = runbook_host(rb, on)) == NULL) {
+		struct target lt = { "local", "localhost" };
+		PUSH(t, n, cap, lt);
+		*out = t;
+		return n;
+	}
+	if (h->n_addresses > 0) {
+		for (size_t i = 0; i < h->n_addresses; i++) {
+			struct target x = { h->addresses[i].s, h->addresses[i].s };
+			PUSH(t, n, cap, x);
+		}
+	} else if (h->n_members > 0) {
+		for (size_t i = 0; i < h->n_members; i++) {
+			const struct host *m = runbook_host(rb, h->members[i]);
+			struct target x = { h->members[i], m && m->address.s ? m->address.s : h->members[i] };
+			PUSH(t, n, cap, x);
+		}
+	} else {
+		struct target x = { h->name, h->address.s ? h->address.s : h->name };
+		PUSH(t, n, cap, x);
+	}
+	*out = t;
+	return n;
+}
+
+/* The items of a step's for:, as strings; NULL list (n 0) when it has none. */
+static const struct value *
+step_items(const struct runbook *rb, const struct step *s)
+{
+	struct interp_ref ref;
+	struct buf scratch = BUF_INIT;
+	const struct value *v = NULL;
+
+	if (!s->has_for)
+		return NULL;
+	if (s->for_ref.s == NULL)
+		return &s->for_list;
+	if (interp_is_single_ref(s->for_ref.s, &ref, &scratch) && ref.ns == REF_VAR)
+		v = value_get(&rb->vars, ref.name);
+	buf_release(&scratch);
+	return v && v->type == VAL_LIST ? v : NULL;
+}
+
+static void
+add_unit(struct run *run, size_t *cap, const struct step *s, const char *item,
+    size_t item_index, bool has_item, const struct target *t, bool many_hosts)
+{
+	struct unit u;
+	struct buf key = BUF_INIT;
+
+	memset(&u, 0, sizeof(u));
+	u.step = s;
+	u.index = run->n_units;
+	u.item = has_item ? xstrdup(item ? item : "") : NULL;
+	u.item_index = item_index;
+	u.host = xstrdup(t->name);
+	u.address = xstrdup(t->address);
+	u.exit_code = -1;
+	buf_adds(&key, s->name);
+	if (has_item)
+		buf_addf(&key, "[%zu]", item_index);
+	if (many_hosts || strcmp(t->name, "local") != 0)
+		buf_addf(&key, "@%s", t->name);
+	u.key = buf_detach(&key);
+	PUSH(run->units, run->n_units, *cap, u);
+}
+
+static void
+expand_units(struct run *run)
+{
+	const struct runbook *rb = run->rb;
+	size_t cap = 0;
+
+	for (size_t p = 0; p < rb->n_phases; p++) {
+		for (size_t i = 0; i < rb->phases[p].n_steps; i++) {
+			const struct step *s = &rb->phases[p].steps[i];
+			const struct value *items = step_items(rb, s);
+			struct target *t = NULL;
+			size_t nt;
+			bool hostless = s->action.kind == ACT_PAUSE || s->action.kind == ACT_GATE;
+
+			nt = expand_targets(rb, hostless ? NULL : s->on, &t);
+			if (items == NULL) {
+				for (size_t h = 0; h < nt; h++)
+					add_unit(run, &cap, s, NULL, 0, false, &t[h], nt > 1);
+			} else {
+				for (size_t k = 0; k < items->n; k++) {
+					const struct value *it = &items->items[k];
+					for (size_t h = 0; h < nt; h++)
+						add_unit(run, &cap, s, it->type == VAL_STR ? it->str : "", k, true, &t[h], nt > 1);
+				}
+			}
+			free(t);
+		}
+	}
+}
+
+static char *
+make_run_id(const struct runbook *rb)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+	char stamp[32];
+	unsigned r;
+	FILE *fp = fopen("/dev/urandom", "rb");
+
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+	r = (unsigned)getpid() ^ (unsigned)now;
+	if (fp) {
+		if (fread(&r, sizeof(r), 1, fp) != 1)
+			r ^= (unsigned)clock();
+		fclose(fp);
+	}
+	return xasprintf("%s-%s-%04x", stamp, rb->name, r & 0xffff);
+}
+
+static int
+select_units(struct run *run, char **err)
+{
+	const struct runbook *rb = run->rb;
+	const struct engine_opts *o = run->opts;
+	const struct step *from = NULL, *to = NULL;
+
+	for (size_t i = 0; i < o->n_phases; i++) {
+		if (runbook_phase(rb, o->phases[i]) == NULL) {
+			*err = xasprintf("unknown phase '%s' (--phase)", o->phases[i]);
+			return -1;
+		}
+	}
+	if (o->from && (from = runbook_step(rb, o->from)) == NULL) {
+		*err = xasprintf("unknown step '%s' (--from)", o->from);
+		return -1;
+	}
+	if (o->to && (to = runbook_step(rb, o->to)) == NULL) {
+		*err = xasprintf("unknown step '%s' (--to)", o->to);
+		return -1;
+	}
+	if (from && to && from->index > to->index) {
+		*err = xasprintf("--from '%s' comes after --to '%s'", o->from, o->to);
+		return -1;
+	}
+	for (size_t i = 0; i < run->n_units; i++) {
+		struct unit *u = &run->units[i];
+		bool sel = true;
+		if (o->n_phases) {
+			sel = false;
+			for (size_t k = 0; k < o->n_phases; k++)
+				if (strcmp(o->phases[k], u->step->phase->name) == 0)
+					sel = true;
+		}
+		if (from && u->step->index < from->index)
+			sel = false;
+		if (to && u->step->index > to->index)
+			sel = false;
+		u->selected = sel;
+		u->state = sel ? UNIT_PENDING : UNIT_SKIPPED;
+	}
+	return 0;
+}
+
+struct run *
+run_create(const struct runbook *rb, const struct engine_opts *opts, const char *run_id, char **err)
+{
+	struct run *run = xcalloc(1, sizeof(*run));
+
+	run->rb = rb;
+	run->opts = opts;
+	run->id = run_id ? xstrdup(run_id) : make_run_id(rb);
+	run->outcome = OUTCOME_RUNNING;
+	pthread_mutex_init(&run->lock, NULL);
+	expand_units(run);
+	if (select_units(run, err) < 0) {
+		run_free(run);
+		return NULL;
+	}
+	return run;
+}
+
+static void
+captures_free(struct capture_val *c, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(c[i].step);
+		free(c[i].name);
+		free(c[i].value);
+	}
+	free(c);
+}
+
+void
+run_free(struct run *run)
+{
+	if (run == NULL)
+		return;
+	for (size_t i = 0; i < run->n_units; i++) {
+		struct unit *u = &run->units[i];
+		free(u->key);
+		free(u->item);
+		free(u->host);
+		free(u->address);
+		free(u->message);
+		free(u->rb_message);
+		buf_release(&u->tail);
+		captures_free(u->captures, u->n_captures);
+	}
+	free(run->units);
+	free(run->completed);
+	captures_free(run->captures, run->n_captures);
+	secrets_release(&run->secrets);
+	free(run->failure);
+	free(run->cancel_reason);
+	free(run->listeners);
+	for (size_t i = 0; i < run->n_approved_gates; i++)
+		free(run->approved_gates[i]);
+	free(run->approved_gates);
+	free(run->record_error);
+	free(run->id);
+	pthread_mutex_destroy(&run->lock);
+	free(run);
+}
+
+void
+run_add_listener(struct run *run, void (*on_event)(void *, const struct event *), void *ctx)
+{
+	struct listener l = { on_event, ctx };
+	PUSH(run->listeners, run->n_listeners, run->cap_listeners, l);
+}
+
+struct unit *
+run_unit_by_key(struct run *run, const char *key)
+{
+	for (size_t i = 0; i < run->n_units; i++)
+		if (strcmp(run->units[i].key, key) == 0)
+			return &run->units[i];
+	return NULL;
+}
+
+void
+run_mark_completed(struct run *run, struct unit *u)
+{
+	PUSH(run->completed, run->n_completed, run->cap_completed, u);
+}
+
+void
+run_set_capture(struct run *run, const char *step, const char *name, const char *value)
+{
+	for (size_t i = 0; i < run->n_captures; i++) {
+		if (strcmp(run->captures[i].step, step) == 0 && strcmp(run->captures[i].name, name) == 0) {
+			free(run->captures[i].value);
+			run->captures[i].value = xstrdup(value);
+			return;
+		}
+	}
+	struct capture_val c = { xstrdup(step), xstrdup(name), xstrdup(value) };
+	PUSH(run->captures, run->n_captures, run->cap_captures, c);
+}
+
+void
+run_record_failed(const struct run *crun, const char *msg)
+{
+	struct run *run = (struct run *)crun;   /* listeners see the run as const */
+
+	if (run->record_error == NULL)
+		run->record_error = xstrdup(msg);
+	run->cancel = 1;
+}
+
+/* ---- interpolation in a unit's scope ---- */
+
+struct scope {
+	const struct run *run;
+	const struct unit *unit;
+	bool plan;
+};
+
+static const char *
+capture_lookup(const struct capture_val *c, size_t n, const char *step, const char *name)
+{
+	for (size_t i = n; i-- > 0;)
+		if (strcmp(c[i].step, step) == 0 && strcmp(c[i].name, name) == 0)
+			return c[i].value;
+	return NULL;
+}
+
+static int
+scope_lookup(void *vctx, const struct interp_ref *ref, struct buf *out, bool *secret, char **err)
+{
+	const struct scope *sc = vctx;
+	const struct run *run = sc->run;
+	const struct unit *u = sc->unit;
+	const char *v = NULL;
+	const struct value *val;
+
+	switch (ref->ns) {
+	case REF_VAR:
+		val = value_get(&run->rb->vars, ref->name);
+		if (val == NULL) {
+			*err = xasprintf("undefined variable '%s'", ref->name);
+			return -1;
+		}
+		if (val->type != VAL_STR) {
+			*err = xasprintf("variable '%s' is a %s, not a string", ref->name,
+			    val->type == VAL_LIST ? "list" : "mapping");
+			return -1;
+		}
+		v = val->str;
+		break;
+	case REF_SECRET:
+		*secret = true;
+		if (sc->plan) {
+			v = SECRET_MASK;
+			break;
+		}
+		v = secrets_get(&run->secrets, ref->name);
+		if (v == NULL) {
+			*err = xasprintf("undefined secret '%s'", ref->name);
+			return -1;
+		}
+		break;
+	case REF_ENV:
+		v = getenv(ref->name);
+		if (v == NULL) {
+			if (sc->plan) {
+				buf_addf(out, "${env.%s}", ref->name);
+				return 0;
+			}
+			*err = xasprintf("environment variable '%s' is not set", ref->name);
+			return -1;
+		}
+		break;
+	case REF_ITEM:
+		if (u == NULL || u->item == NULL) {
+			*err = xstrdup("${item} is only defined in a step with for:");
+			return -1;
+		}
+		v = u->item;
+		break;
+	case REF_HOST:
+		v = u ? u->host : "local";
+		break;
+	case REF_HOST_ADDR:
+		v = u ? u->address : "localhost";
+		break;
+	case REF_CAPTURE:
+		if (u && u->n_captures)
+			v = capture_lookup(u->captures, u->n_captures, ref->name, ref->name2);
+		if (v == NULL)
+			v = capture_lookup(run->captures, run->n_captures, ref->name, ref->name2);
+		if (v == NULL) {
+			if (sc->plan) {
+				buf_addf(out, "${steps.%s.%s}", ref->name, ref->name2);
+				return 0;
+			}
+			*err = xasprintf("capture '%s' of step '%s' has no value (the step did not run in this run)",
+			    ref->name2, ref->name);
+			return -1;
+		}
+		break;
+	case REF_RUN_ID:
+		v = run->id;
+		break;
+	case REF_PHASE:
+		v = u ? u->step->phase->name : run->phase ? run->phase->name : "";
+		break;
+	}
+	buf_adds(out, v);
+	return 0;
+}
+
+int
+run_expand(const struct run *run, const struct unit *unit, const struct text *t,
+    bool plan, struct buf *out, char **err)
+{
+	struct scope sc = { run, unit, plan };
+	char *e = NULL;
+
+	if (t->s == NULL)
+		return 0;
+	if (interp_expand(t->s, scope_lookup, &sc, out, NULL, &e, NULL) < 0) {
+		*err = secrets_masked(&run->secrets, e);
+		free(e);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- preflight ---- */
+
+struct preflight {
+	const struct run *run;
+	struct diags *diags;
+};
+
+static void
+not_available(struct preflight *pf, struct pos pos, const char *what)
+{
+	diags_add(pf->diags, pf->run->rb->file, pos.line, pos.col,
+	    "%s: not available in this release (nothing was run)", what);
+}
+
+static bool
+is_local(const char *on)
+{
+	return on == NULL || strcmp(on, "local") == 0;
+}
+
+static void
+check_action(struct preflight *pf, const struct action *a, const char *on, struct pos on_pos, const char *who)
+{
+	char what[160];
+
+	switch (a->kind) {
+	case ACT_HTTP:
+		snprintf(what, sizeof(what), "http %s", who);
+		not_available(pf, a->pos, what);
+		return;
+	case ACT_UPLOAD:
+	case ACT_DOWNLOAD:
+		snprintf(what, sizeof(what), "%s %s (SFTP)", a->kind == ACT_UPLOAD ? "upload" : "download", who);
+		not_available(pf, a->pos, what);
+		return;
+	default:
+		break;
+	}
+	if (!is_local(on) && a->kind != ACT_PAUSE && a->kind != ACT_GATE && a->kind != ACT_PROBE) {
+		snprintf(what, sizeof(what), "%s on host '%s' (SSH)", who, on);
+		not_available(pf, on_pos.line ? on_pos : a->pos, what);
+	}
+}
+
+static void
+check_env_ref(void *vctx, const struct interp_ref *ref)
+{
+	void **pair = vctx;
+	struct preflight *pf = pair[0];
+	const struct text *t = pair[1];
+
+	if (ref->ns == REF_ENV && getenv(ref->name) == NULL) {
+		int col = t->pos.col;
+		if (t->col_exact)
+			col += t->col_shift + (int)ref->offset;
+		diags_add(pf->diags, pf->run->rb->file, t->pos.line, col,
+		    "environment variable '%s' is not set", ref->name);
+	}
+}
+
+static void
+check_text(void *vctx, const struct text *t, const struct step *step, const char *field)
+{
+	void *pair[2] = { vctx, (void *)t };
+	struct preflight *pf = vctx;
+
+	if (step && !step_selected(pf->run, step))
+		return;
+	interp_walk(t->s, check_env_ref, NULL, pair);
+}
+
+bool
+step_selected(const struct run *run, const struct step *s)
+{
+	for (size_t i = 0; i < run->n_units; i++)
+		if (run->units[i].step == s && run->units[i].selected)
+			return true;
+	return false;
+}
+
+int
+engine_preflight(const struct run *run, struct diags *diags)
+{
+	const struct runbook *rb = run->rb;
+	struct preflight pf = { run, diags };
+	size_t before = diags->n;
+
+	for (size_t i = 0; i < rb->n_probes; i++) {
+		const struct probe *p = &rb->probes[i];
+		char who[160];
+		snprintf(who, sizeof(who), "probe '%s'", p->name);
+		check_action(&pf, &p->action, p->on, p->on_pos, who);
+	}
+	for (size_t p = 0; p < rb->n_phases; p++) {
+		for (size_t i = 0; i < rb->phases[p].n_steps; i++) {
+			const struct step *s = &rb->phases[p].steps[i];
+			char who[160];
+			if (!step_selected(run, s))
+				continue;
+			snprintf(who, sizeof(who), "step '%s'", s->name);
+			check_action(&pf, &s->action, s->on, s->on_pos, who);
+			if (s->action.kind == ACT_PROBE && s->action.probe_inline)
+				check_action(&pf, &s->action.probe_inline->action,
+				    s->action.probe_inline->on, s->action.probe_inline->on_pos, who);
+			if (s->check_inline)
+				check_action(&pf, &s->check_inline->action, s->check_inline->on,
+				    s->check_inline->on_pos, who);
+			if (s->rollback) {
+				snprintf(who, sizeof(who), "rollback of step '%s'", s->name);
+				check_action(&pf, &s->rollback->action,
+				    s->rollback->on ? s->rollback->on : s->on,
+				    s->rollback->on ? s->rollback->on_pos : s->on_pos, who);
+			}
+		}
+	}
+	runbook_foreach_text(rb, check_text, &pf);
+	return diags->n > before ? -1 : 0;
+}

@@ -1,0 +1,1099 @@
+/*
+ * engine.c - running a run: phases, gates, units with retries,
+ * expectations, captures, probes, watch, deadline, and the unwind.
+ */
+#include "engine.h"
+
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "duration.h"
+#include "exec.h"
+#include "exitcode.h"
+#include "expect.h"
+#include "regex.h"
+#include "util.h"
+
+volatile sig_atomic_t engine_interrupted;
+static volatile sig_atomic_t *volatile signal_cancel;
+
+static void
+on_signal(int sig)
+{
+	engine_interrupted++;
+	if (signal_cancel)
+		*signal_cancel = 1;
+	if (engine_interrupted >= 2 && sig == SIGINT)
+		_exit(EXIT_INTERRUPTED);
+}
+
+void
+engine_install_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+}
+
+const char *
+unit_state_name(enum unit_state st)
+{
+	static const char *const names[] = { "pending", "running", "done", "failed", "skipped", "interrupted" };
+	return names[st];
+}
+
+const char *
+rollback_state_name(enum rollback_state st)
+{
+	static const char *const names[] = { "none", "no rollback", "rolled back", "rollback failed", "not needed" };
+	return names[st];
+}
+
+const char *
+outcome_name(enum run_outcome o)
+{
+	static const char *const names[] = { "running", "succeeded", "rolled back",
+		"failed, not rolled back", "stopped at gate", "interrupted" };
+	return names[o];
+}
+
+static void
+emit(struct run *run, struct event *ev)
+{
+	ev->run = run;
+	pthread_mutex_lock(&run->lock);
+	for (size_t i = 0; i < run->n_listeners; i++)
+		run->listeners[i].on_event(run->listeners[i].ctx, ev);
+	pthread_mutex_unlock(&run->lock);
+}
+
+static bool
+stop_requested(const struct run *run)
+{
+	return engine_interrupted || run->cancel;
+}
+
+/* ---- output of a running action: masked whole lines ---- */
+
+#define TAIL_KEEP (64 * 1024)
+
+struct pump {
+	struct run *run;
+	struct unit *unit;
+	struct buf partial[3];
+};
+
+static void
+pump_line(struct pump *pp, const char *line, size_t len)
+{
+	struct buf b = BUF_INIT;
+	struct event ev;
+
+	buf_add(&b, line, len);
+	secrets_mask(&pp->run->secrets, &b);
+	if (pp->unit) {
+		buf_add(&pp->unit->tail, b.data, b.len);
+		if (pp->unit->tail.len > TAIL_KEEP) {
+			const char *nl = memchr(pp->unit->tail.data + pp->unit->tail.len - TAIL_KEEP, '\n', TAIL_KEEP);
+			buf_consume(&pp->unit->tail, nl ? (size_t)(nl + 1 - pp->unit->tail.data)
+			    : pp->unit->tail.len - TAIL_KEEP);
+		}
+	}
+	memset(&ev, 0, sizeof(ev));
+	ev.type = EV_UNIT_OUTPUT;
+	ev.unit = pp->unit;
+	ev.data = b.data;
+	ev.len = b.len;
+	emit(pp->run, &ev);
+	buf_release(&b);
+}
+
+static void
+pump_output(void *ctx, int fd, const char *data, size_t len)
+{
+	struct pump *pp = ctx;
+	struct buf *part = &pp->partial[fd == 2 ? 2 : 1];
+	const char *nl;
+
+	buf_add(part, data, len);
+	while ((nl = memchr(part->data, '\n', part->len)) != NULL) {
+		size_t n = (size_t)(nl - part->data) + 1;
+		pump_line(pp, part->data, n);
+		buf_consume(part, n);
+	}
+	if (part->len > 8192) {   /* a very long line: pass it on in pieces */
+		pump_line(pp, part->data, part->len);
+		buf_reset(part);
+	}
+}
+
+static void
+pump_finish(struct pump *pp)
+{
+	for (int i = 1; i <= 2; i++) {
+		if (pp->partial[i].len) {
+			buf_addc(&pp->partial[i], '\n');
+			pump_line(pp, pp->partial[i].data, pp->partial[i].len);
+		}
+		buf_release(&pp->partial[i]);
+	}
+}
+
+/* ---- running one action ---- */
+
+/* The time an action may take: its own timeout, cut by the runbook deadline. */
+static int64_t
+effective_timeout(const struct run *run, int64_t timeout_ms, bool *by_deadline)
+{
+	*by_deadline = false;
+	if (run->deadline_at) {
+		int64_t left = run->deadline_at - now_ms();
+		if (left < 1)
+			left = 1;
+		if (timeout_ms <= 0 || left < timeout_ms) {
+			*by_deadline = true;
+			return left;
+		}
+	}
+	return timeout_ms;
+}
+
+static void
+free_env(char **env, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(env[i]);
+	free(env);
+}
+
+/* Expand env: entries (later lists override earlier) and add the secrets. */
+static int
+build_env(struct run *run, const struct unit *u, const struct kv *const lists[], const size_t counts[],
+    size_t nlists, char ***envp, size_t *n, char **err)
+{
+	size_t cap = 0;
+
+	*envp = NULL;
+	*n = 0;
+	secrets_env(&run->secrets, envp, n, &cap);
+	for (size_t l = 0; l < nlists; l++) {
+		for (size_t i = 0; i < counts[l]; i++) {
+			struct buf b = BUF_INIT;
+			buf_addf(&b, "%s=", lists[l][i].key);
+			if (run_expand(run, u, &lists[l][i].value, false, &b, err) < 0) {
+				buf_release(&b);
+				return -1;
+			}
+			PUSH(*envp, *n, cap, buf_detach(&b));
+		}
+	}
+	PUSH(*envp, *n, cap, NULL);
+	(*n)--;
+	return 0;
+}
+
+struct action_spec {
+	const struct action *action;
+	const struct kv *env[2];
+	size_t n_env[2];
+	const struct text *workdir;
+	bool sudo;
+	int64_t timeout_ms;
+	bool no_deadline;   /* rollbacks: the unwind is not cut short by the deadline */
+};
+
+/*
+ * Run one action for unit u (which may be NULL for probes outside units).
+ * Output is pumped into out_unit's tail when given. Fills res; returns -1
+ * with *why when the action could not even be prepared.
+ */
+static int
+run_action(struct run *run, const struct unit *u, struct unit *out_unit,
+    const struct action_spec *spec, struct exec_result *res, struct buf *why)
+{
+	struct exec_req req;
+	struct buf script = BUF_INIT, workdir = BUF_INIT, tcp = BUF_INIT;
+	struct pump pp;
+	char **env = NULL;
+	size_t n_env = 0;
+	char *err = NULL;
+	bool by_deadline;
+	int rc = -1;
+
+	memset(&req, 0, sizeof(req));
+	memset(&pp, 0, sizeof(pp));
+	memset(res, 0, sizeof(*res));
+	pp.run = run;
+	pp.unit = out_unit;
+	req.kind = spec->action->kind;
+	req.host = u ? u->host : "local";
+	if (req.kind == ACT_RUN) {
+		if (run_expand(run, u, &spec->action->run, false, &script, &err) < 0)
+			goto cleanup;
+		req.script = buf_str(&script);
+	} else if (req.kind == ACT_TCP) {
+		if (run_expand(run, u, &spec->action->tcp, false, &tcp, &err) < 0)
+			goto cleanup;
+		req.tcp = buf_str(&tcp);
+	}
+	if (spec->workdir && spec->workdir->s) {
+		if (run_expand(run, u, spec->workdir, false, &workdir, &err) < 0)
+			goto cleanup;
+		req.workdir = buf_str(&workdir);
+	}
+	if (build_env(run, u, spec->env, spec->n_env, 2, &env, &n_env, &err) < 0)
+		goto cleanup;
+	req.env = (const char *const *)env;
+	req.sudo = spec->sudo;
+	by_deadline = false;
+	req.timeout_ms = spec->no_deadline ? spec->timeout_ms
+	    : effective_timeout(run, spec->timeout_ms, &by_deadline);
+	req.cancel = &run->cancel;
+	req.on_output = pump_output;
+	req.ctx = &pp;
+	exec_action(&req, res);
+	pump_finish(&pp);
+	if (res->status == EXEC_TIMEOUT && by_deadline) {
+		run->cancel = 1;
+		if (run->cancel_reason == NULL) {
+			struct buf b = BUF_INIT;
+			buf_adds(&b, "the runbook deadline of ");
+			duration_format_exact(&b, run->rb->deadline_ms);
+			buf_adds(&b, " passed");
+			run->cancel_reason = buf_detach(&b);
+		}
+	}
+	secrets_mask(&run->secrets, &res->out);
+	secrets_mask(&run->secrets, &res->err);
+	if (res->error) {
+		char *m = secrets_masked(&run->secrets, res->error);
+		free(res->error);
+		res->error = m;
+	}
+	rc = 0;
+cleanup:
+	if (err) {
+		buf_adds(why, err);
+		free(err);
+	}
+	if (script.data)
+		explicit_bzero(script.data, script.cap);
+	buf_release(&script);
+	buf_release(&workdir);
+	buf_release(&tcp);
+	if (env) {
+		for (size_t i = 0; i < n_env; i++)
+			explicit_bzero(env[i], strlen(env[i]));
+		free_env(env, n_env);
+	}
+	return rc;
+}
+
+/* Describe why an action that did not hold failed, including timeouts/cancels. */
+static void
+describe_failure(struct run *run, const struct exec_result *res, int64_t timeout_ms, struct buf *why)
+{
+	if (res->status == EXEC_CANCELLED || (run->cancel && run->cancel_reason)) {
+		if (engine_interrupted)
+			buf_adds(why, "interrupted");
+		else if (run->cancel_reason)
+			buf_adds(why, run->cancel_reason);
+		else
+			buf_adds(why, "stopped");
+		return;
+	}
+	exec_describe(res, timeout_ms, why);
+}
+
+/* The delay before retry number `attempt` (1-based: after the first failure, attempt = 1). */
+static int64_t
+retry_delay(const struct retry *r, int attempt)
+{
+	double d = (double)r->interval_ms;
+	double factor = r->backoff >= 1 ? r->backoff : 1;
+
+	for (int i = 1; i < attempt && d < 1e12; i++)
+		d *= factor;
+	if (r->max_interval_ms > 0 && d > (double)r->max_interval_ms)
+		d = (double)r->max_interval_ms;
+	if (r->jitter > 0) {
+		double u = (double)(random() % 10001) / 10000.0;   /* 0..1 */
+		d *= 1.0 + r->jitter * (2.0 * u - 1.0);
+	}
+	if (d < 0)
+		d = 0;
+	return (int64_t)d;
+}
+
+/* ---- probes ---- */
+
+/*
+ * Evaluate a probe (with its own retries) in unit u's scope. Returns true
+ * if it passed, else false with why. The output goes nowhere but why.
+ */
+static bool
+probe_eval(struct run *run, const struct probe *p, const struct unit *u, struct buf *why)
+{
+	struct action_spec spec;
+	int attempts = p->retry.attempts > 0 ? p->retry.attempts : 1;
+
+	memset(&spec, 0, sizeof(spec));
+	spec.action = &p->action;
+	spec.env[0] = p->env;
+	spec.n_env[0] = p->n_env;
+	spec.timeout_ms = p->timeout_ms > 0 ? p->timeout_ms : DEFAULT_PROBE_TIMEOUT_MS;
+	for (int a = 1; a <= attempts; a++) {
+		struct exec_result res;
+		bool ok = false;
+
+		buf_reset(why);
+		if (run_action(run, u, NULL, &spec, &res, why) == 0) {
+			if (res.status != EXEC_DONE)
+				describe_failure(run, &res, spec.timeout_ms, why);
+			else
+				ok = expect_check(&p->expect, p->action.kind, &res, why);
+		}
+		exec_result_release(&res);
+		if (ok)
+			return true;
+		if (stop_requested(run) || a == attempts)
+			break;
+		sleep_ms(retry_delay(&p->retry, a), (volatile int *)&run->cancel);
+	}
+	return false;
+}
+
+static bool
+probe_run_event(struct run *run, const struct probe_ref *ref, const struct unit *u,
+    const char *context, struct buf *why)
+{
+	struct event ev;
+	bool ok = probe_eval(run, ref->probe, u, why);
+
+	memset(&ev, 0, sizeof(ev));
+	ev.type = EV_PROBE;
+	ev.phase = run->phase;
+	ev.unit = u;
+	ev.probe = ref->name;
+	ev.detail = context;
+	ev.ok = ok;
+	ev.message = ok ? NULL : buf_str(why);
+	emit(run, &ev);
+	return ok;
+}
+
+/* ---- watch: probes every interval while a phase runs ---- */
+
+struct watch_ctx {
+	struct run *run;
+	const struct watch *w;
+	pthread_t thread;
+	volatile int stop;
+};
+
+static void *
+watch_main(void *arg)
+{
+	struct watch_ctx *wc = arg;
+	struct run *run = wc->run;
+	int *fails = xcalloc(wc->w->n_probes, sizeof(*fails));
+	struct buf why = BUF_INIT;
+
+	while (!wc->stop && !engine_interrupted) {
+		sleep_ms(wc->w->interval_ms > 0 ? wc->w->interval_ms : DEFAULT_WATCH_INTERVAL_MS, &wc->stop);
+		if (wc->stop || engine_interrupted)
+			break;
+		for (size_t i = 0; i < wc->w->n_probes && !wc->stop; i++) {
+			int limit = wc->w->failures > 0 ? wc->w->failures : 1;
+			if (probe_run_event(run, &wc->w->probes[i], NULL, "watch", &why)) {
+				fails[i] = 0;
+				continue;
+			}
+			if (++fails[i] >= limit && !wc->stop) {
+				pthread_mutex_lock(&run->lock);
+				if (run->cancel_reason == NULL)
+					run->cancel_reason = xasprintf("watch probe '%s' failed %d time%s in a row: %s",
+					    wc->w->probes[i].name, fails[i], fails[i] == 1 ? "" : "s", buf_str(&why));
+				run->cancel = 1;
+				pthread_mutex_unlock(&run->lock);
+				wc->stop = 1;
+			}
+		}
+	}
+	buf_release(&why);
+	free(fails);
+	return NULL;
+}
+
+/* ---- units ---- */
+
+static void
+snapshot_captures(struct run *run, struct unit *u)
+{
+	for (size_t i = 0; i < run->n_captures; i++) {
+		struct capture_val c = {
+			xstrdup(run->captures[i].step), xstrdup(run->captures[i].name),
+			xstrdup(run->captures[i].value)
+		};
+		PUSH(u->captures, u->n_captures, u->cap_captures, c);
+	}
+}
+
+/* Apply capture: patterns to stdout; every capture must match. */
+static bool
+take_captures(struct run *run, const struct step *s, const struct exec_result *res, struct buf *why)
+{
+	for (size_t i = 0; i < s->n_captures; i++) {
+		char *val = NULL;
+		if (regex_capture(s->captures[i].re, buf_str(&res->out), res->out.len, 1, &val) != 1) {
+			buf_addf(why, "capture '%s': '%s' does not match stdout", s->captures[i].name,
+			    regex_pattern(s->captures[i].re));
+			free(val);
+			return false;
+		}
+		run_set_capture(run, s->name, s->captures[i].name, val);
+		free(val);
+	}
+	return true;
+}
+
+/* One attempt of unit u. true: the unit's action, expect and after probes held. */
+static bool
+unit_attempt(struct run *run, struct unit *u, struct buf *why)
+{
+	const struct step *s = u->step;
+	const struct defaults *d = &run->rb->defaults;
+	struct action_spec spec;
+	struct exec_result res;
+	bool ok;
+
+	switch (s->action.kind) {
+	case ACT_PAUSE:
+		sleep_ms(s->action.pause_ms, (volatile int *)&run->cancel);
+		if (stop_requested(run)) {
+			describe_failure(run, &(struct exec_result){ .status = EXEC_CANCELLED }, 0, why);
+			return false;
+		}
+		return true;
+	case ACT_PROBE:
+		ok = probe_eval(run, s->action.probe, u, why);
+		break;
+	case ACT_RUN:
+		memset(&spec, 0, sizeof(spec));
+		spec.action = &s->action;
+		spec.env[0] = d->env == s->env ? NULL : d->env;
+		spec.n_env[0] = d->env == s->env ? 0 : d->n_env;
+		spec.env[1] = s->env;
+		spec.n_env[1] = s->n_env;
+		spec.workdir = &s->workdir;
+		spec.sudo = s->sudo == 1;
+		spec.timeout_ms = s->timeout_ms;
+		if (run_action(run, u, u, &spec, &res, why) < 0)
+			return false;
+		u->exit_code = res.status == EXEC_DONE ? res.exit_code : -1;
+		if (res.status != EXEC_DONE) {
+			describe_failure(run, &res, spec.timeout_ms, why);
+			ok = false;
+		} else {
+			ok = expect_check(&s->expect, ACT_RUN, &res, why) && take_captures(run, s, &res, why);
+		}
+		exec_result_release(&res);
+		break;
+	default:
+		buf_adds(why, "this kind of step is not available in this release");
+		return false;
+	}
+	if (!ok)
+		return false;
+	for (size_t i = 0; i < s->n_after; i++) {
+		struct buf pwhy = BUF_INIT;
+		if (!probe_run_event(run, &s->after[i], u, "after", &pwhy)) {
+			buf_addf(why, "after probe '%s' failed: %s", s->after[i].name, buf_str(&pwhy));
+			buf_release(&pwhy);
+			return false;
+		}
+		buf_release(&pwhy);
+	}
+	return true;
+}
+
+static void
+unit_event(struct run *run, enum event_type type, struct unit *u, const char *msg, int64_t delay)
+{
+	struct event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.type = type;
+	ev.phase = u->step->phase;
+	ev.unit = u;
+	ev.message = msg;
+	ev.delay_ms = delay;
+	ev.ok = u->state == UNIT_DONE;
+	emit(run, &ev);
+}
+
+/* Run unit u with its retries. true when it completed. */
+static bool
+unit_run(struct run *run, struct unit *u)
+{
+	const struct retry *r = &u->step->retry;
+	int attempts = r->attempts > 0 ? r->attempts : 1;
+	struct buf why = BUF_INIT;
+	int64_t t0 = now_ms();
+	bool ok = false;
+
+	u->state = UNIT_RUNNING;
+	u->started_ms = wall_ms();
+	unit_event(run, EV_UNIT_START, u, NULL, 0);
+	for (int a = 1; a <= attempts; a++) {
+		u->attempts = a;
+		buf_reset(&why);
+		ok = unit_attempt(run, u, &why);
+		if (ok || stop_requested(run) || a == attempts)
+			break;
+		{
+			int64_t delay = retry_delay(r, a);
+			char *m = secrets_masked(&run->secrets, buf_str(&why));
+			unit_event(run, EV_UNIT_RETRY, u, m, delay);
+			free(m);
+			sleep_ms(delay, (volatile int *)&run->cancel);
+			if (stop_requested(run))
+				break;
+		}
+	}
+	u->duration_ms = now_ms() - t0;
+	snapshot_captures(run, u);
+	free(u->message);
+	u->message = NULL;
+	if (ok) {
+		u->state = UNIT_DONE;
+		run_mark_completed(run, u);
+	} else {
+		u->state = engine_interrupted ? UNIT_INTERRUPTED : UNIT_FAILED;
+		if (engine_interrupted)
+			buf_reset(&why);
+		if (why.len == 0)
+			buf_adds(&why, engine_interrupted ? "interrupted" : "failed");
+		u->message = secrets_masked(&run->secrets, buf_str(&why));
+	}
+	unit_event(run, EV_UNIT_END, u, u->message, 0);
+	buf_release(&why);
+	if (ok && u->step->pause_ms > 0 && !stop_requested(run))
+		sleep_ms(u->step->pause_ms, (volatile int *)&run->cancel);
+	return ok;
+}
+
+/* ---- gates ---- */
+
+/* 1 approved, 0 declined, -1 unanswered. */
+static int
+gate_ask(struct run *run, const char *name, const struct text *question)
+{
+	const struct engine_opts *o = run->opts;
+	struct buf q = BUF_INIT;
+	const char *by = NULL;
+	struct event ev;
+	char *err = NULL;
+	int verdict = -1;
+
+	if (run_expand(run, NULL, question, false, &q, &err) < 0) {
+		buf_adds(&q, question->s);
+		free(err);
+	}
+	secrets_mask(&run->secrets, &q);
+	memset(&ev, 0, sizeof(ev));
+	ev.type = EV_GATE;
+	ev.phase = run->phase;
+	ev.probe = name;
+	ev.message = buf_str(&q);
+	ev.detail = "asked";
+	emit(run, &ev);
+	if (o->yes) {
+		verdict = 1;
+		by = "--yes";
+	} else {
+		for (size_t i = 0; i < o->n_approve; i++)
+			if (strcmp(o->approve[i], name) == 0) {
+				verdict = 1;
+				by = "--approve";
+			}
+	}
+	if (verdict < 0 && o->ask)
+		verdict = o->ask(o->ask_ctx, name, buf_str(&q), &by);
+	ev.detail = verdict > 0 ? "approved" : verdict == 0 ? "declined" : "unanswered";
+	ev.by = by;
+	ev.ok = verdict > 0;
+	emit(run, &ev);
+	buf_release(&q);
+	return verdict;
+}
+
+static bool
+gate_approved_before(const struct run *run, const char *name)
+{
+	for (size_t i = 0; i < run->n_approved_gates; i++)
+		if (strcmp(run->approved_gates[i], name) == 0)
+			return true;
+	return false;
+}
+
+/* ---- the unwind ---- */
+
+static bool
+rollback_run(struct run *run, struct unit *u)
+{
+	const struct rollback *rb = u->step->rollback;
+	const struct retry *r = &rb->retry;
+	int attempts = r->attempts > 0 ? r->attempts : 1;
+	struct action_spec spec;
+	struct buf why = BUF_INIT;
+	int64_t t0 = now_ms();
+	bool ok = false;
+	struct event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.type = EV_ROLLBACK_START;
+	ev.unit = u;
+	ev.phase = u->step->phase;
+	emit(run, &ev);
+
+	memset(&spec, 0, sizeof(spec));
+	spec.action = &rb->action;
+	spec.env[0] = u->step->env;
+	spec.n_env[0] = u->step->n_env;
+	spec.env[1] = rb->env;
+	spec.n_env[1] = rb->n_env;
+	spec.workdir = &u->step->workdir;
+	spec.sudo = u->step->sudo == 1;
+	spec.timeout_ms = rb->timeout_ms > 0 ? rb->timeout_ms : u->step->timeout_ms;
+	spec.no_deadline = true;
+	for (int a = 1; a <= attempts && !engine_interrupted; a++) {
+		struct exec_result res;
+		buf_reset(&why);
+		if (run_action(run, u, u, &spec, &res, &why) == 0) {
+			if (res.status != EXEC_DONE)
+				describe_failure(run, &res, spec.timeout_ms, &why);
+			else
+				ok = expect_check(&rb->expect, rb->action.kind, &res, &why);
+		}
+		exec_result_release(&res);
+		if (ok || a == attempts)
+			break;
+		sleep_ms(retry_delay(r, a), NULL);
+	}
+	if (!ok && engine_interrupted && why.len == 0)
+		buf_adds(&why, "interrupted");
+	u->rb_duration_ms = now_ms() - t0;
+	u->rb_state = ok ? RB_DONE : RB_FAILED;
+	if (!ok)
+		u->rb_message = secrets_masked(&run->secrets, buf_str(&why));
+	ev.type = EV_ROLLBACK_END;
+	ev.ok = ok;
+	ev.message = u->rb_message;
+	emit(run, &ev);
+	buf_release(&why);
+	return ok;
+}
+
+static void
+rollback_skip(struct run *run, struct unit *u, enum rollback_state st)
+{
+	struct event ev;
+
+	u->rb_state = st;
+	memset(&ev, 0, sizeof(ev));
+	ev.type = EV_ROLLBACK_END;
+	ev.unit = u;
+	ev.phase = u->step->phase;
+	ev.ok = true;
+	emit(run, &ev);
+}
+
+/* Unwind every completed unit in reverse order of completion. true: all rolled back. */
+static bool
+unwind(struct run *run)
+{
+	struct event ev;
+	struct unit *f = run->failed_unit;
+
+	run->cancel = 0;
+	memset(&ev, 0, sizeof(ev));
+	ev.type = EV_UNWIND_START;
+	emit(run, &ev);
+	if (f && f->step->rollback && f->step->rollback->when == WHEN_ALWAYS) {
+		if (!rollback_run(run, f))
+			return false;
+	}
+	for (size_t i = run->n_completed; i-- > 0;) {
+		struct unit *u = run->completed[i];
+		if (u->step->rollback == NULL) {
+			rollback_skip(run, u, RB_NO_ACTION);
+			continue;
+		}
+		if (!rollback_run(run, u))
+			return false;
+	}
+	return true;
+}
+
+/* ---- the run ---- */
+
+static void
+fail_run(struct run *run, struct unit *u, const char *msg)
+{
+	if (run->failure)
+		return;
+	run->failed_unit = u;
+	run->failure = secrets_masked(&run->secrets, msg);
+}
+
+static void
+phase_event(struct run *run, enum event_type type, const struct phase *ph, bool ok)
+{
+	struct event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.type = type;
+	ev.phase = ph;
+	ev.ok = ok;
+	emit(run, &ev);
+}
+
+/* Run the selected units of phase ph. 1 ok, 0 failed, -1 gate, -2 interrupted. */
+static int
+phase_run(struct run *run, const struct phase *ph)
+{
+	struct watch_ctx wc;
+	int rc = 1;
+
+	memset(&wc, 0, sizeof(wc));
+	if (ph->gate.s && !gate_approved_before(run, ph->name)) {
+		int v = gate_ask(run, ph->name, &ph->gate);
+		if (v <= 0)
+			return -1;
+	}
+	if (ph->watch.set && ph->watch.n_probes > 0) {
+		wc.run = run;
+		wc.w = &ph->watch;
+		if (pthread_create(&wc.thread, NULL, watch_main, &wc) != 0)
+			wc.run = NULL;
+	}
+	for (size_t i = 0; i < run->n_units && rc == 1; i++) {
+		struct unit *u = &run->units[i];
+		if (u->step->phase != ph || !u->selected || u->state != UNIT_PENDING)
+			continue;
+		if (engine_interrupted) {
+			rc = -2;
+			break;
+		}
+		if (run->record_error) {
+			rc = -3;
+			break;
+		}
+		if (run->cancel) {
+			fail_run(run, NULL, run->cancel_reason ? run->cancel_reason : "stopped");
+			rc = 0;
+			break;
+		}
+		if (u->step->action.kind == ACT_GATE) {
+			/* the unit starts and ends only once approved: a gate that
+			 * stops the run leaves nothing in doubt */
+			int v = gate_approved_before(run, u->step->name) ? 1
+			    : gate_ask(run, u->step->name, &u->step->action.gate);
+			if (v <= 0) {
+				rc = -1;
+				break;
+			}
+			u->state = UNIT_RUNNING;
+			u->attempts = 1;
+			u->started_ms = wall_ms();
+			unit_event(run, EV_UNIT_START, u, NULL, 0);
+			u->state = UNIT_DONE;
+			run_mark_completed(run, u);
+			unit_event(run, EV_UNIT_END, u, NULL, 0);
+			continue;
+		}
+		if (!unit_run(run, u)) {
+			if (run->record_error) {
+				rc = -3;
+				break;
+			}
+			if (engine_interrupted) {
+				rc = -2;
+				break;
+			}
+			char *m = xasprintf("step '%s' failed: %s", u->key, u->message);
+			fail_run(run, u, m);
+			free(m);
+			rc = 0;
+		}
+	}
+	if (wc.run) {
+		wc.stop = 1;
+		pthread_join(wc.thread, NULL);
+	}
+	if (rc == 1 && run->record_error)
+		rc = -3;
+	if (rc == 1 && run->cancel && run->cancel_reason) {
+		fail_run(run, NULL, run->cancel_reason);
+		rc = 0;
+	}
+	for (size_t i = 0; rc == 1 && i < ph->n_verify; i++) {
+		struct buf why = BUF_INIT;
+		if (!probe_run_event(run, &ph->verify[i], NULL, "verify", &why)) {
+			char *m = xasprintf("phase '%s': verify probe '%s' failed: %s", ph->name,
+			    ph->verify[i].name, buf_str(&why));
+			fail_run(run, NULL, m);
+			free(m);
+			rc = engine_interrupted ? -2 : 0;
+		}
+		buf_release(&why);
+	}
+	return rc;
+}
+
+/* Does phase ph have selected units still to run? */
+static bool
+phase_selected(const struct run *run, const struct phase *ph)
+{
+	bool any = false, open = false;
+
+	for (size_t i = 0; i < run->n_units; i++) {
+		const struct unit *u = &run->units[i];
+		if (u->step->phase != ph || !u->selected)
+			continue;
+		any = true;
+		if (u->state != UNIT_DONE)
+			open = true;
+	}
+	return any && (open || !run->resumed);
+}
+
+int
+engine_load_secrets(struct run *run)
+{
+	char *err = NULL;
+
+	if (run->secrets_loaded)
+		return 0;
+	if (secrets_load(run->rb, &run->secrets, &err) < 0) {
+		free(run->failure);
+		run->failure = err;
+		return -1;
+	}
+	run->secrets_loaded = true;
+	return 0;
+}
+
+static void
+in_doubt_event(struct run *run, struct unit *u, const char *decision, const char *msg)
+{
+	struct event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.type = EV_IN_DOUBT;
+	ev.unit = u;
+	ev.phase = u->step->phase;
+	ev.detail = decision;
+	ev.message = msg;
+	emit(run, &ev);
+}
+
+size_t
+engine_settle_in_doubt(struct run *run, enum in_doubt_choice choice)
+{
+	size_t undecided = 0;
+
+	for (size_t i = 0; i < run->n_units; i++) {
+		struct unit *u = &run->units[i];
+		const struct step *s = u->step;
+
+		if (!u->in_doubt)
+			continue;
+		if (s->check.probe) {
+			struct buf why = BUF_INIT;
+			bool ok = probe_eval(run, s->check.probe, u, &why);
+			u->in_doubt = false;
+			if (ok) {
+				u->state = UNIT_DONE;
+				run_mark_completed(run, u);
+				in_doubt_event(run, u, "check-passed", "the check probe says the step's effect is in place");
+			} else {
+				char *m = secrets_masked(&run->secrets, buf_str(&why));
+				in_doubt_event(run, u, "check-failed", m);
+				free(m);
+			}
+			buf_release(&why);
+		} else if (s->idempotent) {
+			u->in_doubt = false;
+			in_doubt_event(run, u, "idempotent", "idempotent: run again");
+		} else if (choice == IN_DOUBT_RETRY) {
+			u->in_doubt = false;
+			in_doubt_event(run, u, "retry", "--retry-in-doubt: run again");
+		} else if (choice == IN_DOUBT_SKIP) {
+			u->in_doubt = false;
+			u->state = UNIT_DONE;
+			run_mark_completed(run, u);
+			in_doubt_event(run, u, "skip", "--skip-in-doubt: counted as done");
+		} else {
+			undecided++;
+		}
+	}
+	return undecided;
+}
+
+int
+engine_run(struct run *run)
+{
+	const struct runbook *rb = run->rb;
+	struct event ev;
+	int64_t t0 = now_ms();
+	bool failed = false;
+
+	run->started_ms = wall_ms();
+	if (engine_load_secrets(run) < 0)
+		return EXIT_USAGE;
+	srandom((unsigned)(t0 ^ getpid()));
+	if (rb->deadline_ms > 0)
+		run->deadline_at = t0 + rb->deadline_ms;
+	signal_cancel = &run->cancel;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.type = EV_RUN_START;
+	emit(run, &ev);
+
+	if (run->resumed) {
+		size_t left = engine_settle_in_doubt(run, run->opts->in_doubt);
+		if (left > 0 || run->record_error) {
+			/* no run end: the run stays unfinished until an operator decides */
+			signal_cancel = NULL;
+			return EXIT_CANNOT_START;
+		}
+	}
+
+	for (size_t p = 0; p < rb->n_phases && run->outcome == OUTCOME_RUNNING; p++) {
+		const struct phase *ph = &rb->phases[p];
+		int rc;
+
+		if (!phase_selected(run, ph))
+			continue;
+		run->phase = ph;
+		phase_event(run, EV_PHASE_START, ph, true);
+		rc = phase_run(run, ph);
+		phase_event(run, EV_PHASE_END, ph, rc == 1);
+		if (rc == -3) {
+			fail_run(run, NULL, run->record_error);
+			run->outcome = OUTCOME_NEEDS_HUMAN;
+		} else if (rc == -1)
+			run->outcome = OUTCOME_GATE;
+		else if (rc == -2)
+			run->outcome = OUTCOME_INTERRUPTED;
+		else if (rc == 0)
+			failed = true;
+		if (failed)
+			break;
+	}
+	if (run->outcome == OUTCOME_RUNNING && engine_interrupted)
+		run->outcome = OUTCOME_INTERRUPTED;
+	if (run->outcome == OUTCOME_RUNNING && run->record_error) {
+		fail_run(run, NULL, run->record_error);
+		run->outcome = OUTCOME_NEEDS_HUMAN;
+	}
+	if (run->outcome == OUTCOME_RUNNING) {
+		if (!failed)
+			run->outcome = OUTCOME_SUCCEEDED;
+		else if (run->opts->no_rollback)
+			run->outcome = OUTCOME_NEEDS_HUMAN;
+		else if (unwind(run))
+			run->outcome = engine_interrupted ? OUTCOME_NEEDS_HUMAN : OUTCOME_ROLLED_BACK;
+		else
+			run->outcome = OUTCOME_NEEDS_HUMAN;
+	}
+	run->duration_ms = now_ms() - t0;
+	signal_cancel = NULL;
+	memset(&ev, 0, sizeof(ev));
+	ev.type = EV_RUN_END;
+	ev.message = run->failure;
+	ev.ok = run->outcome == OUTCOME_SUCCEEDED;
+	emit(run, &ev);
+
+	return run->outcome == OUTCOME_RUNNING ? EXIT_NEEDS_HUMAN : outcome_exit_code(run->outcome);
+}
+
+int
+outcome_exit_code(enum run_outcome o)
+{
+	switch (o) {
+	case OUTCOME_SUCCEEDED: return EXIT_OK;
+	case OUTCOME_ROLLED_BACK: return EXIT_ROLLED_BACK;
+	case OUTCOME_NEEDS_HUMAN: return EXIT_NEEDS_HUMAN;
+	case OUTCOME_GATE: return EXIT_GATE;
+	case OUTCOME_INTERRUPTED: return EXIT_INTERRUPTED;
+	case OUTCOME_RUNNING: break;
+	}
+	return -1;
+}
+
+int
+engine_rollback(struct run *run)
+{
+	struct event ev;
+	struct unit *f = run->failed_unit;
+	int64_t t0 = now_ms();
+	bool ok = true;
+
+	run->started_ms = wall_ms();
+	if (engine_load_secrets(run) < 0)
+		return EXIT_USAGE;
+	signal_cancel = &run->cancel;
+	memset(&ev, 0, sizeof(ev));
+	ev.type = EV_RUN_START;
+	emit(run, &ev);
+	memset(&ev, 0, sizeof(ev));
+	ev.type = EV_UNWIND_START;
+	emit(run, &ev);
+	if (f && f->step->rollback && f->step->rollback->when == WHEN_ALWAYS &&
+	    f->rb_state != RB_DONE && f->state == UNIT_FAILED)
+		ok = rollback_run(run, f);
+	for (size_t i = run->n_completed; ok && i-- > 0;) {
+		struct unit *u = run->completed[i];
+		if (u->rb_state == RB_DONE || u->rb_state == RB_NO_ACTION)
+			continue;
+		if (engine_interrupted) {
+			ok = false;
+			break;
+		}
+		if (u->step->rollback == NULL) {
+			rollback_skip(run, u, RB_NO_ACTION);
+			continue;
+		}
+		ok = rollback_run(run, u);
+	}
+	run->duration_ms = now_ms() - t0;
+	if (run->record_error)
+		run->outcome = OUTCOME_NEEDS_HUMAN;
+	else if (engine_interrupted)
+		run->outcome = OUTCOME_INTERRUPTED;
+	else
+		run->outcome = ok ? OUTCOME_ROLLED_BACK : OUTCOME_NEEDS_HUMAN;
+	signal_cancel = NULL;
+	memset(&ev, 0, sizeof(ev));
+	ev.type = EV_RUN_END;
+	ev.message = run->failure;
+	ev.ok = ok;
+	emit(run, &ev);
+	if (run->outcome == OUTCOME_ROLLED_BACK)
+		return EXIT_OK;
+	return outcome_exit_code(run->outcome);
+}

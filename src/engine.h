@@ -1,0 +1,243 @@
+/*
+ * engine.h - executing a runbook (SPEC §3): phases and steps in order,
+ * units, retries, expectations, probes, and the unwind.
+ *
+ * The engine prints nothing. It reports every state change as a struct
+ * event to its listeners (output.c draws the terminal, the journal and the
+ * reports record it). engine_run returns the exit code of SPEC §1.
+ */
+#ifndef MIGRATE_ENGINE_H
+#define MIGRATE_ENGINE_H
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "runbook.h"
+#include "secrets.h"
+
+enum unit_state {
+	UNIT_PENDING,
+	UNIT_RUNNING,
+	UNIT_DONE,
+	UNIT_FAILED,
+	UNIT_SKIPPED,       /* not selected (--phase/--from/--to) or never reached */
+	UNIT_INTERRUPTED,   /* stopped by SIGINT/SIGTERM; resume runs it again */
+};
+
+enum rollback_state {
+	RB_NONE,            /* not unwound (yet) */
+	RB_NO_ACTION,       /* the step has no rollback */
+	RB_DONE,
+	RB_FAILED,
+	RB_NOT_NEEDED,      /* failed unit without when: always */
+};
+
+struct capture_val {
+	char *step;
+	char *name;
+	char *value;        /* masked never: captures are not secret-bearing by design, but are masked on output */
+};
+
+/* One (step, item, host). Owned by struct run. */
+struct unit {
+	const struct step *step;
+	size_t index;            /* in run->units */
+	char *key;               /* "step", "step[2]", "step@host", "step[2]@host" */
+	char *item;              /* NULL without for: */
+	size_t item_index;
+	char *host;              /* host name, or "local" */
+	char *address;           /* address, "localhost" for local */
+	bool selected;
+	enum unit_state state;
+	int attempts;
+	int exit_code;           /* -1: none */
+	int64_t started_ms;      /* wall clock */
+	int64_t duration_ms;
+	char *message;           /* why it failed; masked */
+	struct buf tail;         /* last output lines (stdout and stderr interleaved), masked */
+	struct capture_val *captures; /* visible when the unit completed (for its rollback) */
+	size_t n_captures, cap_captures;
+	enum rollback_state rb_state;
+	char *rb_message;
+	int64_t rb_duration_ms;
+	bool in_doubt;           /* resume: started in an earlier process, never ended */
+};
+
+enum event_type {
+	EV_RUN_START,
+	EV_PHASE_START,
+	EV_PHASE_END,        /* ok tells the verdict */
+	EV_GATE,             /* message = question; detail = "asked" | "approved" | "declined" | "unanswered"; by = who */
+	EV_UNIT_START,
+	EV_UNIT_OUTPUT,      /* data/len: a chunk of output, already masked, whole lines */
+	EV_UNIT_RETRY,       /* an attempt failed; another follows after delay_ms */
+	EV_UNIT_END,
+	EV_PROBE,            /* probe = name, detail = "after" | "verify" | "watch" | "step", ok, message */
+	EV_UNWIND_START,
+	EV_ROLLBACK_START,
+	EV_ROLLBACK_END,     /* unit->rb_state tells the outcome */
+	EV_IN_DOUBT,         /* resume settled an in-doubt unit: detail = decision, message */
+	EV_RUN_END,
+};
+
+struct run;
+
+struct event {
+	enum event_type type;
+	const struct run *run;
+	const struct phase *phase;
+	const struct unit *unit;
+	const char *probe;
+	const char *detail;
+	const char *message;
+	const char *by;
+	const char *data;
+	size_t len;
+	bool ok;
+	int64_t delay_ms;
+};
+
+struct listener {
+	void (*on_event)(void *ctx, const struct event *ev);
+	void *ctx;
+};
+
+enum run_outcome {
+	OUTCOME_RUNNING,
+	OUTCOME_SUCCEEDED,
+	OUTCOME_ROLLED_BACK,     /* exit 1 */
+	OUTCOME_NEEDS_HUMAN,     /* exit 3 */
+	OUTCOME_GATE,            /* exit 4 */
+	OUTCOME_INTERRUPTED,     /* exit 5 */
+};
+
+struct engine_opts {
+	const char *const *phases;
+	size_t n_phases;
+	const char *from;
+	const char *to;
+	bool yes;
+	const char *const *approve;
+	size_t n_approve;
+	bool no_rollback;
+	int forks;
+	/*
+	 * Ask an operator to approve a gate (name: the phase's or the gate
+	 * step's). Returns 1 approved, 0 declined, -1 nobody to ask. *by is set
+	 * to a static description of who answered. NULL: nobody to ask.
+	 */
+	int (*ask)(void *ctx, const char *name, const char *question, const char **by);
+	void *ask_ctx;
+	int in_doubt;            /* resume: enum in_doubt_choice */
+};
+
+struct run {
+	const struct runbook *rb;
+	const struct engine_opts *opts;
+	char *id;
+	struct secrets secrets;
+	struct unit *units;
+	size_t n_units;
+	struct unit **completed;  /* in order of completion */
+	size_t n_completed, cap_completed;
+	struct capture_val *captures; /* latest value per (step, name) */
+	size_t n_captures, cap_captures;
+	const struct phase *phase; /* the running phase */
+	struct unit *failed_unit;  /* the unit whose failure started the unwind */
+	char *failure;             /* why the run failed (masked) */
+	enum run_outcome outcome;
+	int64_t started_ms;        /* wall clock */
+	int64_t duration_ms;
+	int64_t deadline_at;       /* monotonic ms; 0: none */
+	volatile sig_atomic_t cancel; /* stop the running unit (watch, deadline, signal) */
+	char *cancel_reason;
+	pthread_mutex_t lock;
+	struct listener *listeners;
+	size_t n_listeners, cap_listeners;
+	/* resume: gates approved earlier (by name), and phases finished earlier */
+	char **approved_gates;
+	size_t n_approved_gates, cap_approved_gates;
+	bool resumed;
+	bool secrets_loaded;
+	/* set by a listener that could not record an event (the journal): the
+	 * run stops at once, without unwinding, and exits 3 */
+	char *record_error;
+};
+
+/* A signal handler sets this (count of SIGINT/SIGTERM received). */
+extern volatile sig_atomic_t engine_interrupted;
+/* Install SIGINT/SIGTERM handlers that stop the run (second SIGINT: exit at once). */
+void engine_install_signals(void);
+
+/*
+ * Create a run: take run_id (or make one when NULL), expand every unit (items × hosts) and mark the
+ * selection. Fails (NULL, *err set) on an unknown --phase/--from/--to or a
+ * --from after --to. Does not read secrets or run anything.
+ */
+struct run *run_create(const struct runbook *rb, const struct engine_opts *opts,
+    const char *run_id, char **err);
+void run_free(struct run *run);
+void run_add_listener(struct run *run, void (*on_event)(void *, const struct event *), void *ctx);
+
+/*
+ * Check before anything runs that every part the runbook uses is
+ * available in this build, and that every ${env.X} is set. Appends
+ * FILE:LINE:COL diagnostics and returns -1 if not.
+ */
+int engine_preflight(const struct run *run, struct diags *diags);
+
+/* Read secrets, execute, unwind on failure. Returns the exit code. */
+int engine_run(struct run *run);
+
+/*
+ * Read the secrets (engine_run does it itself; resume and rollback call it
+ * first to evaluate check probes). 0, or -1 with run->failure set.
+ */
+int engine_load_secrets(struct run *run);
+
+/*
+ * Settle in-doubt units before a resume (SPEC §4): a step with a check
+ * probe runs it (passes: done; fails: run again); an idempotent step runs
+ * again; otherwise decision (RETRY/SKIP) decides, or, with none, the unit
+ * stays undecided. Each decision is reported as EV_IN_DOUBT. Returns the
+ * number of units left undecided.
+ */
+enum in_doubt_choice { IN_DOUBT_ASK, IN_DOUBT_RETRY, IN_DOUBT_SKIP };
+size_t engine_settle_in_doubt(struct run *run, enum in_doubt_choice choice);
+
+/*
+ * Unwind the completed units of a run in reverse order of completion,
+ * skipping units already rolled back; for `migrate rollback`. Returns the
+ * exit code (0 fully unwound, 3 a rollback action failed, 5 interrupted).
+ */
+int engine_rollback(struct run *run);
+
+/* Record a unit as completed (in completion order), e.g. when restoring from a journal. */
+void run_mark_completed(struct run *run, struct unit *u);
+/* Set the latest value of ${steps.STEP.NAME}. value is copied. */
+void run_set_capture(struct run *run, const char *step, const char *name, const char *value);
+struct unit *run_unit_by_key(struct run *run, const char *key);
+/* A listener that cannot record an event calls this (under the run's lock). */
+void run_record_failed(const struct run *run, const char *msg);
+
+/* Does any selected unit belong to step s? */
+bool step_selected(const struct run *run, const struct step *s);
+
+/* Helpers shared with plan. */
+const char *unit_state_name(enum unit_state st);
+const char *rollback_state_name(enum rollback_state st);
+const char *outcome_name(enum run_outcome o);
+/* The exit code of SPEC §1 for an outcome; -1 while running. */
+int outcome_exit_code(enum run_outcome o);
+/*
+ * Expand tmpl for unit (may be NULL) in run. In plan mode secrets are
+ * shown as *** and captures not yet known as ${steps.S.C}. On error returns
+ * -1 with *err (masked).
+ */
+int run_expand(const struct run *run, const struct unit *unit, const struct text *t,
+    bool plan, struct buf *out, char **err);
+
+#endif

@@ -1,0 +1,432 @@
+#include "output.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "duration.h"
+#include "util.h"
+
+struct output {
+	FILE *fp;
+	bool tty;
+	bool color;
+	int verbosity;
+	pthread_mutex_t mu;
+	pthread_t ticker;
+	bool ticker_on;
+	volatile int stop;
+	/* the unit being drawn live (tty only) */
+	char *live_name;
+	char *live_target;
+	int64_t live_since;
+	bool live_drawn;
+	bool prompting;
+	size_t n_done, n_failed, n_rolled_back, n_no_rollback;
+	const char *gate_name;
+};
+
+#define C_RESET "\033[0m"
+#define C_BOLD "\033[1m"
+#define C_DIM "\033[2m"
+#define C_RED "\033[31m"
+#define C_GREEN "\033[32m"
+#define C_YELLOW "\033[33m"
+#define C_CYAN "\033[36m"
+
+static const char *
+col(const struct output *o, const char *code)
+{
+	return o->color ? code : "";
+}
+
+static void
+timestamp(struct buf *b)
+{
+	struct timespec ts;
+	struct tm tm;
+	char s[32];
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	buf_addf(b, "%s ", s);
+}
+
+/* Erase the live line (tty), caller holds mu. */
+static void
+clear_live(struct output *o)
+{
+	if (o->tty && o->live_drawn) {
+		fputs("\r\033[K", o->fp);
+		o->live_drawn = false;
+	}
+}
+
+static void
+draw_live(struct output *o)
+{
+	struct buf b = BUF_INIT;
+
+	if (!o->tty || o->live_name == NULL || o->prompting || o->verbosity < 0)
+		return;
+	buf_addf(&b, "\r\033[K  %s…%s %-28s %-16s ", col(o, C_CYAN), col(o, C_RESET), o->live_name, o->live_target);
+	duration_format(&b, now_ms() - o->live_since);
+	fputs(buf_str(&b), o->fp);
+	fflush(o->fp);
+	o->live_drawn = true;
+	buf_release(&b);
+}
+
+static void *
+ticker_main(void *arg)
+{
+	struct output *o = arg;
+
+	while (!o->stop) {
+		sleep_ms(200, &o->stop);
+		pthread_mutex_lock(&o->mu);
+		if (o->live_name)
+			draw_live(o);
+		pthread_mutex_unlock(&o->mu);
+	}
+	return NULL;
+}
+
+struct output *
+output_create(FILE *fp, bool tty, bool color, int verbosity)
+{
+	struct output *o = xcalloc(1, sizeof(*o));
+
+	o->fp = fp;
+	o->tty = tty;
+	o->color = color;
+	o->verbosity = verbosity;
+	pthread_mutex_init(&o->mu, NULL);
+	if (tty && pthread_create(&o->ticker, NULL, ticker_main, o) == 0)
+		o->ticker_on = true;
+	return o;
+}
+
+void
+output_free(struct output *o)
+{
+	if (o == NULL)
+		return;
+	o->stop = 1;
+	if (o->ticker_on)
+		pthread_join(o->ticker, NULL);
+	pthread_mutex_lock(&o->mu);
+	clear_live(o);
+	pthread_mutex_unlock(&o->mu);
+	fflush(o->fp);
+	free(o->live_name);
+	free(o->live_target);
+	pthread_mutex_destroy(&o->mu);
+	free(o);
+}
+
+void
+output_tail_lines(const char *text, size_t len, int n, const char *prefix, struct buf *out)
+{
+	const char *start = text + len;
+	int lines = 0;
+
+	if (len == 0)
+		return;
+	if (len > 0 && text[len - 1] == '\n')
+		start--;
+	while (start > text) {
+		if (start[-1] == '\n' && ++lines >= n)
+			break;
+		start--;
+	}
+	while (start < text + len) {
+		const char *nl = memchr(start, '\n', (size_t)(text + len - start));
+		size_t l = nl ? (size_t)(nl - start) : (size_t)(text + len - start);
+		buf_addf(out, "%s%.*s\n", prefix, (int)l, start);
+		start += l + (nl ? 1 : 0);
+	}
+}
+
+/* Print one finished line: mark, name, target, duration, note. */
+static void
+line(struct output *o, const char *mark_color, const char *mark, const char *name,
+    const char *target, int64_t ms, const char *note)
+{
+	struct buf b = BUF_INIT;
+
+	if (!o->tty)
+		timestamp(&b);
+	buf_addf(&b, "  %s%s%s %-28s %-16s", col(o, mark_color), mark, col(o, C_RESET), name, target ? target : "");
+	if (ms >= 0)
+		duration_format(&b, ms);
+	if (note && *note)
+		buf_addf(&b, "  %s%s%s", col(o, C_DIM), note, col(o, C_RESET));
+	buf_addc(&b, '\n');
+	clear_live(o);
+	fputs(buf_str(&b), o->fp);
+	buf_release(&b);
+}
+
+static void
+message(struct output *o, const char *color, const char *fmt, const char *a, const char *b)
+{
+	struct buf m = BUF_INIT;
+
+	if (!o->tty)
+		timestamp(&m);
+	buf_adds(&m, col(o, color));
+	buf_addf(&m, fmt, a ? a : "", b ? b : "");
+	buf_adds(&m, col(o, C_RESET));
+	buf_addc(&m, '\n');
+	clear_live(o);
+	fputs(buf_str(&m), o->fp);
+	buf_release(&m);
+}
+
+static const char *
+mark(const struct output *o, const char *fancy, const char *plain)
+{
+	return o->tty ? fancy : plain;
+}
+
+static void
+unit_failed(struct output *o, const struct unit *u, const char *msg)
+{
+	struct buf b = BUF_INIT;
+
+	line(o, C_RED, mark(o, "✗", "FAILED "), u->key, u->host, u->duration_ms, NULL);
+	buf_addf(&b, "      %s%s%s\n", col(o, C_RED), msg ? msg : "failed", col(o, C_RESET));
+	if (u->tail.len && o->verbosity <= 0) {
+		buf_addf(&b, "      last output:\n");
+		output_tail_lines(u->tail.data, u->tail.len, OUTPUT_FAIL_LINES, "      │ ", &b);
+	}
+	fputs(buf_str(&b), o->fp);
+	buf_release(&b);
+}
+
+static void
+run_summary(struct output *o, const struct event *ev)
+{
+	const struct run *run = ev->run;
+	struct buf b = BUF_INIT;
+
+	clear_live(o);
+	buf_addc(&b, '\n');
+	if (!o->tty)
+		timestamp(&b);
+	switch (run->outcome) {
+	case OUTCOME_SUCCEEDED:
+		buf_addf(&b, "%srun %s succeeded%s: %zu unit%s in ", col(o, C_GREEN C_BOLD), run->id, col(o, C_RESET),
+		    o->n_done, o->n_done == 1 ? "" : "s");
+		duration_format(&b, run->duration_ms);
+		break;
+	case OUTCOME_ROLLED_BACK:
+		if (run->failure)
+			buf_addf(&b, "%srun %s failed and was rolled back%s: %s\n", col(o, C_YELLOW C_BOLD), run->id,
+			    col(o, C_RESET), run->failure);
+		else
+			buf_addf(&b, "%srun %s was rolled back%s\n", col(o, C_YELLOW C_BOLD), run->id, col(o, C_RESET));
+		buf_addf(&b, "  %zu unit%s rolled back, %zu without a rollback", o->n_rolled_back,
+		    o->n_rolled_back == 1 ? "" : "s", o->n_no_rollback);
+		break;
+	case OUTCOME_NEEDS_HUMAN:
+		buf_addf(&b, "%srun %s failed and is NOT fully rolled back%s: %s\n", col(o, C_RED C_BOLD), run->id,
+		    col(o, C_RESET), run->failure ? run->failure : "");
+		if (run->opts->no_rollback)
+			buf_addf(&b, "  --no-rollback: completed steps were left in place");
+		else
+			buf_addf(&b, "  a rollback action failed; completed steps after it in the unwind are still in place");
+		break;
+	case OUTCOME_GATE:
+		buf_addf(&b, "%srun %s stopped at gate '%s'%s: not approved; nothing after it ran.\n",
+		    col(o, C_YELLOW C_BOLD), run->id, o->gate_name ? o->gate_name : "?", col(o, C_RESET));
+		buf_addf(&b, "  approve with --yes or --approve %s", o->gate_name ? o->gate_name : "NAME");
+		break;
+	case OUTCOME_INTERRUPTED:
+		buf_addf(&b, "%srun %s interrupted%s", col(o, C_YELLOW C_BOLD), run->id, col(o, C_RESET));
+		break;
+	case OUTCOME_RUNNING:
+		break;
+	}
+	buf_addc(&b, '\n');
+	fputs(buf_str(&b), o->fp);
+	buf_release(&b);
+}
+
+void
+output_on_event(void *ctx, const struct event *ev)
+{
+	struct output *o = ctx;
+	const struct unit *u = ev->unit;
+	bool quiet = o->verbosity < 0;
+
+	pthread_mutex_lock(&o->mu);
+	switch (ev->type) {
+	case EV_RUN_START:
+		if (!quiet)
+			message(o, C_BOLD, "run %s%s", ev->run->id, "");
+		break;
+	case EV_PHASE_START:
+		if (!quiet)
+			message(o, C_BOLD, "phase %s%s", ev->phase->name, "");
+		break;
+	case EV_PHASE_END:
+		break;
+	case EV_GATE:
+		if (strcmp(ev->detail, "asked") == 0) {
+			if (!quiet)
+				message(o, C_YELLOW, "  gate %s: %s", ev->probe, ev->message);
+		} else if (strcmp(ev->detail, "approved") == 0) {
+			if (!quiet)
+				line(o, C_GREEN, mark(o, "✓", "APPROVED"), ev->probe, ev->by, -1, "gate approved");
+		} else {
+			o->gate_name = ev->probe;
+			line(o, C_YELLOW, mark(o, "■", "STOPPED"), ev->probe, NULL, -1,
+			    strcmp(ev->detail, "declined") == 0 ? "gate declined" : "gate needs approval (no terminal)");
+		}
+		break;
+	case EV_UNIT_START:
+		if (u->step->action.kind == ACT_GATE)
+			break;
+		free(o->live_name);
+		free(o->live_target);
+		o->live_name = xstrdup(u->key);
+		o->live_target = xstrdup(u->host);
+		o->live_since = now_ms();
+		if (!o->tty && o->verbosity > 0)
+			line(o, C_CYAN, "start  ", u->key, u->host, -1, NULL);
+		draw_live(o);
+		break;
+	case EV_UNIT_OUTPUT:
+		if (o->verbosity > 0) {
+			struct buf b = BUF_INIT;
+			if (!o->tty)
+				timestamp(&b);
+			buf_addf(&b, "      %s│%s ", col(o, C_DIM), col(o, C_RESET));
+			buf_add(&b, ev->data, ev->len);
+			if (b.len && b.data[b.len - 1] != '\n')
+				buf_addc(&b, '\n');
+			clear_live(o);
+			fputs(buf_str(&b), o->fp);
+			buf_release(&b);
+			draw_live(o);
+		}
+		break;
+	case EV_UNIT_RETRY:
+		if (!quiet) {
+			struct buf note = BUF_INIT;
+			buf_addf(&note, "attempt %d failed: %s; retrying in ", u->attempts, ev->message);
+			duration_format(&note, ev->delay_ms);
+			line(o, C_YELLOW, mark(o, "↻", "RETRY  "), u->key, u->host, -1, buf_str(&note));
+			buf_release(&note);
+			draw_live(o);
+		}
+		break;
+	case EV_UNIT_END:
+		free(o->live_name);
+		o->live_name = NULL;
+		if (u->state == UNIT_DONE) {
+			char note[64] = "";
+			o->n_done++;
+			if (u->attempts > 1)
+				snprintf(note, sizeof(note), "after %d attempts", u->attempts);
+			if (u->step->action.kind == ACT_GATE)
+				break;
+			if (!quiet)
+				line(o, C_GREEN, mark(o, "✓", "ok     "), u->key, u->host, u->duration_ms, note);
+		} else {
+			o->n_failed++;
+			unit_failed(o, u, u->message);
+		}
+		break;
+	case EV_PROBE:
+		if (!ev->ok || (!quiet && o->verbosity > 0) || (!quiet && strcmp(ev->detail, "verify") == 0)) {
+			struct buf name = BUF_INIT;
+			buf_addf(&name, "%s probe %s", ev->detail, ev->probe);
+			line(o, ev->ok ? C_GREEN : C_RED, ev->ok ? mark(o, "✓", "ok     ") : mark(o, "✗", "FAILED "),
+			    buf_str(&name), u ? u->host : "local", -1, ev->ok ? NULL : ev->message);
+			buf_release(&name);
+			draw_live(o);
+		}
+		break;
+	case EV_UNWIND_START:
+		message(o, C_BOLD, "unwinding: rollback in reverse order of completion%s%s", "", "");
+		break;
+	case EV_ROLLBACK_START:
+		free(o->live_name);
+		free(o->live_target);
+		o->live_name = xasprintf("↶ %s", u->key);
+		o->live_target = xstrdup(u->host);
+		o->live_since = now_ms();
+		draw_live(o);
+		break;
+	case EV_ROLLBACK_END:
+		free(o->live_name);
+		o->live_name = NULL;
+		if (u->rb_state == RB_DONE) {
+			o->n_rolled_back++;
+			if (!quiet)
+				line(o, C_GREEN, mark(o, "↶", "UNDONE "), u->key, u->host, u->rb_duration_ms, "rolled back");
+		} else if (u->rb_state == RB_NO_ACTION) {
+			o->n_no_rollback++;
+			if (!quiet)
+				line(o, C_DIM, mark(o, "–", "KEPT   "), u->key, u->host, -1, "no rollback");
+		} else if (u->rb_state == RB_FAILED) {
+			struct buf b = BUF_INIT;
+			line(o, C_RED, mark(o, "✗", "FAILED "), u->key, u->host, u->rb_duration_ms, "rollback failed");
+			buf_addf(&b, "      %s%s%s\n", col(o, C_RED), ev->message ? ev->message : "", col(o, C_RESET));
+			if (u->tail.len && o->verbosity <= 0)
+				output_tail_lines(u->tail.data, u->tail.len, OUTPUT_FAIL_LINES, "      │ ", &b);
+			fputs(buf_str(&b), o->fp);
+			buf_release(&b);
+		}
+		break;
+	case EV_IN_DOUBT:
+		line(o, C_YELLOW, mark(o, "?", "INDOUBT"), u->key, u->host, -1, ev->message);
+		break;
+	case EV_RUN_END:
+		run_summary(o, ev);
+		break;
+	}
+	fflush(o->fp);
+	pthread_mutex_unlock(&o->mu);
+}
+
+int
+output_ask(void *ctx, const char *name, const char *question, const char **by)
+{
+	struct output *o = ctx;
+	char answer[64];
+	FILE *tty;
+	int verdict = 0;
+
+	if (!isatty(STDIN_FILENO))
+		return -1;
+	tty = fopen("/dev/tty", "r+e");
+	if (tty == NULL)
+		return -1;
+	pthread_mutex_lock(&o->mu);
+	o->prompting = true;
+	clear_live(o);
+	fflush(o->fp);
+	pthread_mutex_unlock(&o->mu);
+	fprintf(tty, "\n  %s%s%s\n  approve gate '%s'? type yes to continue: ", col(o, C_BOLD), question,
+	    col(o, C_RESET), name);
+	fflush(tty);
+	if (fgets(answer, sizeof(answer), tty) != NULL) {
+		answer[strcspn(answer, "\r\n")] = '\0';
+		verdict = strcmp(answer, "yes") == 0 ? 1 : 0;
+	}
+	fclose(tty);
+	*by = "operator at the terminal";
+	pthread_mutex_lock(&o->mu);
+	o->prompting = false;
+	pthread_mutex_unlock(&o->mu);
+	return verdict;
+}

@@ -1,0 +1,32 @@
+/*
+ * output.h - what a person sees while a run goes: one line per unit with a
+ * status mark, name, target and duration; on a terminal a live elapsed
+ * timer for the running unit; without one, plain timestamped lines and no
+ * escape codes. On failure the last 20 lines of the unit's output.
+ *
+ * It is an engine listener (output_on_event) and the gate prompter
+ * (output_ask). Everything it prints has been masked by the engine.
+ */
+#ifndef MIGRATE_OUTPUT_H
+#define MIGRATE_OUTPUT_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "engine.h"
+
+#define OUTPUT_FAIL_LINES 20
+
+struct output;
+
+/* tty: draw live (carriage returns, timer); color: ANSI colours; verbosity -1/0/1. */
+struct output *output_create(FILE *fp, bool tty, bool color, int verbosity);
+void output_free(struct output *o);
+void output_on_event(void *ctx, const struct event *ev);
+/* engine_opts.ask: ask on /dev/tty when stdin is a terminal; -1 otherwise. */
+int output_ask(void *ctx, const char *name, const char *question, const char **by);
+
+/* Append the last n lines of text to out, each prefixed with prefix. */
+void output_tail_lines(const char *text, size_t len, int n, const char *prefix, struct buf *out);
+
+#endif

@@ -1,0 +1,320 @@
+#include "resume.h"
+
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "exitcode.h"
+#include "journal.h"
+#include "util.h"
+
+/* Turn a JSON value of the journal's vars back into a runbook value. */
+static void
+json_to_value(struct json_object *j, struct value *v)
+{
+	memset(v, 0, sizeof(*v));
+	if (json_object_is_type(j, json_type_array)) {
+		size_t n = json_object_array_length(j);
+		v->type = VAL_LIST;
+		v->items = xcalloc(n ? n : 1, sizeof(*v->items));
+		for (size_t i = 0; i < n; i++)
+			json_to_value(json_object_array_get_idx(j, i), &v->items[v->n++]);
+	} else if (json_object_is_type(j, json_type_object)) {
+		size_t n = (size_t)json_object_object_length(j), k = 0;
+		v->type = VAL_MAP;
+		v->items = xcalloc(n ? n : 1, sizeof(*v->items));
+		v->keys = xcalloc(n ? n : 1, sizeof(*v->keys));
+		json_object_object_foreach(j, key, val) {
+			v->keys[k] = xstrdup(key);
+			json_to_value(val, &v->items[k]);
+			k++;
+		}
+		v->n = k;
+	} else {
+		v->type = VAL_STR;
+		v->str = xstrdup(j ? json_object_get_string(j) : "");
+	}
+}
+
+static bool
+resumable(const struct rl_run *rl, enum resume_pick pick)
+{
+	if (pick == PICK_ANY)
+		return true;
+	return rl->outcome == NULL || strcmp(rl->outcome, "gate") == 0 || strcmp(rl->outcome, "interrupted") == 0;
+}
+
+/* The id of the newest run matching pick, or NULL having printed why. */
+static char *
+pick_run(struct session *s, enum resume_pick pick)
+{
+	char **ids = NULL, *err = NULL, *found = NULL;
+	size_t n = 0;
+
+	if (statedir_list_runs(s->sd, &ids, &n, &err) < 0) {
+		fprintf(stderr, "migrate: %s\n", err);
+		free(err);
+		return NULL;
+	}
+	for (size_t i = 0; i < n && !found; i++) {
+		struct rl_run rl;
+		char *path = statedir_journal_path(s->sd, ids[i], &err);
+		if (path && runlog_load(path, &rl, &err) == 0 && resumable(&rl, pick))
+			found = xstrdup(ids[i]);
+		runlog_release(&rl);
+		free(path);
+		free(err);
+		err = NULL;
+	}
+	if (!found)
+		fprintf(stderr, "migrate: no %srun in %s\n", pick == PICK_UNFINISHED ? "unfinished " : "",
+		    statedir_path(s->sd));
+	statedir_free_list(ids, n);
+	return found;
+}
+
+static void
+selection_from_journal(struct resumed *r)
+{
+	struct json_object *sel = r->rl.selection, *v;
+	size_t cap = 0;
+
+	if (sel == NULL)
+		return;
+	if (json_object_object_get_ex(sel, "phases", &v) && json_object_is_type(v, json_type_array)) {
+		for (size_t i = 0; i < json_object_array_length(v); i++) {
+			char *p = xstrdup(json_object_get_string(json_object_array_get_idx(v, i)));
+			PUSH(r->sel_phases, r->n_sel_phases, cap, p);
+		}
+	}
+	if (json_object_object_get_ex(sel, "from", &v) && v)
+		r->sel_from = xstrdup(json_object_get_string(v));
+	if (json_object_object_get_ex(sel, "to", &v) && v)
+		r->sel_to = xstrdup(json_object_get_string(v));
+	r->eo.phases = (const char *const *)r->sel_phases;
+	r->eo.n_phases = r->n_sel_phases;
+	r->eo.from = r->sel_from;
+	r->eo.to = r->sel_to;
+}
+
+static struct runbook *
+load_with_journal_vars(struct resumed *r, struct opts *o)
+{
+	struct var_override *ov = NULL;
+	size_t n = 0, cap = 0;
+	struct diags d = DIAGS_INIT;
+	struct runbook *rb;
+
+	if (r->rl.vars && json_object_is_type(r->rl.vars, json_type_object)) {
+		json_object_object_foreach(r->rl.vars, key, val) {
+			struct var_override x;
+			memset(&x, 0, sizeof(x));
+			x.name = xstrdup(key);
+			json_to_value(val, &x.value);
+			x.origin = "the journal";
+			PUSH(ov, n, cap, x);
+		}
+	}
+	rb = runbook_load(r->rl.file, ov, n, &d);
+	if (rb == NULL)
+		cmd_print_diags(r->rl.file, &d, o);
+	for (size_t i = 0; i < n; i++) {
+		free(ov[i].name);
+		value_release(&ov[i].value);
+	}
+	free(ov);
+	diags_release(&d);
+	return rb;
+}
+
+int
+resume_load(struct session *s, struct opts *o, enum resume_pick pick, struct resumed *r)
+{
+	char *id = NULL, *err = NULL;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	if (o->n_args > 0) {
+		if (!statedir_valid_run_id(o->args[0])) {
+			fprintf(stderr, "migrate: '%s' is not a run id\n", o->args[0]);
+			return EXIT_USAGE;
+		}
+		id = xstrdup(o->args[0]);
+	} else if ((id = pick_run(s, pick)) == NULL) {
+		return EXIT_CANNOT_START;
+	}
+	r->journal_path = statedir_journal_path(s->sd, id, &err);
+	free(id);
+	if (r->journal_path == NULL) {
+		fprintf(stderr, "migrate: %s\n", err);
+		free(err);
+		return EXIT_USAGE;
+	}
+	rc = runlog_load(r->journal_path, &r->rl, &err);
+	if (rc != 0) {
+		fprintf(stderr, "migrate: %s\n", err ? err : "cannot read the journal");
+		free(err);
+		return rc == -1 && o->n_args > 0 ? EXIT_USAGE : EXIT_CANNOT_START;
+	}
+	if (r->rl.torn_tail)
+		fprintf(stderr, "migrate: note: the last record of %s was torn (a crash while writing); it was ignored\n",
+		    r->journal_path);
+	r->rb = load_with_journal_vars(r, o);
+	if (r->rb == NULL) {
+		fprintf(stderr, "migrate: cannot load runbook '%s' of run %s\n", r->rl.file, r->rl.run_id);
+		return EXIT_CANNOT_START;
+	}
+	if (strcmp(r->rb->sha256, r->rl.sha256 ? r->rl.sha256 : "") != 0) {
+		if (!o->force) {
+			fprintf(stderr, "migrate: runbook '%s' changed since run %s started (sha256 %.12s, now %.12s);\n"
+			    "migrate: nothing was run; check the change, then use --force to continue anyway\n",
+			    r->rl.file, r->rl.run_id, r->rl.sha256 ? r->rl.sha256 : "?", r->rb->sha256);
+			return EXIT_CANNOT_START;
+		}
+		fprintf(stderr, "migrate: warning: runbook '%s' changed since run %s started; continuing (--force)\n",
+		    r->rl.file, r->rl.run_id);
+	}
+	selection_from_journal(r);
+	return 0;
+}
+
+/* Gates approved in the journal, so resume does not ask them again. */
+static void
+restore_gates(struct resumed *r, struct run *run)
+{
+	struct json_object **recs = NULL;
+	struct journal_info info;
+	size_t n = 0;
+	char *err = NULL;
+
+	if (journal_replay(r->journal_path, &recs, &n, &info, &err) != 0) {
+		free(err);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *t, *st, *name;
+		if (!json_object_object_get_ex(recs[i], "type", &t) || strcmp(json_object_get_string(t), RL_GATE) != 0)
+			continue;
+		if (json_object_object_get_ex(recs[i], "state", &st) && strcmp(json_object_get_string(st), "approved") == 0 &&
+		    json_object_object_get_ex(recs[i], "name", &name)) {
+			char *g = xstrdup(json_object_get_string(name));
+			PUSH(run->approved_gates, run->n_approved_gates, run->cap_approved_gates, g);
+		}
+	}
+	journal_records_free(recs, n);
+}
+
+static void
+restore_captures(struct run *run, struct unit *u, const struct rl_unit *ru)
+{
+	if (ru->captures == NULL || !json_object_is_type(ru->captures, json_type_object))
+		return;
+	json_object_object_foreach(ru->captures, name, val)
+		run_set_capture(run, u->step->name, name, json_object_get_string(val));
+}
+
+static enum rollback_state
+rb_state_of(const struct rl_unit *ru)
+{
+	switch (ru->rb_state) {
+	case RLR_DONE: return RB_DONE;
+	case RLR_NO_ROLLBACK: return RB_NO_ACTION;
+	default: return RB_NONE;
+	}
+}
+
+int
+resume_restore(struct resumed *r, struct run *run, struct opts *o, bool for_rollback)
+{
+	const struct rl_run *rl = &r->rl;
+	size_t max_seq = 0;
+
+	run->resumed = true;
+	restore_gates(r, run);
+	for (size_t i = 0; i < rl->n_units; i++)
+		if (rl->units[i].completed_seq > max_seq)
+			max_seq = rl->units[i].completed_seq;
+	/* completed units, in their order of completion, with their captures */
+	for (size_t seq = 1; seq <= max_seq; seq++) {
+		for (size_t i = 0; i < rl->n_units; i++) {
+			const struct rl_unit *ru = &rl->units[i];
+			struct unit *u;
+			if (ru->completed_seq != seq || ru->state != RLU_DONE)
+				continue;
+			u = run_unit_by_key(run, ru->key);
+			if (u == NULL) {
+				fprintf(stderr, "migrate: warning: unit '%s' of the journal is not in the runbook any more\n",
+				    ru->key);
+				continue;
+			}
+			u->state = UNIT_DONE;
+			u->attempts = ru->attempts;
+			u->duration_ms = ru->duration_ms;
+			u->exit_code = ru->has_exit ? ru->exit_code : -1;
+			u->rb_state = rb_state_of(ru);
+			restore_captures(run, u, ru);
+			run_mark_completed(run, u);
+		}
+	}
+	/* each completed unit's rollback sees the captures of its time; the
+	 * journal keeps the latest, which is what the unwind had in this run too */
+	for (size_t i = 0; i < run->n_completed; i++) {
+		struct unit *u = run->completed[i];
+		for (size_t k = 0; k < run->n_captures; k++) {
+			struct capture_val c = { xstrdup(run->captures[k].step), xstrdup(run->captures[k].name),
+				xstrdup(run->captures[k].value) };
+			PUSH(u->captures, u->n_captures, u->cap_captures, c);
+		}
+	}
+	for (size_t i = 0; i < rl->n_units; i++) {
+		const struct rl_unit *ru = &rl->units[i];
+		struct unit *u = run_unit_by_key(run, ru->key);
+		if (u == NULL || ru->state == RLU_DONE)
+			continue;
+		if (ru->state == RLU_IN_DOUBT) {
+			u->in_doubt = true;
+		} else if (ru->state == RLU_FAILED && for_rollback) {
+			u->state = UNIT_FAILED;
+			u->attempts = ru->attempts;
+			u->rb_state = rb_state_of(ru);
+			if (ru->message)
+				u->message = xstrdup(ru->message);
+			run->failed_unit = u;
+		}
+	}
+	if (for_rollback) {
+		/* a rollback action that started and never ended ran at most once: never again without a decision */
+		for (size_t i = 0; i < rl->n_units; i++) {
+			const struct rl_unit *ru = &rl->units[i];
+			struct unit *u = run_unit_by_key(run, ru->key);
+			if (u == NULL || ru->rb_state != RLR_IN_DOUBT)
+				continue;
+			if (o->retry_in_doubt)
+				u->rb_state = RB_NONE;
+			else if (o->skip_in_doubt)
+				u->rb_state = RB_DONE;
+			else {
+				fprintf(stderr, "migrate: the rollback of unit '%s' started and never ended (run %s);\n"
+				    "migrate: nothing was run; check it, then run again with --retry-in-doubt or --skip-in-doubt\n",
+				    ru->key, rl->run_id);
+				return EXIT_CANNOT_START;
+			}
+		}
+	}
+	return 0;
+}
+
+void
+resume_release(struct resumed *r)
+{
+	runlog_release(&r->rl);
+	free(r->journal_path);
+	runbook_free(r->rb);
+	for (size_t i = 0; i < r->n_sel_phases; i++)
+		free(r->sel_phases[i]);
+	free(r->sel_phases);
+	free(r->sel_from);
+	free(r->sel_to);
+	memset(r, 0, sizeof(*r));
+}

@@ -1,0 +1,41 @@
+/*
+ * resume.h - continuing a run from its journal (SPEC §4): find the run,
+ * check the runbook did not change, and restore into a fresh struct run
+ * what the journal says happened (completed units in order of completion
+ * with their captures, units in doubt, approved gates, rollback states).
+ * Shared by `migrate resume` and `migrate rollback`; part of the command
+ * layer (prints problems to stderr).
+ */
+#ifndef MIGRATE_RESUME_H
+#define MIGRATE_RESUME_H
+
+#include <stdbool.h>
+
+#include "cmd.h"
+#include "engine.h"
+#include "runlog.h"
+#include "session.h"
+
+enum resume_pick { PICK_UNFINISHED, PICK_ANY };
+
+struct resumed {
+	struct rl_run rl;
+	char *journal_path;
+	struct runbook *rb;
+	struct engine_opts eo;
+	char **sel_phases;           /* from the journal's selection */
+	size_t n_sel_phases;
+	char *sel_from, *sel_to;
+};
+
+/*
+ * Find the run (o->args[0], or the newest run matching pick), replay its
+ * journal, load its runbook with the journal's vars, and refuse a changed
+ * runbook unless o->force. Returns 0, or the exit code having printed why.
+ */
+int resume_load(struct session *s, struct opts *o, enum resume_pick pick, struct resumed *r);
+/* Restore the journal's state into run (created from r->rb and r->eo with the run id). */
+int resume_restore(struct resumed *r, struct run *run, struct opts *o, bool for_rollback);
+void resume_release(struct resumed *r);
+
+#endif

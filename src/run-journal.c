@@ -1,0 +1,315 @@
+#include "run-journal.h"
+
+#include <json-c/json.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "config.h"
+#include "output.h"
+#include "runlog.h"
+#include "util.h"
+
+/* Output kept per unit in the journal: the last lines, bounded. */
+#define JOURNAL_TAIL_LINES 20
+#define JOURNAL_TAIL_MAX 8192
+
+struct run_journal {
+	struct journal *j;
+	char *file;
+	char *by;
+	bool forced;
+};
+
+struct run_journal *
+run_journal_new(struct journal *j, const char *file, const char *by, bool forced)
+{
+	struct run_journal *rj = xcalloc(1, sizeof(*rj));
+
+	rj->j = j;
+	rj->file = xstrdup(file);
+	rj->by = by ? xstrdup(by) : NULL;
+	rj->forced = forced;
+	return rj;
+}
+
+void
+run_journal_free(struct run_journal *rj)
+{
+	if (rj == NULL)
+		return;
+	journal_free(rj->j);
+	free(rj->file);
+	free(rj->by);
+	free(rj);
+}
+
+static struct json_object *
+jstr(const char *s)
+{
+	return s ? json_object_new_string(s) : NULL;
+}
+
+static struct json_object *
+value_json(const struct value *v)
+{
+	struct json_object *o;
+
+	switch (v->type) {
+	case VAL_STR:
+		return json_object_new_string(v->str ? v->str : "");
+	case VAL_LIST:
+		o = json_object_new_array();
+		for (size_t i = 0; i < v->n; i++)
+			json_object_array_add(o, value_json(&v->items[i]));
+		return o;
+	case VAL_MAP:
+		o = json_object_new_object();
+		for (size_t i = 0; i < v->n; i++)
+			json_object_object_add(o, v->keys[i], value_json(&v->items[i]));
+		return o;
+	}
+	return NULL;
+}
+
+static struct json_object *
+record(const char *type)
+{
+	struct json_object *r = json_object_new_object();
+	json_object_object_add(r, "type", json_object_new_string(type));
+	return r;
+}
+
+static void
+add_str(struct json_object *r, const char *key, const char *val)
+{
+	json_object_object_add(r, key, jstr(val));
+}
+
+static void
+unit_fields(struct json_object *r, const struct unit *u)
+{
+	add_str(r, "unit", u->key);
+	add_str(r, "step", u->step->name);
+	add_str(r, "phase", u->step->phase->name);
+	add_str(r, "item", u->item);
+	add_str(r, "host", u->host);
+}
+
+static struct json_object *
+selection(const struct run *run)
+{
+	const struct engine_opts *o = run->opts;
+	struct json_object *s = json_object_new_object();
+	struct json_object *ph = json_object_new_array();
+
+	for (size_t i = 0; i < o->n_phases; i++)
+		json_object_array_add(ph, json_object_new_string(o->phases[i]));
+	json_object_object_add(s, "phases", ph);
+	add_str(s, "from", o->from);
+	add_str(s, "to", o->to);
+	return s;
+}
+
+static const char *
+outcome_key(enum run_outcome o)
+{
+	switch (o) {
+	case OUTCOME_SUCCEEDED: return "succeeded";
+	case OUTCOME_ROLLED_BACK: return "rolled_back";
+	case OUTCOME_NEEDS_HUMAN: return "needs_human";
+	case OUTCOME_GATE: return "gate";
+	case OUTCOME_INTERRUPTED: return "interrupted";
+	case OUTCOME_RUNNING: break;
+	}
+	return "running";
+}
+
+static void
+host_fields(struct json_object *r)
+{
+	char host[256] = "";
+
+	gethostname(host, sizeof(host) - 1);
+	json_object_object_add(r, "pid", json_object_new_int64((int64_t)getpid()));
+	add_str(r, "host", host);
+}
+
+static struct json_object *
+start_record(struct run_journal *rj, const struct run *run)
+{
+	struct json_object *r;
+	const char *user = getenv("USER");
+
+	if (rj->by) {
+		r = record(RL_RESUME);
+		add_str(r, "by", rj->by);
+		json_object_object_add(r, "forced", json_object_new_boolean(rj->forced));
+		host_fields(r);
+		return r;
+	}
+	r = record(RL_RUN_START);
+	add_str(r, "run_id", run->id);
+	add_str(r, "runbook", run->rb->name);
+	add_str(r, "file", rj->file);
+	add_str(r, "sha256", run->rb->sha256);
+	json_object_object_add(r, "vars", value_json(&run->rb->vars));
+	json_object_object_add(r, "selection", selection(run));
+	host_fields(r);
+	add_str(r, "user", user ? user : "");
+	add_str(r, "version", MIGRATE_VERSION);
+	return r;
+}
+
+static void
+add_tail(struct json_object *r, const struct run *run, const struct unit *u)
+{
+	struct buf b = BUF_INIT;
+	const char *p;
+
+	output_tail_lines(buf_str(&u->tail), u->tail.len, JOURNAL_TAIL_LINES, "", &b);
+	p = buf_str(&b);
+	if (b.len > JOURNAL_TAIL_MAX)
+		p += b.len - JOURNAL_TAIL_MAX;
+	json_object_object_add(r, "tail", json_object_new_string(p));
+	buf_release(&b);
+}
+
+static struct json_object *
+unit_end_record(const struct run *run, const struct unit *u)
+{
+	struct json_object *r = record(RL_UNIT_END);
+	struct json_object *caps = json_object_new_object();
+	const char *status = u->state == UNIT_DONE ? "done" : u->state == UNIT_INTERRUPTED ? "interrupted" : "failed";
+
+	add_str(r, "unit", u->key);
+	add_str(r, "status", status);
+	json_object_object_add(r, "attempts", json_object_new_int(u->attempts));
+	json_object_object_add(r, "exit_code", u->exit_code >= 0 ? json_object_new_int(u->exit_code) : NULL);
+	json_object_object_add(r, "duration_ms", json_object_new_int64(u->duration_ms));
+	add_str(r, "message", u->state == UNIT_DONE ? NULL : u->message);
+	if (u->state == UNIT_DONE) {
+		for (size_t i = 0; i < run->n_captures; i++)
+			if (strcmp(run->captures[i].step, u->step->name) == 0)
+				json_object_object_add(caps, run->captures[i].name,
+				    json_object_new_string(run->captures[i].value));
+	}
+	json_object_object_add(r, "captures", caps);
+	add_tail(r, run, u);
+	return r;
+}
+
+static struct json_object *
+event_record(struct run_journal *rj, const struct event *ev)
+{
+	const struct run *run = ev->run;
+	const struct unit *u = ev->unit;
+	struct json_object *r = NULL;
+
+	switch (ev->type) {
+	case EV_RUN_START:
+		return start_record(rj, run);
+	case EV_PHASE_START:
+		r = record(RL_PHASE_START);
+		add_str(r, "phase", ev->phase->name);
+		break;
+	case EV_PHASE_END:
+		r = record(RL_PHASE_END);
+		add_str(r, "phase", ev->phase->name);
+		json_object_object_add(r, "ok", json_object_new_boolean(ev->ok));
+		break;
+	case EV_GATE:
+		r = record(RL_GATE);
+		add_str(r, "name", ev->probe);
+		add_str(r, "phase", ev->phase ? ev->phase->name : NULL);
+		add_str(r, "state", ev->detail);
+		add_str(r, "by", ev->by);
+		add_str(r, "question", ev->message);
+		break;
+	case EV_UNIT_START:
+		r = record(RL_UNIT_START);
+		unit_fields(r, u);
+		json_object_object_add(r, "attempt", json_object_new_int(u->attempts > 0 ? u->attempts : 1));
+		break;
+	case EV_UNIT_RETRY:
+		r = record(RL_UNIT_RETRY);
+		add_str(r, "unit", u->key);
+		json_object_object_add(r, "attempt", json_object_new_int(u->attempts));
+		add_str(r, "message", ev->message);
+		json_object_object_add(r, "delay_ms", json_object_new_int64(ev->delay_ms));
+		break;
+	case EV_UNIT_END:
+		return unit_end_record(run, u);
+	case EV_IN_DOUBT:
+		r = record(RL_IN_DOUBT);
+		add_str(r, "unit", u->key);
+		add_str(r, "decision", ev->detail);
+		add_str(r, "message", ev->message);
+		break;
+	case EV_PROBE:
+		r = record(RL_PROBE);
+		add_str(r, "probe", ev->probe);
+		add_str(r, "context", ev->detail);
+		add_str(r, "unit", u ? u->key : NULL);
+		json_object_object_add(r, "ok", json_object_new_boolean(ev->ok));
+		add_str(r, "message", ev->message);
+		break;
+	case EV_UNWIND_START:
+		r = record(RL_UNWIND_START);
+		add_str(r, "reason", run->failure);
+		break;
+	case EV_ROLLBACK_START:
+		r = record(RL_ROLLBACK_START);
+		add_str(r, "unit", u->key);
+		break;
+	case EV_ROLLBACK_END:
+		r = record(RL_ROLLBACK_END);
+		add_str(r, "unit", u->key);
+		add_str(r, "status", u->rb_state == RB_DONE ? "done" : u->rb_state == RB_FAILED ? "failed" : "no_rollback");
+		add_str(r, "message", u->rb_message);
+		json_object_object_add(r, "duration_ms", json_object_new_int64(u->rb_duration_ms));
+		break;
+	case EV_RUN_END:
+		r = record(RL_RUN_END);
+		add_str(r, "outcome", outcome_key(run->outcome));
+		json_object_object_add(r, "exit_code", json_object_new_int(outcome_exit_code(run->outcome)));
+		add_str(r, "failure", run->failure);
+		json_object_object_add(r, "duration_ms", json_object_new_int64(run->duration_ms));
+		break;
+	case EV_UNIT_OUTPUT:
+		break;
+	}
+	return r;
+}
+
+static void
+append(struct run_journal *rj, const struct run *run, struct json_object *r)
+{
+	char *err = NULL;
+
+	if (journal_append(rj->j, r, &err) < 0) {
+		char *m = xasprintf("cannot write the journal: %s", err ? err : "unknown error");
+		run_record_failed(run, m);
+		free(m);
+		free(err);
+	}
+	json_object_put(r);
+}
+
+void
+run_journal_on_event(void *ctx, const struct event *ev)
+{
+	struct run_journal *rj = ctx;
+	struct json_object *r;
+
+	if (ev->type == EV_RUN_END && ev->run->outcome == OUTCOME_INTERRUPTED) {
+		struct json_object *i = record(RL_INTERRUPTED);
+		add_str(i, "signal", "SIGINT or SIGTERM");
+		append(rj, ev->run, i);
+	}
+	r = event_record(rj, ev);
+	if (r)
+		append(rj, ev->run, r);
+}

@@ -1,0 +1,26 @@
+/*
+ * run-journal.h - the engine listener that writes a run's journal: one
+ * record per state change, in the format of runlog.h. When a record cannot
+ * be written the run is stopped (run_record_failed): a run whose journal
+ * is lost must not go on.
+ */
+#ifndef MIGRATE_RUN_JOURNAL_H
+#define MIGRATE_RUN_JOURNAL_H
+
+#include <stdbool.h>
+
+#include "engine.h"
+#include "journal.h"
+
+struct run_journal;
+
+/*
+ * Take ownership of j. file is the runbook's absolute path; by is NULL for a
+ * new run (a run_start record is written when the run starts), or "resume"
+ * / "rollback" for a continued one (a resume record is written instead).
+ */
+struct run_journal *run_journal_new(struct journal *j, const char *file, const char *by, bool forced);
+void run_journal_free(struct run_journal *rj);
+void run_journal_on_event(void *ctx, const struct event *ev);
+
+#endif

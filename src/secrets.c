@@ -1,0 +1,186 @@
+#include "secrets.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util.h"
+
+static char *
+expand_home(const char *path)
+{
+	const char *home = getenv("HOME");
+
+	if (path[0] == '~' && (path[1] == '/' || path[1] == '\0') && home)
+		return xasprintf("%s%s", home, path + 1);
+	return xstrdup(path);
+}
+
+static int
+read_secret_file(const char *path, struct buf *out, char **err)
+{
+	char *p = expand_home(path);
+	char chunk[4096];
+	int fd = open(p, O_RDONLY | O_CLOEXEC);
+	ssize_t k;
+	int rc = -1;
+
+	if (fd < 0) {
+		*err = xasprintf("cannot read '%s': %s", path, strerror(errno));
+		goto cleanup;
+	}
+	while ((k = read(fd, chunk, sizeof(chunk))) != 0) {
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			*err = xasprintf("cannot read '%s': %s", path, strerror(errno));
+			goto cleanup;
+		}
+		buf_add(out, chunk, (size_t)k);
+		if (out->len > 1024 * 1024) {
+			*err = xasprintf("'%s' is larger than 1 MiB", path);
+			goto cleanup;
+		}
+	}
+	rc = 0;
+cleanup:
+	explicit_bzero(chunk, sizeof(chunk));
+	if (fd >= 0)
+		close(fd);
+	free(p);
+	return rc;
+}
+
+int
+secrets_load(const struct runbook *rb, struct secrets *s, char **err)
+{
+	for (size_t i = 0; i < rb->n_secrets; i++) {
+		const struct secret_def *d = &rb->secrets[i];
+		struct buf val = BUF_INIT;
+		struct secret sec;
+		char *why = NULL;
+
+		if (d->source == SECRET_ENV) {
+			const char *v = getenv(d->ref);
+			if (v == NULL) {
+				*err = xasprintf("secret '%s': environment variable '%s' is not set", d->name, d->ref);
+				return -1;
+			}
+			buf_adds(&val, v);
+		} else if (read_secret_file(d->ref, &val, &why) < 0) {
+			*err = xasprintf("secret '%s': %s", d->name, why);
+			free(why);
+			if (val.data)
+				explicit_bzero(val.data, val.cap);
+			buf_release(&val);
+			return -1;
+		}
+		if (val.len > 0 && val.data[val.len - 1] == '\n')
+			val.data[--val.len] = '\0';
+		if (val.len > 0 && val.data[val.len - 1] == '\r')
+			val.data[--val.len] = '\0';
+		sec.name = xstrdup(d->name);
+		sec.value = buf_detach(&val);
+		PUSH(s->v, s->n, s->cap, sec);
+	}
+	return 0;
+}
+
+void
+secrets_release(struct secrets *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		explicit_bzero(s->v[i].value, strlen(s->v[i].value));
+		free(s->v[i].value);
+		free(s->v[i].name);
+	}
+	free(s->v);
+	memset(s, 0, sizeof(*s));
+}
+
+const char *
+secrets_get(const struct secrets *s, const char *name)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (strcmp(s->v[i].name, name) == 0)
+			return s->v[i].value;
+	return NULL;
+}
+
+/* Longest values first, so a secret that contains another is masked whole. */
+static size_t
+longest_unmasked(const struct secrets *s, const bool *done)
+{
+	size_t best = (size_t)-1, best_len = 0;
+
+	for (size_t i = 0; i < s->n; i++) {
+		size_t len = strlen(s->v[i].value);
+		if (!done[i] && len > 0 && len >= best_len) {
+			best = i;
+			best_len = len;
+		}
+	}
+	return best;
+}
+
+void
+secrets_mask(const struct secrets *s, struct buf *b)
+{
+	bool *done;
+	size_t i;
+
+	if (s == NULL || s->n == 0 || b->len == 0)
+		return;
+	done = xcalloc(s->n, sizeof(*done));
+	while ((i = longest_unmasked(s, done)) != (size_t)-1) {
+		const char *val = s->v[i].value;
+		size_t vlen = strlen(val);
+		struct buf out = BUF_INIT;
+		const char *p = buf_str(b), *hit;
+		bool any = false;
+
+		done[i] = true;
+		while ((hit = memmem(p, b->len - (size_t)(p - b->data), val, vlen)) != NULL) {
+			buf_add(&out, p, (size_t)(hit - p));
+			buf_adds(&out, SECRET_MASK);
+			p = hit + vlen;
+			any = true;
+		}
+		if (!any) {
+			buf_release(&out);
+			continue;
+		}
+		buf_add(&out, p, b->len - (size_t)(p - b->data));
+		explicit_bzero(b->data, b->cap);
+		buf_release(b);
+		*b = out;
+	}
+	free(done);
+}
+
+char *
+secrets_masked(const struct secrets *s, const char *str)
+{
+	struct buf b = BUF_INIT;
+
+	buf_adds(&b, str ? str : "");
+	secrets_mask(s, &b);
+	return buf_detach(&b);
+}
+
+void
+secrets_env(const struct secrets *s, char ***envp, size_t *n, size_t *cap)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		struct buf e = BUF_INIT;
+		buf_adds(&e, "MIGRATE_SECRET_");
+		for (const char *p = s->v[i].name; *p; p++)
+			buf_addc(&e, isalnum((unsigned char)*p) ? (char)toupper((unsigned char)*p) : '_');
+		buf_addc(&e, '=');
+		buf_adds(&e, s->v[i].value);
+		PUSH(*envp, *n, *cap, buf_detach(&e));
+	}
+}
