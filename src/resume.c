@@ -47,7 +47,7 @@ resumable(const struct rl_run *rl, enum resume_pick pick)
 
 /* The id of the newest run matching pick, or NULL having printed why. */
 static char *
-pick_run(struct session *s, enum resume_pick pick)
+pick_run(struct session *s, enum resume_pick pick, bool *corrupt)
 {
 	char **ids = NULL, *err = NULL, *found = NULL;
 	size_t n = 0;
@@ -60,7 +60,18 @@ pick_run(struct session *s, enum resume_pick pick)
 	for (size_t i = 0; i < n && !found; i++) {
 		struct rl_run rl;
 		char *path = statedir_journal_path(s->sd, ids[i], &err);
-		if (path && runlog_load(path, &rl, &err) == 0 && resumable(&rl, pick))
+		int rc = path ? runlog_load(path, &rl, &err) : -1;
+		if (rc == JOURNAL_CORRUPT) {
+			/* never fall back to an older run behind the operator's back */
+			fprintf(stderr, "migrate: %s\nmigrate: give a RUN-ID to pick another run\n", err);
+			runlog_release(&rl);
+			free(path);
+			free(err);
+			statedir_free_list(ids, n);
+			*corrupt = true;
+			return NULL;
+		}
+		if (rc == 0 && resumable(&rl, pick))
 			found = xstrdup(ids[i]);
 		runlog_release(&rl);
 		free(path);
@@ -141,8 +152,10 @@ resume_load(struct session *s, struct opts *o, enum resume_pick pick, struct res
 			return EXIT_USAGE;
 		}
 		id = xstrdup(o->args[0]);
-	} else if ((id = pick_run(s, pick)) == NULL) {
-		return EXIT_CANNOT_START;
+	} else {
+		bool corrupt = false;
+		if ((id = pick_run(s, pick, &corrupt)) == NULL)
+			return EXIT_CANNOT_START;
 	}
 	r->journal_path = statedir_journal_path(s->sd, id, &err);
 	free(id);

@@ -1,0 +1,182 @@
+#!/bin/bash
+# Journal, lock, resume, gates, signals and reports (SPEC §4), black-box.
+. "$(dirname "$0")/lib.sh"
+
+export MIGRATE_STATE_DIR="$T/state"
+J() { ls -t "$MIGRATE_STATE_DIR"/runs/*.jsonl | head -1; }
+
+cat > steps.yaml <<'YAML'
+runbook: 1
+name: steps
+vars: {dir: /tmp, code: "0"}
+secrets:
+  token: {env: STEPS_TOKEN}
+phases:
+  - name: one
+    steps:
+      - name: a
+        run: echo a >> ${dir}/log; echo "token ${secrets.token}"
+        rollback: {run: 'echo undo a >> ${dir}/log'}
+      - name: b
+        run: echo b >> ${dir}/log; while [ -e ${dir}/hold ]; do sleep 0.05; done
+        rollback: {run: 'echo undo b >> ${dir}/log'}
+  - name: two
+    gate: "Proceed to phase two?"
+    steps:
+      - name: c
+        run: echo c >> ${dir}/log; exit ${code}
+        rollback: {run: 'echo undo c >> ${dir}/log'}
+YAML
+export STEPS_TOKEN=tok-Secret-5150
+
+# --- files, modes, records, secrets -------------------------------------
+run_migrate run steps.yaml --var dir="$T" --yes --report junit="$T/r.xml" --report json="$T/r.json"
+expect_rc "run with journal" 0
+[ "$(stat -c %a "$MIGRATE_STATE_DIR/runs")" = 700 ] && pass "runs/ is 0700" || fail "runs/ mode $(stat -c %a "$MIGRATE_STATE_DIR/runs")"
+[ "$(stat -c %a "$MIGRATE_STATE_DIR/locks")" = 700 ] && pass "locks/ is 0700" || fail "locks/ mode"
+[ "$(stat -c %a "$(J)")" = 600 ] && pass "journal is 0600" || fail "journal mode $(stat -c %a "$(J)")"
+expect_not_in "no secret in the journal" "$(J)" "tok-Secret-5150"
+expect_not_in "no secret in the JUnit report" "$T/r.xml" "tok-Secret-5150"
+expect_not_in "no secret in the JSON report" "$T/r.json" "tok-Secret-5150"
+if python3 - "$(J)" <<'PY'
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+types = [r["type"] for r in recs]
+assert types[0] == "run_start" and types[-1] == "run_end", types
+assert [r["seq"] for r in recs] == list(range(1, len(recs) + 1))
+assert all("sum" in r and "ts" in r for r in recs)
+start = recs[0]
+assert len(start["sha256"]) == 64 and start["vars"]["code"] == "0", start
+assert "token" not in json.dumps(start["vars"])
+for t in ("phase_start", "gate", "unit_start", "unit_end", "phase_end"):
+    assert t in types, t
+ends = [r for r in recs if r["type"] == "unit_end"]
+assert [r["unit"] for r in ends] == ["a", "b", "c"] and all(r["status"] == "done" for r in ends)
+assert recs[-1]["outcome"] == "succeeded" and recs[-1]["exit_code"] == 0
+PY
+then pass "journal records: run_start .. run_end, seq, sums, vars, units"; else fail "journal content"; fi
+if xmllint --noout "$T/r.xml" 2>"$T/xml.err"; then pass "JUnit report is well-formed XML"; else fail "JUnit XML" "$(cat "$T/xml.err")"; fi
+[ "$(grep -c '<testcase ' "$T/r.xml")" = 3 ] && pass "JUnit: one testcase per unit" || fail "JUnit testcase count" "$(grep -c '<testcase ' "$T/r.xml")"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["outcome"]=="succeeded"' "$T/r.json" && pass "JSON report parses" || fail "JSON report"
+run_migrate status --format json
+expect_rc "status --format json" 0
+python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$T/out" && pass "status json parses" || fail "status json"
+run_migrate history --format json
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert len(d)==1' "$T/out" && pass "history json parses" || fail "history json"
+rm -f "$T/log"
+
+# --- gate without a terminal, then resume --yes ----------------------------
+run_migrate run steps.yaml --var dir="$T" --report junit="$T/gate.xml"
+expect_rc "gate without a terminal" 4
+expect_file "stopped before phase two" "$T/log" "a
+b"
+[ -s "$T/gate.xml" ] && pass "report written at a gate stop" || fail "no report at gate stop"
+run_migrate resume
+expect_rc "resume without approval stops at the gate again" 4
+run_migrate resume --yes
+expect_rc "resume --yes finishes the run" 0
+expect_file "earlier steps did not run again" "$T/log" "a
+b
+c"
+run_migrate resume
+expect_rc "nothing left to resume" 6
+rm -f "$T/log"
+
+# --- failure, then rollback command finishes nothing twice -----------------
+run_migrate run steps.yaml --var dir="$T" --var code=3 --yes --no-rollback
+expect_rc "--no-rollback leaves steps in place" 3
+run_migrate rollback
+expect_rc "rollback command unwinds" 0
+expect_file "rolled back in reverse" "$T/log" "a
+b
+c
+undo b
+undo a"
+run_migrate rollback
+expect_rc "a second rollback has nothing to do" 0
+expect_in "says nothing to roll back" "$T/out" "nothing to roll back"
+rm -f "$T/log"
+
+# --- SIGINT during a step: exit 5, resume completes ------------------------
+touch "$T/hold"
+"$MIGRATE" run steps.yaml --var dir="$T" --yes --report json="$T/int.json" </dev/null >"$T/out" 2>&1 &
+pid=$!
+for _ in $(seq 500); do grep -qx b "$T/log" 2>/dev/null && break; sleep 0.02; done
+kill -INT $pid
+wait $pid; rc=$?
+expect_rc "SIGINT" 5
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["exit_code"]==5, d["exit_code"]' "$T/int.json" && pass "report written on interrupt" || fail "report on interrupt"
+grep -q '"type":"interrupted"' "$(J)" && pass "journal records the interrupt" || fail "no interrupted record"
+rm -f "$T/hold"
+run_migrate resume --yes
+expect_rc "resume after SIGINT completes" 0
+expect_file "the interrupted step ran again, a did not" "$T/log" "a
+b
+b
+c"
+rm -f "$T/log"
+
+# --- locks: a second run exits 6 at once naming the first -----------------
+touch "$T/hold"
+"$MIGRATE" run steps.yaml --var dir="$T" --yes </dev/null >"$T/first.out" 2>&1 &
+first=$!
+for _ in $(seq 500); do grep -qx b "$T/log" 2>/dev/null && break; sleep 0.02; done
+first_id=$(basename "$(J)" .jsonl)
+start=$(date +%s%N)
+run_migrate run steps.yaml --var dir="$T" --yes
+elapsed=$(( ($(date +%s%N) - start) / 1000000 ))
+expect_rc "second run of a locked runbook" 6
+expect_in "the holder is named" "$T/err" "$first_id"
+[ "$elapsed" -lt 5000 ] && pass "refused at once (${elapsed} ms)" || fail "refusal took ${elapsed} ms"
+kill -KILL $first
+wait $first 2>/dev/null
+rm -f "$T/hold"
+run_migrate run steps.yaml --var dir="$T" --yes
+expect_rc "after the holder died a new run starts" 0
+rm -f "$T/log"
+
+# --- torn last line: ignored; corrupt middle record: refused ---------------
+run_migrate run steps.yaml --var dir="$T"
+expect_rc "gated run for the torn-tail test" 4
+printf '{"seq":99,"type":"unit_st' >> "$(J)"
+run_migrate resume --yes
+expect_rc "resume with a torn last line" 0
+expect_in "the torn line is mentioned" "$T/err" "torn"
+expect_file "nothing before the torn line was lost" "$T/log" "a
+b
+c"
+rm -f "$T/log"
+run_migrate run steps.yaml --var dir="$T"
+expect_rc "gated run for the corruption test" 4
+python3 - "$(J)" <<'PY'
+import sys
+p = sys.argv[1]
+lines = open(p, "rb").read().split(b"\n")
+lines[2] = lines[2].replace(b'"type"', b'"tipe"', 1)
+open(p, "wb").write(b"\n".join(lines))
+PY
+run_migrate resume --yes
+expect_rc "resume refuses a corrupt journal" 6
+expect_in "names the line" "$T/err" "line 3"
+run_migrate status
+expect_rc "status of a corrupt journal" 6
+[ "$(grep -c . "$T/log")" = 2 ] && pass "nothing ran on a corrupt journal" || fail "steps ran" "$(cat "$T/log")"
+rm -f "$T/log"
+
+# --- changed runbook: refused unless --force -------------------------------
+run_migrate run steps.yaml --var dir="$T"
+expect_rc "gated run for the changed-runbook test" 4
+echo "# edited" >> steps.yaml
+run_migrate resume --yes
+expect_rc "resume refuses a changed runbook" 6
+expect_in "says it changed" "$T/err" "changed"
+run_migrate resume --yes --force
+expect_rc "resume --force" 0
+
+# --- symlinked state: refused ----------------------------------------------
+mkdir -p "$T/elsewhere"
+mkdir -p "$T/s2" && ln -s "$T/elsewhere" "$T/s2/runs"
+run_migrate run steps.yaml --var dir="$T" --yes --state-dir "$T/s2"
+expect_rc "a symlinked runs/ is refused" 6
+
+finish
