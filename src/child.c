@@ -554,6 +554,8 @@ child_run(const struct child_opts *opts, struct child_result *res)
 	res->pid = pid;
 	/* Also here, so the group exists whichever of us runs first. */
 	setpgid(pid, pid);
+	if (opts->running_pgid)
+		*opts->running_pgid = pid;
 	close_fd(&fds[P_IN][0]);
 	close_fd(&fds[P_OUT][1]);
 	close_fd(&fds[P_ERR][1]);
@@ -579,6 +581,8 @@ child_run(const struct child_opts *opts, struct child_result *res)
 		close_fd(&p.fd[P_IN]);
 
 	pump_run(&p);
+	if (opts->running_pgid)
+		*opts->running_pgid = 0;
 	pump_result(&p);
 	ret = res->status == CHILD_FAILED ? -1 : 0;
 

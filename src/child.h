@@ -32,6 +32,11 @@ struct child_opts {
 	int64_t kill_grace_ms;        /* 0: CHILD_KILL_GRACE_MS */
 	size_t tail_max;              /* 0: CHILD_TAIL_MAX */
 	volatile sig_atomic_t *cancel;/* polled at least every 100 ms; non-zero stops the child like a timeout */
+	/*
+	 * When not NULL, holds the child's process group id while it runs (0
+	 * otherwise), so a signal handler can kill the group on a hard exit.
+	 */
+	volatile sig_atomic_t *running_pgid;
 	/* Called with every chunk read (fd 1 or 2), in order. May be NULL. */
 	void (*on_output)(void *ctx, int fd, const char *data, size_t len);
 	void *ctx;

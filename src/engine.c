@@ -20,16 +20,25 @@
 #include "util.h"
 
 volatile sig_atomic_t engine_interrupted;
+volatile sig_atomic_t engine_last_signal;
 static volatile sig_atomic_t *volatile signal_cancel;
+/* The process group of the running local command (0: none). */
+static volatile sig_atomic_t running_pgid;
 
 static void
 on_signal(int sig)
 {
 	engine_interrupted++;
+	engine_last_signal = sig;
 	if (signal_cancel)
 		*signal_cancel = 1;
-	if (engine_interrupted >= 2 && sig == SIGINT)
+	if (engine_interrupted >= 2 && sig == SIGINT) {
+		/* exit at once: records are written whole, so the journal stays valid */
+		pid_t pg = (pid_t)running_pgid;
+		if (pg > 0)
+			kill(-pg, SIGKILL);
 		_exit(EXIT_INTERRUPTED);
+	}
 }
 
 void
@@ -260,6 +269,7 @@ run_action(struct run *run, const struct unit *u, struct unit *out_unit,
 	req.timeout_ms = spec->no_deadline ? spec->timeout_ms
 	    : effective_timeout(run, spec->timeout_ms, &by_deadline);
 	req.cancel = &run->cancel;
+	req.running_pgid = &running_pgid;
 	req.on_output = pump_output;
 	req.ctx = &pp;
 	exec_action(&req, res);
@@ -317,7 +327,7 @@ describe_failure(struct run *run, const struct exec_result *res, int64_t timeout
 }
 
 /* The delay before retry number `attempt` (1-based: after the first failure, attempt = 1). */
-static int64_t
+int64_t
 retry_delay(const struct retry *r, int attempt)
 {
 	double d = (double)r->interval_ms;

@@ -167,8 +167,16 @@ struct run {
 	char *record_error;
 };
 
-/* A signal handler sets this (count of SIGINT/SIGTERM received). */
+/* A signal handler sets these (count of SIGINT/SIGTERM received, the last one). */
 extern volatile sig_atomic_t engine_interrupted;
+extern volatile sig_atomic_t engine_last_signal;
+
+/*
+ * The wait before retry number attempt (1 after the first failure):
+ * interval × backoff^(attempt-1), capped by max_interval, then spread by
+ * ± jitter × the delay.
+ */
+int64_t retry_delay(const struct retry *r, int attempt);
 /* Install SIGINT/SIGTERM handlers that stop the run (second SIGINT: exit at once). */
 void engine_install_signals(void);
 

@@ -22,6 +22,7 @@ exec_local_run(const struct exec_req *req, struct exec_result *res)
 	co.workdir = req->workdir;
 	co.timeout_ms = req->timeout_ms;
 	co.cancel = req->cancel;
+	co.running_pgid = req->running_pgid;
 	co.on_output = req->on_output;
 	co.ctx = req->ctx;
 	child_run(&co, &cr);

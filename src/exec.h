@@ -26,6 +26,7 @@ struct exec_req {
 	const char *tcp;              /* ACT_TCP: HOST:PORT */
 	int64_t timeout_ms;
 	volatile sig_atomic_t *cancel;
+	volatile sig_atomic_t *running_pgid;   /* see child.h */
 	void (*on_output)(void *ctx, int fd, const char *data, size_t len);
 	void *ctx;
 };

@@ -20,7 +20,8 @@
  *                 "operator at the terminal"), question
  *   unit_start    unit, step, phase, item (string or null), host, attempt
  *   unit_retry    unit, attempt (the one that failed), message, delay_ms
- *   unit_end      unit, status ("done" | "failed"), attempts, exit_code
+ *   unit_end      unit, status ("done" | "failed" | "interrupted": stopped by
+ *                 SIGINT/SIGTERM, run again by resume), attempts, exit_code
  *                 (int or null), duration_ms, message (null when done),
  *                 captures {name: value} (this step's, when done),
  *                 tail (last output lines, masked)

@@ -173,6 +173,68 @@ expect_in "says it changed" "$T/err" "changed"
 run_migrate resume --yes --force
 expect_rc "resume --force" 0
 
+# --- a failed rollback stops the unwind; `migrate rollback` continues it ---
+cat > unwind.yaml <<'YAML'
+runbook: 1
+name: unwind
+vars: {dir: /tmp}
+phases:
+  - name: p
+    steps:
+      - {name: u1, run: 'echo u1 >> ${dir}/ulog', rollback: {run: 'echo undo u1 >> ${dir}/ulog'}}
+      - {name: u2, run: 'echo u2 >> ${dir}/ulog', rollback: {run: 'test -e ${dir}/fixed && echo undo u2 >> ${dir}/ulog'}}
+      - {name: u3, run: 'echo u3 >> ${dir}/ulog', rollback: {run: 'echo undo u3 >> ${dir}/ulog'}}
+      - {name: u4, run: 'exit 1'}
+YAML
+run_migrate run unwind.yaml --var dir="$T"
+expect_rc "rollback of u2 fails" 3
+run_migrate status
+expect_in "status shows the failed rollback" "$T/out" "rollback FAILED"
+touch "$T/fixed"
+run_migrate rollback
+expect_rc "rollback continues the unwind" 0
+expect_file "u3 was not rolled back twice; u2 and u1 were" "$T/ulog" "u1
+u2
+u3
+undo u3
+undo u2
+undo u1"
+
+# --- a second SIGINT exits at once; the journal stays valid -----------------
+cat > stubborn.yaml <<'YAML'
+runbook: 1
+name: stubborn
+vars: {dir: /tmp}
+phases:
+  - name: p
+    steps:
+      - name: ignores-term
+        run: trap '' TERM; echo $$ > ${dir}/stubborn.pid; sleep 60 & echo $! >> ${dir}/stubborn.pid; wait
+YAML
+"$MIGRATE" run stubborn.yaml --var dir="$T" </dev/null >"$T/out" 2>&1 &
+pid=$!
+for _ in $(seq 500); do [ "$(grep -c . "$T/stubborn.pid" 2>/dev/null)" = 2 ] && break; sleep 0.02; done
+# the step ignores SIGTERM, so after the first SIGINT migrate would wait out the 5 s grace
+kill -INT $pid; sleep 0.3; kill -INT $pid
+wait $pid; rc=$?
+expect_rc "second SIGINT" 5
+gone=1
+for _ in $(seq 100); do
+	gone=1
+	while read -r p; do kill -0 "$p" 2>/dev/null && gone=0; done < "$T/stubborn.pid"
+	[ $gone = 1 ] && break
+	sleep 0.1
+done
+[ $gone = 1 ] && pass "the step's processes were killed on the hard exit" || fail "processes survived a second SIGINT"
+if python3 - "$(J)" <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    json.loads(line)
+PY
+then pass "journal parses after a second SIGINT"; else fail "journal damaged by a second SIGINT"; fi
+run_migrate status
+expect_rc "status after a second SIGINT" 0
+
 # --- symlinked state: refused ----------------------------------------------
 mkdir -p "$T/elsewhere"
 mkdir -p "$T/s2" && ln -s "$T/elsewhere" "$T/s2/runs"

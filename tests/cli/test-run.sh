@@ -179,4 +179,58 @@ x"
 expect_in "exit code reported" "$T/out" "exit 7"
 expect_in "last output lines shown on failure" "$T/out" "still broken"
 
+# after probes, pause steps and pause after units, watch probes
+cat > probes.yaml <<'YAML'
+runbook: 1
+name: probes
+vars: {dir: /tmp}
+probes:
+  marker-present: {run: 'test -e ${dir}/marker', expect: {exit: 0}}
+  port-open: {tcp: "127.0.0.1:1"}
+phases:
+  - name: p
+    steps:
+      - name: make-marker
+        run: touch ${dir}/marker; echo made >> ${dir}/log
+        after: [marker-present]
+        pause: 50ms
+        rollback: {run: 'echo undo make-marker >> ${dir}/log'}
+      - name: breather
+        pause: 100ms
+      - name: needs-port
+        run: echo needs-port >> ${dir}/log
+        after: [port-open]
+YAML
+mkdir -p "$T/pr"
+run_migrate run probes.yaml --var dir="$T/pr"
+expect_rc "a failing after probe fails the unit" 1
+expect_in "the probe is named" "$T/out" "after probe 'port-open' failed"
+expect_in "tcp probe says why" "$T/out" "cannot connect to 127.0.0.1:1"
+expect_file "after probe passed, then failed, then unwind" "$T/pr/log" "made
+needs-port
+undo make-marker"
+
+cat > watch.yaml <<'YAML'
+runbook: 1
+name: watch
+vars: {dir: /tmp}
+probes:
+  error-rate-ok: {run: 'test ! -e ${dir}/errors'}
+phases:
+  - name: shift
+    watch: {probes: [error-rate-ok], interval: 100ms, failures: 2}
+    steps:
+      - name: shift-traffic
+        run: echo shifted >> ${dir}/log
+        rollback: {run: 'echo unshifted >> ${dir}/log'}
+      - name: soak
+        run: touch ${dir}/errors; sleep 60
+YAML
+mkdir -p "$T/w"
+run_migrate run watch.yaml --var dir="$T/w"
+expect_rc "a failing watch probe aborts the phase" 1
+expect_in "watch failure explained" "$T/out" "watch probe 'error-rate-ok' failed 2 times in a row"
+expect_file "watch abort unwinds" "$T/w/log" "shifted
+unshifted"
+
 finish

@@ -300,6 +300,50 @@ START_TEST(test_gate_without_answer)
 }
 END_TEST
 
+START_TEST(test_retry_delay)
+{
+	struct retry r = { .attempts = 6, .interval_ms = 100, .backoff = 2, .max_interval_ms = 0, .jitter = 0 };
+
+	ck_assert_int_eq(retry_delay(&r, 1), 100);
+	ck_assert_int_eq(retry_delay(&r, 2), 200);
+	ck_assert_int_eq(retry_delay(&r, 4), 800);
+	r.max_interval_ms = 300;
+	ck_assert_int_eq(retry_delay(&r, 4), 300);
+	r.backoff = 1;
+	r.max_interval_ms = 0;
+	ck_assert_int_eq(retry_delay(&r, 5), 100);
+	r.jitter = 0.2;
+	for (int i = 0; i < 200; i++) {
+		int64_t d = retry_delay(&r, 1);
+		ck_assert_int_ge(d, 80);
+		ck_assert_int_le(d, 120);
+	}
+}
+END_TEST
+
+START_TEST(test_watch_aborts_running_unit)
+{
+	struct engine_opts eo = { 0 };
+	char yaml[1024], *log;
+
+	snprintf(yaml, sizeof(yaml),
+	    "runbook: 1\n"
+	    "name: watch\n"
+	    "vars: {flag: '%s/bad'}\n"
+	    "probes:\n"
+	    "  healthy: {run: 'test ! -e ${flag}'}\n"
+	    "phases:\n"
+	    "  - name: p\n"
+	    "    watch: {probes: [healthy], interval: 100ms, failures: 2}\n"
+	    "    steps:\n"
+	    "      - {name: a, run: 'true', rollback: {run: 'true'}}\n"
+	    "      - {name: b, run: 'touch ${flag}; sleep 60'}\n", tmpdir);
+	ck_assert_int_eq(run_yaml(yaml, &eo, &log, NULL, 0), EXIT_ROLLED_BACK);
+	ck_assert_str_eq(log, "done a\nfail b\nundo a\n");
+	free(log);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -319,6 +363,8 @@ main(void)
 	tcase_add_test(tc, test_capture_feeds_later_step_and_rollback);
 	tcase_add_test(tc, test_verify_failure_unwinds_phase);
 	tcase_add_test(tc, test_gate_without_answer);
+	tcase_add_test(tc, test_retry_delay);
+	tcase_add_test(tc, test_watch_aborts_running_unit);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
