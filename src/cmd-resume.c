@@ -46,16 +46,11 @@ cmd_resume_exec(const struct cmd_entry *self, struct opts *o)
 	struct session s;
 	struct resumed r;
 	struct run *run = NULL;
-	struct journal *j = NULL;
-	struct journal_info info;
-	char *err = NULL;
 	int rc;
 
 	if ((rc = session_open(&s, o, false)) != 0)
 		return rc;
 	if ((rc = resume_load(&s, o, PICK_UNFINISHED, &r)) != 0 || (rc = refuse_finished(&r)) != 0)
-		goto cleanup;
-	if ((rc = session_lock(&s, r.rb->name, r.rl.run_id)) != 0)
 		goto cleanup;
 	r.eo.yes = o->yes;
 	r.eo.approve = (const char *const *)o->approve;
@@ -63,22 +58,9 @@ cmd_resume_exec(const struct cmd_entry *self, struct opts *o)
 	r.eo.no_rollback = o->no_rollback;
 	r.eo.forks = o->forks;
 	r.eo.in_doubt = o->retry_in_doubt ? IN_DOUBT_RETRY : o->skip_in_doubt ? IN_DOUBT_SKIP : IN_DOUBT_ASK;
-	run = run_create(r.rb, &r.eo, r.rl.run_id, &err);
-	if (run == NULL) {
-		fprintf(stderr, "migrate resume: %s\n", err);
-		rc = EXIT_CANNOT_START;
+	if ((rc = resume_open_run(&s, &r, o, false, &run)) != 0 ||
+	    (rc = resume_attach(&s, &r, run, o, "resume")) != 0)
 		goto cleanup;
-	}
-	if ((rc = resume_restore(&r, run, o, false)) != 0)
-		goto cleanup;
-	j = journal_open_append(s.sd, r.rl.run_id, &info, &err);
-	if (j == NULL) {
-		fprintf(stderr, "migrate resume: %s\n", err);
-		rc = EXIT_CANNOT_START;
-		goto cleanup;
-	}
-	session_attach(&s, run, &r.eo, o, j, r.rl.file, "resume");
-	engine_install_signals();
 	rc = engine_run(run);
 	if (rc == EXIT_CANNOT_START && !run->record_error)
 		print_undecided(run);
@@ -90,7 +72,6 @@ cleanup:
 	session_release(&s);
 	run_free(run);
 	resume_release(&r);
-	free(err);
 	return rc;
 }
 

@@ -29,24 +29,13 @@ cmd_rollback_exec(const struct cmd_entry *self, struct opts *o)
 	struct session s;
 	struct resumed r;
 	struct run *run = NULL;
-	struct journal *j = NULL;
-	struct journal_info info;
-	char *err = NULL;
 	int rc;
 
 	if ((rc = session_open(&s, o, false)) != 0)
 		return rc;
 	if ((rc = resume_load(&s, o, PICK_ANY, &r)) != 0)
 		goto cleanup;
-	if ((rc = session_lock(&s, r.rb->name, r.rl.run_id)) != 0)
-		goto cleanup;
-	run = run_create(r.rb, &r.eo, r.rl.run_id, &err);
-	if (run == NULL) {
-		fprintf(stderr, "migrate rollback: %s\n", err);
-		rc = EXIT_CANNOT_START;
-		goto cleanup;
-	}
-	if ((rc = resume_restore(&r, run, o, true)) != 0)
+	if ((rc = resume_open_run(&s, &r, o, true, &run)) != 0)
 		goto cleanup;
 	for (size_t i = 0; i < run->n_units; i++)
 		if (run->units[i].in_doubt)
@@ -57,14 +46,8 @@ cmd_rollback_exec(const struct cmd_entry *self, struct opts *o)
 		rc = EXIT_OK;
 		goto cleanup;
 	}
-	j = journal_open_append(s.sd, r.rl.run_id, &info, &err);
-	if (j == NULL) {
-		fprintf(stderr, "migrate rollback: %s\n", err);
-		rc = EXIT_CANNOT_START;
+	if ((rc = resume_attach(&s, &r, run, o, "rollback")) != 0)
 		goto cleanup;
-	}
-	session_attach(&s, run, &r.eo, o, j, r.rl.file, "rollback");
-	engine_install_signals();
 	rc = engine_rollback(run);
 	if (session_reports(run, o) < 0 && rc == EXIT_OK)
 		rc = EXIT_NEEDS_HUMAN;
@@ -72,7 +55,6 @@ cleanup:
 	session_release(&s);
 	run_free(run);
 	resume_release(&r);
-	free(err);
 	return rc;
 }
 

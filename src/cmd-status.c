@@ -14,12 +14,6 @@
 #include "statedir.h"
 #include "util.h"
 
-#define C_RESET "\033[0m"
-#define C_BOLD "\033[1m"
-#define C_DIM "\033[2m"
-#define C_RED "\033[31m"
-#define C_GREEN "\033[32m"
-#define C_YELLOW "\033[33m"
 
 #define KEY_WIDTH_MAX 40
 #define HOST_WIDTH_MAX 24

@@ -30,13 +30,6 @@ struct output {
 	const char *gate_name;
 };
 
-#define C_RESET "\033[0m"
-#define C_BOLD "\033[1m"
-#define C_DIM "\033[2m"
-#define C_RED "\033[31m"
-#define C_GREEN "\033[32m"
-#define C_YELLOW "\033[33m"
-#define C_CYAN "\033[36m"
 
 static const char *
 col(const struct output *o, const char *code)

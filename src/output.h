@@ -17,6 +17,15 @@
 
 #define OUTPUT_FAIL_LINES 20
 
+/* ANSI colours, used only when colour is on (--color, NO_COLOR, a terminal). */
+#define C_RESET "\033[0m"
+#define C_BOLD "\033[1m"
+#define C_DIM "\033[2m"
+#define C_RED "\033[31m"
+#define C_GREEN "\033[32m"
+#define C_YELLOW "\033[33m"
+#define C_CYAN "\033[36m"
+
 struct output;
 
 /* tty: draw live (carriage returns, timer); color: ANSI colours; verbosity -1/0/1. */

@@ -318,6 +318,41 @@ resume_restore(struct resumed *r, struct run *run, struct opts *o, bool for_roll
 	return 0;
 }
 
+int
+resume_open_run(struct session *s, struct resumed *r, struct opts *o, bool for_rollback, struct run **run)
+{
+	char *err = NULL;
+	int rc;
+
+	*run = NULL;
+	if ((rc = session_lock(s, r->rb->name, r->rl.run_id)) != 0)
+		return rc;
+	*run = run_create(r->rb, &r->eo, r->rl.run_id, &err);
+	if (*run == NULL) {
+		fprintf(stderr, "migrate: %s\n", err);
+		free(err);
+		return EXIT_CANNOT_START;
+	}
+	return resume_restore(r, *run, o, for_rollback);
+}
+
+int
+resume_attach(struct session *s, struct resumed *r, struct run *run, struct opts *o, const char *by)
+{
+	struct journal_info info;
+	char *err = NULL;
+	struct journal *j = journal_open_append(s->sd, r->rl.run_id, &info, &err);
+
+	if (j == NULL) {
+		fprintf(stderr, "migrate: %s\n", err);
+		free(err);
+		return EXIT_CANNOT_START;
+	}
+	session_attach(s, run, &r->eo, o, j, r->rl.file, by);
+	engine_install_signals();
+	return 0;
+}
+
 void
 resume_release(struct resumed *r)
 {

@@ -36,6 +36,15 @@ struct resumed {
 int resume_load(struct session *s, struct opts *o, enum resume_pick pick, struct resumed *r);
 /* Restore the journal's state into run (created from r->rb and r->eo with the run id). */
 int resume_restore(struct resumed *r, struct run *run, struct opts *o, bool for_rollback);
+/*
+ * Take the runbook's lock, create the run with the journal's run id and
+ * restore it (resume_restore). Returns 0 with *run set, or the exit code
+ * having printed why.
+ */
+int resume_open_run(struct session *s, struct resumed *r, struct opts *o, bool for_rollback,
+    struct run **run);
+/* Open the journal for appending and attach it and the output to run (by: "resume"/"rollback"). */
+int resume_attach(struct session *s, struct resumed *r, struct run *run, struct opts *o, const char *by);
 void resume_release(struct resumed *r);
 
 #endif
