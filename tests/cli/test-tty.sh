@@ -1,0 +1,358 @@
+#!/bin/bash
+# What a person at a terminal sees and does: gate prompts on /dev/tty, the
+# live line with its timer, marks, colours and NO_COLOR, -q and -v; and
+# that without a terminal the output is plain timestamped lines.
+#
+# Runs on a pseudo-terminal made by tty-drive.py (Debian's python3, stdlib
+# only); skipped (77) when /usr/bin/python3 cannot make one. No assertion
+# depends on timing except the hang guards.
+. "$(dirname "$0")/lib.sh"
+
+PY=/usr/bin/python3
+DRIVE="$SRCDIR/tests/cli/tty-drive.py"
+if ! "$PY" -c 'import pty, termios, select' 2>/dev/null; then
+	echo "SKIP: $PY cannot import pty"
+	exit 77
+fi
+export MIGRATE_STATE_DIR="$T/state"
+ESC=$'\033'
+
+# run_tty [--expect TEXT --send LINE]... -- ARGS...: run migrate ARGS on a
+# new terminal (stdin, stdout, stderr and /dev/tty), typing LINE when TEXT
+# appears; everything it wrote in $T/out, the driver's complaints in
+# $T/err, the exit code in $rc. The array tty_env holds env(1) arguments
+# for the run (for example -u NO_COLOR).
+tty_env=()
+run_tty() {
+	local opts=()
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		opts+=("$1")
+		shift
+	done
+	shift
+	timeout -k 5 120 "$PY" "$DRIVE" --timeout 60 --out "$T/out" "${opts[@]}" -- \
+		env "${tty_env[@]}" "$MIGRATE" "$@" </dev/null 2>"$T/err"
+	rc=$?
+	# on a terminal a sanitizer's report lands in the capture
+	if grep -qaE 'runtime error:|ERROR: [A-Za-z]+Sanitizer' "$T/out"; then
+		fail "sanitizer report on the terminal (migrate $*)" "$(grep -aE -A20 'runtime error:|Sanitizer' "$T/out" | head -40)"
+	fi
+}
+
+# screen FILE: the text as lines, a carriage return starting a new line,
+# erase-line and colour sequences removed.
+screen() {
+	tr '\r' '\n' <"$1" | sed "s/${ESC}\[K//g; s/${ESC}\[[0-9;]*m//g"
+}
+
+# expect_re NAME FILE ERE / expect_not_re: lines of FILE (as `screen` shows
+# them) match / do not match the extended regular expression.
+expect_re() {
+	if screen "$2" | grep -qaE -- "$3"; then
+		pass "$1"
+	else
+		fail "$1: no line matches /$3/" "$(screen "$2" | head -c 3000)"
+	fi
+}
+expect_not_re() {
+	if screen "$2" | grep -qaE -- "$3"; then
+		fail "$1: a line matches /$3/" "$(screen "$2" | grep -naE -- "$3" | head -5)"
+	else
+		pass "$1"
+	fi
+}
+
+# expect_bytes / expect_no_bytes NAME FILE PCRE: the raw bytes of FILE
+# (all of it as one string) match / do not match.
+expect_bytes() {
+	if grep -qaPz -- "$3" "$2"; then
+		pass "$1"
+	else
+		fail "$1: /$3/ not in the raw output" "$(head -c 3000 "$2" | cat -v)"
+	fi
+}
+expect_no_bytes() {
+	if grep -qaPz -- "$3" "$2"; then
+		fail "$1: /$3/ found in the raw output" "$(grep -oaPz -- ".{0,40}$3.{0,40}" "$2" | head -c 600 | cat -v)"
+	else
+		pass "$1"
+	fi
+}
+
+SGR='\x1b\[[0-9;]*m'
+STAMP='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z'
+
+cat > gate.yaml <<'YAML'
+runbook: 1
+name: tty-gate
+vars:
+  dir: /tmp
+phases:
+  - name: prepare
+    steps:
+      - name: before
+        run: echo before >> "${dir}/log"
+  - name: cutover
+    gate: "On-call assembled?"
+    steps:
+      - name: during
+        run: echo during >> "${dir}/log"
+      - name: go-no-go
+        gate: "Error rate below 0.1%?"
+      - name: after
+        run: echo after >> "${dir}/log"
+YAML
+
+# --- 1. a gate on a terminal, answered yes ---------------------------------
+run_tty --expect "type yes to continue: " --send yes \
+	--expect "type yes to continue: " --send yes -- run gate.yaml --var dir="$T"
+expect_rc "gates answered yes at the terminal" 0
+expect_file "everything after the gates ran" "$T/log" "before
+during
+after"
+expect_in "the prompt asks the phase gate's question" "$T/out" "On-call assembled?"
+expect_in "the prompt names the phase gate" "$T/out" "approve gate 'cutover'? type yes to continue: "
+expect_in "the prompt asks the step gate's question" "$T/out" "Error rate below 0.1%?"
+expect_in "the prompt names the step gate" "$T/out" "approve gate 'go-no-go'? type yes to continue: "
+expect_in "the approval is shown" "$T/out" "gate approved"
+expect_in "approved by the operator" "$T/out" "operator at the terminal"
+expect_re "the run succeeds" "$T/out" "run [^ ]+ succeeded"
+rm -f "$T/log"
+
+# --- 2. answered no (and other answers that are not exactly yes) ----------
+run_tty --expect "type yes to continue: " --send no -- run gate.yaml --var dir="$T"
+expect_rc "gate answered no" 4
+expect_file "answered no: nothing after the gate ran" "$T/log" "before"
+expect_in "answered no: the gate is declined" "$T/out" "gate declined"
+expect_in "answered no: the summary names the gate" "$T/out" "stopped at gate 'cutover'"
+rm -f "$T/log"
+
+for answer in y YES " yes" "yes please"; do
+	run_tty --expect "type yes to continue: " --send "$answer" -- run gate.yaml --var dir="$T"
+	expect_rc "gate answered '$answer'" 4
+	expect_file "answered '$answer': nothing after the gate ran" "$T/log" "before"
+	rm -f "$T/log"
+done
+
+# A run stopped at a gate resumes at that gate; answered yes there, it ends.
+run_tty --expect "type yes to continue: " --send no -- run gate.yaml --var dir="$T"
+expect_rc "stopped at the gate before resuming" 4
+run_tty --expect "approve gate 'cutover'? type yes" --send yes \
+	--expect "approve gate 'go-no-go'? type yes" --send yes -- resume
+expect_rc "resume at the terminal, gates answered yes" 0
+expect_file "resume ran the rest once" "$T/log" "before
+during
+after"
+rm -f "$T/log"
+
+# Ctrl-C at the prompt: nothing after the gate may run. (SPEC §3 says an
+# interrupt exits 5; today the prompt treats it as "no", exit 4.)
+run_tty --expect "type yes to continue: " --send '^C' -- run gate.yaml --var dir="$T"
+if [ "$rc" -eq 4 ] || [ "$rc" -eq 5 ]; then
+	pass "Ctrl-C at the prompt stops the run (exit $rc)"
+else
+	fail "Ctrl-C at the prompt: exit $rc, expected 5 (or 4)" "$(head -c 3000 "$T/out" | cat -v)"
+fi
+expect_file "Ctrl-C at the prompt: nothing after the gate ran" "$T/log" "before"
+rm -f "$T/log"
+
+# --- 3. --yes on a terminal does not ask -----------------------------------
+run_tty -- run gate.yaml --var dir="$T" --yes
+expect_rc "--yes on a terminal" 0
+expect_not_in "--yes: no prompt" "$T/out" "type yes"
+expect_in "--yes: approval shown" "$T/out" "gate approved"
+expect_file "--yes: everything ran" "$T/log" "before
+during
+after"
+rm -f "$T/log"
+
+run_tty -- run gate.yaml --var dir="$T" --approve cutover --approve go-no-go
+expect_rc "--approve for every gate on a terminal" 0
+expect_not_in "--approve: no prompt" "$T/out" "type yes"
+rm -f "$T/log"
+
+# --- 4. the live line ------------------------------------------------------
+cat > slow.yaml <<'YAML'
+runbook: 1
+name: tty-slow
+vars:
+  dir: /tmp
+phases:
+  - name: p
+    steps:
+      - name: slow
+        run: sleep 1.5; echo slow >> "${dir}/log"
+      - name: quick
+        run: echo quick >> "${dir}/log"
+YAML
+run_tty -- run slow.yaml --var dir="$T"
+expect_rc "live run on a terminal" 0
+expect_bytes "the live line is redrawn with CR + erase" "$T/out" '\r\x1b\[K  (\x1b\[[0-9;]*m)?…(\x1b\[[0-9;]*m)? slow '
+# the timer values of the redraws of 'slow', in ms
+timer=$(screen "$T/out" | sed -nE 's/^  … slow +local +([0-9.]+(ms|s))$/\1/p' |
+	awk '/ms$/ { print $0 + 0; next } { print int(($0 + 0) * 1000) }')
+if [ "$(printf '%s\n' "$timer" | grep -c .)" -ge 2 ] &&
+	printf '%s\n' "$timer" | awk 'NR > 1 && $1 < prev { bad = 1 } { prev = $1 } END { exit bad }' &&
+	[ "$(printf '%s\n' "$timer" | tail -1)" -gt "$(printf '%s\n' "$timer" | head -1)" ]; then
+	pass "the live timer grows ($(printf '%s' "$timer" | tr '\n' ' ')ms)"
+else
+	fail "the live timer does not grow" "values: $(printf '%s' "$timer" | tr '\n' ' ')" "$(head -c 3000 "$T/out" | cat -v)"
+fi
+expect_re "the finished line has the ✓ mark and a duration" "$T/out" '^  ✓ slow +local +[0-9.]+m?s$'
+expect_re "the quick step has its ✓ line too" "$T/out" '^  ✓ quick +local +[0-9.]+m?s$'
+expect_not_re "no timestamps on a terminal" "$T/out" "^$STAMP"
+expect_not_in "no plain-mode marks on a terminal" "$T/out" "ok     "
+expect_file "both steps ran" "$T/log" "slow
+quick"
+rm -f "$T/log"
+
+# --- 5. colours ------------------------------------------------------------
+tty_env=(-u NO_COLOR)
+run_tty --expect "type yes to continue: " --send yes \
+	--expect "type yes to continue: " --send yes -- run gate.yaml --var dir="$T" --color auto
+expect_rc "colour run" 0
+expect_bytes "--color auto on a terminal: green" "$T/out" '\x1b\[32m'
+expect_bytes "--color auto on a terminal: bold" "$T/out" '\x1b\[1m'
+expect_bytes "--color auto on a terminal: reset" "$T/out" '\x1b\[0m'
+rm -f "$T/log"
+
+run_tty -- run slow.yaml --var dir="$T"
+expect_bytes "colour is the default on a terminal" "$T/out" '\x1b\[32m'
+
+run_tty -- run slow.yaml --var dir="$T" --color never
+expect_rc "--color never" 0
+expect_no_bytes "--color never: no colour codes" "$T/out" "$SGR"
+expect_bytes "--color never: the live line is still drawn" "$T/out" '\r\x1b\[K'
+
+tty_env=(NO_COLOR=1)
+run_tty --expect "type yes to continue: " --send yes \
+	--expect "type yes to continue: " --send yes -- run gate.yaml --var dir="$T" --color auto
+expect_rc "NO_COLOR run with gates" 0
+expect_no_bytes "NO_COLOR: no colour codes, prompt included" "$T/out" "$SGR"
+rm -f "$T/log"
+run_tty -- run slow.yaml --var dir="$T"
+expect_no_bytes "NO_COLOR, default --color: no colour codes" "$T/out" "$SGR"
+expect_bytes "NO_COLOR: the live line is still drawn" "$T/out" '\r\x1b\[K'
+expect_re "NO_COLOR: marks are still drawn" "$T/out" '^  ✓ slow '
+
+run_tty -- run slow.yaml --var dir="$T" --color always
+expect_bytes "--color always wins over NO_COLOR" "$T/out" '\x1b\[32m'
+tty_env=()
+rm -f "$T/log"
+
+# --- 6. without a terminal -------------------------------------------------
+unset NO_COLOR
+run_migrate run slow.yaml --var dir="$T" --color auto
+expect_rc "plain run" 0
+expect_no_bytes "plain: no escape bytes" "$T/out" '\x1b'
+expect_no_bytes "plain: no carriage returns" "$T/out" '\r'
+expect_no_bytes "plain: no terminal marks" "$T/out" '(✓|✗|↻|↶|…|■)'
+if grep -av '^$' "$T/out" | grep -qavE "^$STAMP "; then
+	fail "plain: a line without a timestamp" "$(grep -av '^$' "$T/out" | grep -navE "^$STAMP " | head -5)"
+else
+	pass "plain: every line starts with a UTC timestamp"
+fi
+expect_re "plain: the step's line" "$T/out" "^$STAMP   ok +slow +local +[0-9.]+m?s$"
+rm -f "$T/log"
+
+cat > fail.yaml <<'YAML'
+runbook: 1
+name: tty-fail
+phases:
+  - name: p
+    steps:
+      - name: good
+        run: echo fine
+        rollback: {run: echo undo}
+      - name: bad
+        run: for i in $(seq 1 30); do echo "out $i"; done; echo "disk full" >&2; exit 3
+YAML
+run_migrate run fail.yaml --color always
+expect_rc "plain failing run" 1
+expect_bytes "plain + --color always: colour codes" "$T/out" '\x1b\[31m'
+run_migrate run fail.yaml --color auto
+expect_no_bytes "plain failing run: no escape bytes" "$T/out" '\x1b'
+expect_re "plain: the failed line is timestamped" "$T/out" "^$STAMP   FAILED +bad +local"
+expect_re "plain: the rollback line is timestamped" "$T/out" "^$STAMP   UNDONE +good +local"
+expect_re "plain: the summary is timestamped" "$T/out" "^$STAMP run [^ ]+ failed and was rolled back"
+# details under a record (message, last output) are indented continuations
+if grep -av '^$' "$T/out" | grep -qavE "^($STAMP | )"; then
+	fail "plain: a line neither timestamped nor indented" "$(grep -av '^$' "$T/out" | grep -navE "^($STAMP | )" | head -5)"
+else
+	pass "plain: every line is timestamped or an indented continuation"
+fi
+export NO_COLOR=1
+
+# --- 7. -q on a terminal ---------------------------------------------------
+run_tty -- run slow.yaml --var dir="$T" -q
+expect_rc "-q success" 0
+expect_not_in "-q: no ✓ lines" "$T/out" "✓"
+expect_not_in "-q: no live line" "$T/out" "…"
+expect_not_in "-q: no phase header" "$T/out" "phase p"
+expect_re "-q: the summary" "$T/out" '^run [^ ]+ succeeded: 2 units in '
+lines=$(screen "$T/out" | grep -c .)
+if [ "$lines" -eq 1 ]; then
+	pass "-q success: only the summary"
+else
+	fail "-q success: $lines lines, expected only the summary" "$(screen "$T/out")"
+fi
+rm -f "$T/log"
+
+run_tty -- run fail.yaml -q
+expect_rc "-q failure" 1
+expect_re "-q failure: the ✗ line" "$T/out" '^  ✗ bad +local +[0-9.]+m?s$'
+expect_in "-q failure: the message" "$T/out" "exit 3, expected 0"
+expect_in "-q failure: last output, stderr" "$T/out" "│ disk full"
+expect_in "-q failure: last output, stdout" "$T/out" "│ out 30"
+expect_in "-q failure: the last 20 lines" "$T/out" "│ out 12"
+expect_not_in "-q failure: not more than 20 lines" "$T/out" "│ out 11"
+expect_not_in "-q failure: no ✓ line for the good step" "$T/out" "✓"
+expect_re "-q failure: the summary" "$T/out" '^run [^ ]+ failed and was rolled back'
+
+# the same failure without -q shows the ✓ and ↶ lines as well
+run_tty -- run fail.yaml
+expect_rc "failure on a terminal" 1
+expect_re "failure: ✓ line of the good step" "$T/out" '^  ✓ good +local'
+expect_re "failure: ✗ line" "$T/out" '^  ✗ bad +local'
+expect_re "failure: ↶ line of the rollback" "$T/out" '^  ↶ good +local .*rolled back'
+expect_in "failure: last output" "$T/out" "│ disk full"
+
+# --- 8. -v streams output --------------------------------------------------
+cat > talk.yaml <<'YAML'
+runbook: 1
+name: tty-talk
+phases:
+  - name: p
+    steps:
+      - name: talk
+        run: echo "first line"; sleep 0.3; echo "second line"
+      - name: after
+        run: "true"
+YAML
+run_migrate run talk.yaml -v
+expect_rc "-v plain" 0
+first=$(grep -naF "│ first line" "$T/out" | head -1 | cut -d: -f1)
+second=$(grep -naF "│ second line" "$T/out" | head -1 | cut -d: -f1)
+done_at=$(grep -naE "^$STAMP   ok +talk " "$T/out" | head -1 | cut -d: -f1)
+if [ -n "$first" ] && [ -n "$second" ] && [ -n "$done_at" ] &&
+	[ "$first" -lt "$second" ] && [ "$second" -lt "$done_at" ]; then
+	pass "-v plain: output lines stream before the unit's line"
+else
+	fail "-v plain: output lines not streamed before the unit's line" "$(cat "$T/out")"
+fi
+expect_re "-v plain: output lines are timestamped" "$T/out" "^$STAMP +│ first line$"
+expect_no_bytes "-v plain: no escape bytes" "$T/out" '\x1b'
+
+run_tty -- run talk.yaml -v
+expect_rc "-v on a terminal" 0
+if screen "$T/out" | grep -v '^  … ' | grep -aE '│ first line|│ second line|^  ✓ talk ' |
+	sed -E 's/ +local.*//' | tr '\n' '|' | grep -qF '      │ first line|      │ second line|  ✓ talk|'; then
+	pass "-v on a terminal: output lines before the ✓ line"
+else
+	fail "-v on a terminal: output lines not before the ✓ line" "$(screen "$T/out")"
+fi
+
+run_migrate run talk.yaml
+expect_not_in "without -v no output lines on success" "$T/out" "first line"
+
+finish
