@@ -606,7 +606,7 @@ unit_run(struct run *run, struct unit *u)
 
 /* ---- gates ---- */
 
-/* 1 approved, 0 declined, -1 unanswered. */
+/* 1 approved, 0 declined, -1 unanswered, -2 interrupted while asking. */
 static int
 gate_ask(struct run *run, const char *name, const struct text *question)
 {
@@ -641,7 +641,9 @@ gate_ask(struct run *run, const char *name, const struct text *question)
 	}
 	if (verdict < 0 && o->ask)
 		verdict = o->ask(o->ask_ctx, name, buf_str(&q), &by);
-	ev.detail = verdict > 0 ? "approved" : verdict == 0 ? "declined" : "unanswered";
+	if (verdict <= 0 && engine_interrupted)
+		verdict = -2;
+	ev.detail = verdict > 0 ? "approved" : verdict == 0 ? "declined" : verdict == -2 ? "interrupted" : "unanswered";
 	ev.by = by;
 	ev.ok = verdict > 0;
 	emit(run, &ev);
@@ -790,6 +792,8 @@ phase_run(struct run *run, const struct phase *ph)
 	memset(&wc, 0, sizeof(wc));
 	if (ph->gate.s && !gate_approved_before(run, ph->name)) {
 		int v = gate_ask(run, ph->name, &ph->gate);
+		if (v == -2)
+			return -2;
 		if (v <= 0)
 			return -1;
 	}
@@ -822,7 +826,7 @@ phase_run(struct run *run, const struct phase *ph)
 			int v = gate_approved_before(run, u->step->name) ? 1
 			    : gate_ask(run, u->step->name, &u->step->action.gate);
 			if (v <= 0) {
-				rc = -1;
+				rc = v == -2 ? -2 : -1;
 				break;
 			}
 			u->state = UNIT_RUNNING;

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,35 @@ timestamp(struct buf *b)
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	buf_addf(b, "%s ", s);
+}
+
+/*
+ * Print a block of lines: on a terminal as it is; without one each
+ * non-empty line gets a timestamp (plain output is one record per line).
+ */
+static void
+put_block(struct output *o, const struct buf *b)
+{
+	const char *p = buf_str(b);
+
+	if (o->tty) {
+		fputs(p, o->fp);
+		return;
+	}
+	while (*p) {
+		size_t n = strcspn(p, "\n");
+		if (n > 0) {
+			struct buf ts = BUF_INIT;
+			timestamp(&ts);
+			fputs(buf_str(&ts), o->fp);
+			buf_release(&ts);
+		}
+		fwrite(p, 1, n, o->fp);
+		fputc('\n', o->fp);
+		p += n;
+		if (*p == '\n')
+			p++;
+	}
 }
 
 /* Erase the live line (tty), caller holds mu. */
@@ -155,7 +185,7 @@ line(struct output *o, const char *mark_color, const char *mark, const char *nam
 
 	if (!o->tty)
 		timestamp(&b);
-	buf_addf(&b, "  %s%s%s %-28s %-16s", col(o, mark_color), mark, col(o, C_RESET), name, target ? target : "");
+	buf_addf(&b, "  %s%s%s %-28s %-16s ", col(o, mark_color), mark, col(o, C_RESET), name, target ? target : "");
 	if (ms >= 0)
 		duration_format(&b, ms);
 	if (note && *note)
@@ -199,7 +229,7 @@ unit_failed(struct output *o, const struct unit *u, const char *msg)
 		buf_addf(&b, "      last output:\n");
 		output_tail_lines(u->tail.data, u->tail.len, OUTPUT_FAIL_LINES, "      │ ", &b);
 	}
-	fputs(buf_str(&b), o->fp);
+	put_block(o, &b);
 	buf_release(&b);
 }
 
@@ -211,8 +241,6 @@ run_summary(struct output *o, const struct event *ev)
 
 	clear_live(o);
 	buf_addc(&b, '\n');
-	if (!o->tty)
-		timestamp(&b);
 	switch (run->outcome) {
 	case OUTCOME_SUCCEEDED:
 		buf_addf(&b, "%srun %s succeeded%s: %zu unit%s in ", col(o, C_GREEN C_BOLD), run->id, col(o, C_RESET),
@@ -248,7 +276,7 @@ run_summary(struct output *o, const struct event *ev)
 		break;
 	}
 	buf_addc(&b, '\n');
-	fputs(buf_str(&b), o->fp);
+	put_block(o, &b);
 	buf_release(&b);
 }
 
@@ -277,11 +305,13 @@ output_on_event(void *ctx, const struct event *ev)
 				message(o, C_YELLOW, "  gate %s: %s", ev->probe, ev->message);
 		} else if (strcmp(ev->detail, "approved") == 0) {
 			if (!quiet)
-				line(o, C_GREEN, mark(o, "✓", "APPROVED"), ev->probe, ev->by, -1, "gate approved");
+				line(o, C_GREEN, mark(o, "✓", "GATE OK"), ev->probe, ev->by, -1, "gate approved");
 		} else {
 			o->gate_name = ev->probe;
 			line(o, C_YELLOW, mark(o, "■", "STOPPED"), ev->probe, NULL, -1,
-			    strcmp(ev->detail, "declined") == 0 ? "gate declined" : "gate needs approval (no terminal)");
+			    strcmp(ev->detail, "declined") == 0 ? "gate declined" :
+			    strcmp(ev->detail, "interrupted") == 0 ? "interrupted at the gate" :
+			    "gate needs approval (no terminal)");
 		}
 		break;
 	case EV_UNIT_START:
@@ -326,11 +356,11 @@ output_on_event(void *ctx, const struct event *ev)
 		o->live_name = NULL;
 		if (u->state == UNIT_DONE) {
 			char note[64] = "";
+			if (u->step->action.kind == ACT_GATE)
+				break;
 			o->n_done++;
 			if (u->attempts > 1)
 				snprintf(note, sizeof(note), "after %d attempts", u->attempts);
-			if (u->step->action.kind == ACT_GATE)
-				break;
 			if (!quiet)
 				line(o, C_GREEN, mark(o, "✓", "ok     "), u->key, u->host, u->duration_ms, note);
 		} else {
@@ -376,7 +406,7 @@ output_on_event(void *ctx, const struct event *ev)
 			buf_addf(&b, "      %s%s%s\n", col(o, C_RED), ev->message ? ev->message : "", col(o, C_RESET));
 			if (u->tail.len && o->verbosity <= 0)
 				output_tail_lines(u->tail.data, u->tail.len, OUTPUT_FAIL_LINES, "      │ ", &b);
-			fputs(buf_str(&b), o->fp);
+			put_block(o, &b);
 			buf_release(&b);
 		}
 		break;
@@ -395,31 +425,56 @@ int
 output_ask(void *ctx, const char *name, const char *question, const char **by)
 {
 	struct output *o = ctx;
-	char answer[64];
-	FILE *tty;
-	int verdict = 0;
+	struct buf prompt = BUF_INIT, answer = BUF_INIT;
+	int fd, verdict = 0;
 
 	if (!isatty(STDIN_FILENO))
 		return -1;
-	tty = fopen("/dev/tty", "r+e");
-	if (tty == NULL)
+	fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
 		return -1;
 	pthread_mutex_lock(&o->mu);
 	o->prompting = true;
 	clear_live(o);
 	fflush(o->fp);
 	pthread_mutex_unlock(&o->mu);
-	fprintf(tty, "\n  %s%s%s\n  approve gate '%s'? type yes to continue: ", col(o, C_BOLD), question,
+	buf_addf(&prompt, "\n  %s%s%s\n  approve gate '%s'? type yes to continue: ", col(o, C_BOLD), question,
 	    col(o, C_RESET), name);
-	fflush(tty);
-	if (fgets(answer, sizeof(answer), tty) != NULL) {
-		answer[strcspn(answer, "\r\n")] = '\0';
-		verdict = strcmp(answer, "yes") == 0 ? 1 : 0;
+	if (write(fd, prompt.data, prompt.len) < 0) {
+		verdict = -1;
+		goto cleanup;
 	}
-	fclose(tty);
+	/* Wait for a line; a signal (Ctrl-C) interrupts the question, not answers it. */
+	for (;;) {
+		struct pollfd p = { fd, POLLIN, 0 };
+		char c;
+		ssize_t n;
+
+		if (engine_interrupted) {
+			verdict = -2;
+			break;
+		}
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		n = read(fd, &c, 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0 || c == '\n')
+			break;   /* end of input: not approved */
+		if (answer.len < 256)
+			buf_addc(&answer, c);
+	}
+	if (verdict == 0 && strcmp(buf_str(&answer), "yes") == 0)
+		verdict = 1;
+	if (verdict == -2 && write(fd, "\n", 1) < 0)
+		verdict = -2;
+cleanup:
+	close(fd);
 	*by = "operator at the terminal";
 	pthread_mutex_lock(&o->mu);
 	o->prompting = false;
 	pthread_mutex_unlock(&o->mu);
+	buf_release(&prompt);
+	buf_release(&answer);
 	return verdict;
 }
