@@ -13,8 +13,13 @@ static int
 refuse_finished(const struct resumed *r)
 {
 	const struct rl_run *rl = &r->rl;
+	bool unwound = rl->unwinding;
 
-	if (rl->unwinding) {
+	/* an unwind that a signal stopped ends with a run_end, but its rollbacks are recorded */
+	for (size_t i = 0; i < rl->n_units; i++)
+		if (rl->units[i].rb_state != RLR_NONE)
+			unwound = true;
+	if (unwound) {
 		fprintf(stderr, "migrate resume: run %s stopped while unwinding; finish the unwind with 'migrate rollback %s'\n",
 		    rl->run_id, rl->run_id);
 		return EXIT_CANNOT_START;

@@ -197,6 +197,7 @@ run_create(const struct runbook *rb, const struct engine_opts *opts, const char 
 	run->id = run_id ? xstrdup(run_id) : make_run_id(rb);
 	run->outcome = OUTCOME_RUNNING;
 	pthread_mutex_init(&run->lock, NULL);
+	pthread_mutex_init(&run->cap_lock, NULL);
 	expand_units(run);
 	if (select_units(run, err) < 0) {
 		run_free(run);
@@ -245,6 +246,7 @@ run_free(struct run *run)
 	free(run->record_error);
 	free(run->id);
 	pthread_mutex_destroy(&run->lock);
+	pthread_mutex_destroy(&run->cap_lock);
 	free(run);
 }
 
@@ -273,15 +275,22 @@ run_mark_completed(struct run *run, struct unit *u)
 void
 run_set_capture(struct run *run, const char *step, const char *name, const char *value)
 {
+	struct capture_val c;
+
+	pthread_mutex_lock(&run->cap_lock);
 	for (size_t i = 0; i < run->n_captures; i++) {
 		if (strcmp(run->captures[i].step, step) == 0 && strcmp(run->captures[i].name, name) == 0) {
 			free(run->captures[i].value);
 			run->captures[i].value = xstrdup(value);
+			pthread_mutex_unlock(&run->cap_lock);
 			return;
 		}
 	}
-	struct capture_val c = { xstrdup(step), xstrdup(name), xstrdup(value) };
+	c.step = xstrdup(step);
+	c.name = xstrdup(name);
+	c.value = xstrdup(value);
 	PUSH(run->captures, run->n_captures, run->cap_captures, c);
+	pthread_mutex_unlock(&run->cap_lock);
 }
 
 void
@@ -373,8 +382,16 @@ scope_lookup(void *vctx, const struct interp_ref *ref, struct buf *out, bool *se
 	case REF_CAPTURE:
 		if (u && u->n_captures)
 			v = capture_lookup(u->captures, u->n_captures, ref->name, ref->name2);
-		if (v == NULL)
+		if (v == NULL) {
+			struct run *mrun = (struct run *)run;   /* only its lock is touched */
+			pthread_mutex_lock(&mrun->cap_lock);
 			v = capture_lookup(run->captures, run->n_captures, ref->name, ref->name2);
+			if (v)
+				buf_adds(out, v);
+			pthread_mutex_unlock(&mrun->cap_lock);
+			if (v)
+				return 0;
+		}
 		if (v == NULL) {
 			if (sc->plan) {
 				buf_addf(out, "${steps.%s.%s}", ref->name, ref->name2);

@@ -119,12 +119,14 @@ pump_line(struct pump *pp, const char *line, size_t len)
 			    : pp->unit->tail.len - TAIL_KEEP);
 		}
 	}
-	memset(&ev, 0, sizeof(ev));
-	ev.type = EV_UNIT_OUTPUT;
-	ev.unit = pp->unit;
-	ev.data = b.data;
-	ev.len = b.len;
-	emit(pp->run, &ev);
+	if (pp->unit) {   /* probes' output is not streamed: their verdict is */
+		memset(&ev, 0, sizeof(ev));
+		ev.type = EV_UNIT_OUTPUT;
+		ev.unit = pp->unit;
+		ev.data = b.data;
+		ev.len = b.len;
+		emit(pp->run, &ev);
+	}
 	buf_release(&b);
 }
 
@@ -451,6 +453,7 @@ watch_main(void *arg)
 static void
 snapshot_captures(struct run *run, struct unit *u)
 {
+	pthread_mutex_lock(&run->cap_lock);
 	for (size_t i = 0; i < run->n_captures; i++) {
 		struct capture_val c = {
 			xstrdup(run->captures[i].step), xstrdup(run->captures[i].name),
@@ -458,6 +461,7 @@ snapshot_captures(struct run *run, struct unit *u)
 		};
 		PUSH(u->captures, u->n_captures, u->cap_captures, c);
 	}
+	pthread_mutex_unlock(&run->cap_lock);
 }
 
 /* Apply capture: patterns to stdout; every capture must match. */
@@ -1029,10 +1033,11 @@ engine_run(struct run *run)
 			run->outcome = OUTCOME_SUCCEEDED;
 		else if (run->opts->no_rollback)
 			run->outcome = OUTCOME_NEEDS_HUMAN;
-		else if (unwind(run))
-			run->outcome = engine_interrupted ? OUTCOME_NEEDS_HUMAN : OUTCOME_ROLLED_BACK;
+		else if (unwind(run) && !engine_interrupted)
+			run->outcome = OUTCOME_ROLLED_BACK;
 		else
-			run->outcome = OUTCOME_NEEDS_HUMAN;
+			/* a signal during the unwind: exit 5, `migrate rollback` finishes it */
+			run->outcome = engine_interrupted ? OUTCOME_INTERRUPTED : OUTCOME_NEEDS_HUMAN;
 	}
 	run->duration_ms = now_ms() - t0;
 	signal_cancel = NULL;

@@ -143,8 +143,9 @@ struct run {
 	size_t n_units;
 	struct unit **completed;  /* in order of completion */
 	size_t n_completed, cap_completed;
-	struct capture_val *captures; /* latest value per (step, name) */
+	struct capture_val *captures; /* latest value per (step, name); under cap_lock */
 	size_t n_captures, cap_captures;
+	pthread_mutex_t cap_lock;     /* watch probes read captures from another thread */
 	const struct phase *phase; /* the running phase */
 	struct unit *failed_unit;  /* the unit whose failure started the unwind */
 	char *failure;             /* why the run failed (masked) */

@@ -200,6 +200,35 @@ undo u3
 undo u2
 undo u1"
 
+# --- SIGINT during the unwind: exit 5; resume refuses, rollback finishes -----
+cat > unwind2.yaml <<'YAML'
+runbook: 1
+name: unwind2
+vars: {dir: /tmp}
+phases:
+  - name: p
+    steps:
+      - {name: w1, run: 'true', rollback: {run: 'echo undo w1 >> ${dir}/wlog'}}
+      - {name: w2, run: 'true', rollback: {run: 'echo undo w2 >> ${dir}/wlog; while [ -e ${dir}/whold ]; do sleep 0.05; done'}}
+      - {name: w3, run: 'exit 1'}
+YAML
+touch "$T/whold"
+"$MIGRATE" run unwind2.yaml --var dir="$T" </dev/null >"$T/out" 2>&1 &
+pid=$!
+for _ in $(seq 500); do grep -q "undo w2" "$T/wlog" 2>/dev/null && break; sleep 0.02; done
+kill -INT $pid
+wait $pid; rc=$?
+expect_rc "SIGINT during the unwind" 5
+rm -f "$T/whold"
+run_migrate resume
+expect_rc "resume refuses a run stopped while unwinding" 6
+expect_in "points at rollback" "$T/err" "migrate rollback"
+run_migrate rollback
+expect_rc "rollback finishes the unwind" 0
+expect_file "the interrupted rollback ran again, then w1" "$T/wlog" "undo w2
+undo w2
+undo w1"
+
 # --- a second SIGINT exits at once; the journal stays valid -----------------
 cat > stubborn.yaml <<'YAML'
 runbook: 1
