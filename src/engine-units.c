@@ -403,7 +403,7 @@ scope_lookup(void *vctx, const struct interp_ref *ref, struct buf *out, bool *se
 		}
 		break;
 	case REF_RUN_ID:
-		v = run->id;
+		v = sc->plan ? "${run.id}" : run->id;
 		break;
 	case REF_PHASE:
 		v = u ? u->step->phase->name : run->phase ? run->phase->name : "";

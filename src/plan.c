@@ -176,7 +176,7 @@ jkept(const struct run *run, size_t upto)
 	for (size_t i = 0; i < upto; i++) {
 		const struct unit *u = &run->units[i];
 		if (u->selected && !u->step->rollback && u->step->action.kind != ACT_GATE &&
-		    u->step->action.kind != ACT_PAUSE)
+		    u->step->action.kind != ACT_PAUSE && u->step->action.kind != ACT_PROBE)
 			json_object_array_add(a, jstr(u->key));
 	}
 	return a;
@@ -347,25 +347,25 @@ go(struct json_object *o, const char *key)
 	return json_object_object_get_ex(o, key, &v) ? v : NULL;
 }
 
+/* Print text after label; continuation lines line up under the first one's text. */
 static void
 indent_block(struct buf *out, const char *indent, const char *label, const char *text)
 {
 	const char *p = text;
+	size_t pad = strlen(label);
 	bool first = true;
 
-	while (*p || first) {
+	for (;;) {
 		size_t n = strcspn(p, "\n");
-		buf_addf(out, "%s%s%.*s\n", indent, first ? label : "", (int)n, p);
-		if (first) {
-			/* continuation lines align under the text */
-			first = false;
-		}
-		p += n;
-		if (*p == '\n')
-			p++;
+		if (first)
+			buf_addf(out, "%s%s%.*s\n", indent, label, (int)n, p);
 		else
+			buf_addf(out, "%s%*s%.*s\n", indent, (int)pad, "", (int)n, p);
+		first = false;
+		p += n;
+		if (*p != '\n' || p[1] == '\0')
 			break;
-		label = "";
+		p++;
 	}
 }
 
