@@ -253,24 +253,33 @@ run_summary(struct output *o, const struct event *ev)
 			    col(o, C_RESET), run->failure);
 		else
 			buf_addf(&b, "%srun %s was rolled back%s\n", col(o, C_YELLOW C_BOLD), run->id, col(o, C_RESET));
-		buf_addf(&b, "  %zu unit%s rolled back, %zu without a rollback", o->n_rolled_back,
-		    o->n_rolled_back == 1 ? "" : "s", o->n_no_rollback);
+		buf_addf(&b, "  %zu unit%s rolled back, %zu without a rollback; details: migrate status %s",
+		    o->n_rolled_back, o->n_rolled_back == 1 ? "" : "s", o->n_no_rollback, run->id);
 		break;
 	case OUTCOME_NEEDS_HUMAN:
 		buf_addf(&b, "%srun %s failed and is NOT fully rolled back%s: %s\n", col(o, C_RED C_BOLD), run->id,
 		    col(o, C_RESET), run->failure ? run->failure : "");
-		if (run->opts->no_rollback)
-			buf_addf(&b, "  --no-rollback: completed steps were left in place");
+		if (run->record_error)
+			buf_addf(&b, "  the journal could not be written, so nothing more was run or rolled back\n");
+		else if (run->opts->no_rollback)
+			buf_addf(&b, "  --no-rollback: completed steps were left in place\n");
 		else
-			buf_addf(&b, "  a rollback action failed; completed steps after it in the unwind are still in place");
+			buf_addf(&b, "  a rollback action failed; the steps before it in the unwind are still in place\n");
+		buf_addf(&b, "  see where with: migrate status %s\n  unwind the rest with: migrate rollback %s",
+		    run->id, run->id);
 		break;
 	case OUTCOME_GATE:
-		buf_addf(&b, "%srun %s stopped at gate '%s'%s: not approved; nothing after it ran.\n",
+		buf_addf(&b, "%srun %s stopped at gate '%s'%s: not approved; nothing after it ran\n",
 		    col(o, C_YELLOW C_BOLD), run->id, o->gate_name ? o->gate_name : "?", col(o, C_RESET));
-		buf_addf(&b, "  approve with --yes or --approve %s", o->gate_name ? o->gate_name : "NAME");
+		buf_addf(&b, "  continue with: migrate resume %s --approve %s (or --yes)", run->id,
+		    o->gate_name ? o->gate_name : "NAME");
 		break;
 	case OUTCOME_INTERRUPTED:
-		buf_addf(&b, "%srun %s interrupted%s", col(o, C_YELLOW C_BOLD), run->id, col(o, C_RESET));
+		buf_addf(&b, "%srun %s interrupted%s\n", col(o, C_YELLOW C_BOLD), run->id, col(o, C_RESET));
+		if (o->n_rolled_back || run->failure)
+			buf_addf(&b, "  the unwind was under way; finish it with: migrate rollback %s", run->id);
+		else
+			buf_addf(&b, "  continue with: migrate resume %s", run->id);
 		break;
 	case OUTCOME_RUNNING:
 		break;
