@@ -53,6 +53,8 @@ engine_install_signals(void)
 	sigaction(SIGTERM, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
+	/* a file size limit makes writes fail (EFBIG) instead of killing us mid-record */
+	sigaction(SIGXFSZ, &sa, NULL);
 }
 
 const char *
@@ -570,6 +572,8 @@ unit_run(struct run *run, struct unit *u)
 	u->state = UNIT_RUNNING;
 	u->started_ms = wall_ms();
 	unit_event(run, EV_UNIT_START, u, NULL, 0);
+	if (run->record_error)
+		attempts = 0;   /* its start is not on record: do not run it */
 	for (int a = 1; a <= attempts; a++) {
 		u->attempts = a;
 		buf_reset(&why);
@@ -683,6 +687,10 @@ rollback_run(struct run *run, struct unit *u)
 	ev.unit = u;
 	ev.phase = u->step->phase;
 	emit(run, &ev);
+	if (run->record_error) {
+		attempts = 0;   /* its start is not on record: do not run it */
+		buf_adds(&why, run->record_error);
+	}
 
 	memset(&spec, 0, sizeof(spec));
 	spec.action = &rb->action;
@@ -710,6 +718,8 @@ rollback_run(struct run *run, struct unit *u)
 	}
 	if (!ok && engine_interrupted && why.len == 0)
 		buf_adds(&why, "interrupted");
+	if (!ok && why.len == 0)
+		buf_adds(&why, "failed");
 	u->rb_duration_ms = now_ms() - t0;
 	u->rb_state = ok ? RB_DONE : RB_FAILED;
 	if (!ok)

@@ -264,6 +264,32 @@ then pass "journal parses after a second SIGINT"; else fail "journal damaged by 
 run_migrate status
 expect_rc "status after a second SIGINT" 0
 
+# --- the journal cannot be written (file size limit): the run stops, exit 3 --
+{
+	echo "runbook: 1"
+	echo "name: many"
+	echo "vars: {dir: /tmp}"
+	echo "phases:"
+	echo "  - name: p"
+	echo "    steps:"
+	for i in $(seq 60); do echo "      - {name: m$i, run: 'echo m$i >> \${dir}/mlog'}"; done
+} > many.yaml
+(ulimit -f 8; exec "$MIGRATE" run many.yaml --var dir="$T" --state-dir "$T/small" </dev/null >"$T/out" 2>"$T/err"); rc=$?
+expect_rc "a journal that cannot be written stops the run" 3
+expect_in "says the journal could not be written" "$T/out" "cannot write the journal"
+ran=$(grep -c . "$T/mlog")
+[ "$ran" -lt 60 ] && pass "the run stopped early ($ran of 60 steps)" || fail "all steps ran without a journal"
+if python3 - "$(ls "$T"/small/runs/*.jsonl)" <<'PY'
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+ends = [r["unit"] for r in recs if r["type"] == "unit_end"]
+log = open(sys.argv[1].rsplit("/small/", 1)[0] + "/mlog").read().split()
+# every step that ran is in the journal as started; none ran unrecorded
+starts = [r["unit"] for r in recs if r["type"] == "unit_start"]
+assert set(log) <= set(starts) | set(ends), (log, starts)
+PY
+then pass "no step ran without its start record"; else fail "a step ran unrecorded"; fi
+
 # --- symlinked state: refused ----------------------------------------------
 mkdir -p "$T/elsewhere"
 mkdir -p "$T/s2" && ln -s "$T/elsewhere" "$T/s2/runs"
