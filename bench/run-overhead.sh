@@ -27,7 +27,7 @@ secs() { python3 -c 'import time; print(time.monotonic())'; }
 t0=$(secs)
 for _ in $(seq "$N"); do echo true | sh -s; done
 t1=$(secs)
-"$MIGRATE" run "$T/steps.yaml" -q </dev/null >/dev/null
+"$MIGRATE" run "$T/steps.yaml" -q --state-dir "$T/state" </dev/null >/dev/null
 t2=$(secs)
 
 python3 - "$N" "$t0" "$t1" "$t2" <<'PY'
