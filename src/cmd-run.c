@@ -46,6 +46,10 @@ cmd_run_exec(const struct cmd_entry *self, struct opts *o)
 		cmd_print_diags(o->args[0], &d, o);
 		goto cleanup;
 	}
+	if (engine_load_secrets(run) < 0) {
+		fprintf(stderr, "migrate run: %s; nothing was run\n", run->failure);
+		goto cleanup;
+	}
 	run_free(run);
 	run = NULL;
 

@@ -55,5 +55,11 @@ unset API_TOKEN
 run_migrate run secrets.yaml --var dir="$T"
 expect_rc "missing secret source" 2
 expect_in "missing secret named" "$T/err" "api_token"
+run_migrate history --format json
+if python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert all(r.get("outcome") != "corrupt" for r in d), d' "$T/out"; then
+	pass "a run refused for a missing secret leaves no empty journal"
+else
+	fail "an empty journal was left behind" "$(cat "$T/out")"
+fi
 
 finish
