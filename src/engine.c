@@ -114,11 +114,15 @@ pump_line(struct pump *pp, const char *line, size_t len)
 	buf_add(&b, line, len);
 	secrets_mask(&pp->run->secrets, &b);
 	if (pp->unit) {
-		buf_add(&pp->unit->tail, b.data, b.len);
-		if (pp->unit->tail.len > TAIL_KEEP) {
-			const char *nl = memchr(pp->unit->tail.data + pp->unit->tail.len - TAIL_KEEP, '\n', TAIL_KEEP);
-			buf_consume(&pp->unit->tail, nl ? (size_t)(nl + 1 - pp->unit->tail.data)
-			    : pp->unit->tail.len - TAIL_KEEP);
+		struct buf *t = &pp->unit->tail;
+		buf_add(t, b.data, b.len);
+		if (t->len > TAIL_KEEP) {
+			/* keep the last TAIL_KEEP bytes, starting at a line if one begins soon */
+			size_t cut = t->len - TAIL_KEEP;
+			const char *nl = memchr(t->data + cut, '\n', 4096);
+			if (nl && (size_t)(nl + 1 - t->data) < t->len)
+				cut = (size_t)(nl + 1 - t->data);
+			buf_consume(t, cut);
 		}
 	}
 	if (pp->unit) {   /* probes' output is not streamed: their verdict is */

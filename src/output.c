@@ -171,7 +171,14 @@ output_tail_lines(const char *text, size_t len, int n, const char *prefix, struc
 	while (start < text + len) {
 		const char *nl = memchr(start, '\n', (size_t)(text + len - start));
 		size_t l = nl ? (size_t)(nl - start) : (size_t)(text + len - start);
-		buf_addf(out, "%s%.*s\n", prefix, (int)l, start);
+		size_t show = l;
+		if (show > OUTPUT_LINE_MAX) {
+			/* a very long line: its start, cut on a character boundary */
+			show = OUTPUT_LINE_MAX;
+			while (show > 0 && ((unsigned char)start[show] & 0xC0) == 0x80)
+				show--;
+		}
+		buf_addf(out, "%s%.*s%s\n", prefix, (int)show, start, show < l ? " …" : "");
 		start += l + (nl ? 1 : 0);
 	}
 }

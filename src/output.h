@@ -16,6 +16,8 @@
 #include "engine.h"
 
 #define OUTPUT_FAIL_LINES 20
+/* Longer output lines are shown cut, with " …". */
+#define OUTPUT_LINE_MAX 500
 
 /* ANSI colours, used only when colour is on (--color, NO_COLOR, a terminal). */
 #define C_RESET "\033[0m"

@@ -179,6 +179,22 @@ x"
 expect_in "exit code reported" "$T/out" "exit 7"
 expect_in "last output lines shown on failure" "$T/out" "still broken"
 
+# a huge last line: the failure still shows the output tail, cut to a readable width
+cat > longline.yaml <<'YAML'
+runbook: 1
+name: longline
+phases:
+  - name: p
+    steps:
+      - name: chatty
+        run: seq 1 100000; head -c 300000 /dev/zero | tr '\0' x; echo; echo "final words" >&2; exit 1
+YAML
+run_migrate run longline.yaml
+expect_rc "chatty failing step" 1
+expect_in "the last output is shown" "$T/out" "final words"
+expect_in "a very long line is cut" "$T/out" "x …"
+if awk 'length($0) > 1000 { bad = 1 } END { exit bad }' "$T/out"; then pass "no output line longer than 1000 bytes"; else fail "a huge line reached the output"; fi
+
 # after probes, pause steps and pause after units, watch probes
 cat > probes.yaml <<'YAML'
 runbook: 1
