@@ -37,7 +37,7 @@ cmd_run_exec(const struct cmd_entry *self, struct opts *o)
 		goto cleanup;
 	}
 	/* Everything that can be refused is checked before the state dir is touched. */
-	run = run_create(rb, &eo, "pending", &err);
+	run = run_create(rb, &eo, NULL, &err);
 	if (run == NULL) {
 		fprintf(stderr, "migrate run: %s\n", err);
 		goto cleanup;
@@ -50,8 +50,6 @@ cmd_run_exec(const struct cmd_entry *self, struct opts *o)
 		fprintf(stderr, "migrate run: %s; nothing was run\n", run->failure);
 		goto cleanup;
 	}
-	run_free(run);
-	run = NULL;
 
 	if ((rc = session_open(&s, o, true)) != 0)
 		goto cleanup;
@@ -69,7 +67,7 @@ cmd_run_exec(const struct cmd_entry *self, struct opts *o)
 		rc = EXIT_CANNOT_START;
 		goto cleanup;
 	}
-	run = run_create(rb, &eo, id, &err);
+	run_set_id(run, id);
 	file = session_abspath(o->args[0]);
 	session_attach(&s, run, &eo, o, j, file, NULL);
 	engine_install_signals();

@@ -6,8 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "engine.h"
 #include "interp.h"
@@ -123,26 +121,6 @@ expand_units(struct run *run)
 	}
 }
 
-static char *
-make_run_id(const struct runbook *rb)
-{
-	time_t now = time(NULL);
-	struct tm tm;
-	char stamp[32];
-	unsigned r;
-	FILE *fp = fopen("/dev/urandom", "rb");
-
-	gmtime_r(&now, &tm);
-	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
-	r = (unsigned)getpid() ^ (unsigned)now;
-	if (fp) {
-		if (fread(&r, sizeof(r), 1, fp) != 1)
-			r ^= (unsigned)clock();
-		fclose(fp);
-	}
-	return xasprintf("%s-%s-%04x", stamp, rb->name, r & 0xffff);
-}
-
 static int
 select_units(struct run *run, char **err)
 {
@@ -194,7 +172,7 @@ run_create(const struct runbook *rb, const struct engine_opts *opts, const char 
 
 	run->rb = rb;
 	run->opts = opts;
-	run->id = run_id ? xstrdup(run_id) : make_run_id(rb);
+	run->id = xstrdup(run_id ? run_id : RUN_ID_NONE);
 	run->outcome = OUTCOME_RUNNING;
 	pthread_mutex_init(&run->lock, NULL);
 	pthread_mutex_init(&run->cap_lock, NULL);
@@ -248,6 +226,13 @@ run_free(struct run *run)
 	pthread_mutex_destroy(&run->lock);
 	pthread_mutex_destroy(&run->cap_lock);
 	free(run);
+}
+
+void
+run_set_id(struct run *run, const char *run_id)
+{
+	free(run->id);
+	run->id = xstrdup(run_id);
 }
 
 void

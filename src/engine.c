@@ -493,7 +493,6 @@ static bool
 unit_attempt(struct run *run, struct unit *u, struct buf *why)
 {
 	const struct step *s = u->step;
-	const struct defaults *d = &run->rb->defaults;
 	struct action_spec spec;
 	struct exec_result res;
 	bool ok;
@@ -512,10 +511,8 @@ unit_attempt(struct run *run, struct unit *u, struct buf *why)
 	case ACT_RUN:
 		memset(&spec, 0, sizeof(spec));
 		spec.action = &s->action;
-		spec.env[0] = d->env == s->env ? NULL : d->env;
-		spec.n_env[0] = d->env == s->env ? 0 : d->n_env;
-		spec.env[1] = s->env;
-		spec.n_env[1] = s->n_env;
+		spec.env[0] = s->env;   /* defaults.env is merged in by the loader */
+		spec.n_env[0] = s->n_env;
 		spec.workdir = &s->workdir;
 		spec.sudo = s->sudo == 1;
 		spec.timeout_ms = s->timeout_ms;
@@ -750,7 +747,11 @@ rollback_skip(struct run *run, struct unit *u, enum rollback_state st)
 	emit(run, &ev);
 }
 
-/* Unwind every completed unit in reverse order of completion. true: all rolled back. */
+/*
+ * Unwind every completed unit in reverse order of completion, skipping
+ * units already rolled back (a continued unwind: each rollback action runs
+ * at most once per unit). true: all rolled back.
+ */
 static bool
 unwind(struct run *run)
 {
@@ -761,12 +762,17 @@ unwind(struct run *run)
 	memset(&ev, 0, sizeof(ev));
 	ev.type = EV_UNWIND_START;
 	emit(run, &ev);
-	if (f && f->step->rollback && f->step->rollback->when == WHEN_ALWAYS) {
+	if (f && f->state == UNIT_FAILED && f->step->rollback && f->step->rollback->when == WHEN_ALWAYS &&
+	    f->rb_state != RB_DONE) {
 		if (!rollback_run(run, f))
 			return false;
 	}
 	for (size_t i = run->n_completed; i-- > 0;) {
 		struct unit *u = run->completed[i];
+		if (u->rb_state == RB_DONE || u->rb_state == RB_NO_ACTION)
+			continue;
+		if (engine_interrupted)
+			return false;
 		if (u->step->rollback == NULL) {
 			rollback_skip(run, u, RB_NO_ACTION);
 			continue;
@@ -1082,9 +1088,8 @@ int
 engine_rollback(struct run *run)
 {
 	struct event ev;
-	struct unit *f = run->failed_unit;
 	int64_t t0 = now_ms();
-	bool ok = true;
+	bool ok;
 
 	run->started_ms = wall_ms();
 	if (engine_load_secrets(run) < 0)
@@ -1093,26 +1098,7 @@ engine_rollback(struct run *run)
 	memset(&ev, 0, sizeof(ev));
 	ev.type = EV_RUN_START;
 	emit(run, &ev);
-	memset(&ev, 0, sizeof(ev));
-	ev.type = EV_UNWIND_START;
-	emit(run, &ev);
-	if (f && f->step->rollback && f->step->rollback->when == WHEN_ALWAYS &&
-	    f->rb_state != RB_DONE && f->state == UNIT_FAILED)
-		ok = rollback_run(run, f);
-	for (size_t i = run->n_completed; ok && i-- > 0;) {
-		struct unit *u = run->completed[i];
-		if (u->rb_state == RB_DONE || u->rb_state == RB_NO_ACTION)
-			continue;
-		if (engine_interrupted) {
-			ok = false;
-			break;
-		}
-		if (u->step->rollback == NULL) {
-			rollback_skip(run, u, RB_NO_ACTION);
-			continue;
-		}
-		ok = rollback_run(run, u);
-	}
+	ok = unwind(run);
 	run->duration_ms = now_ms() - t0;
 	if (run->record_error)
 		run->outcome = OUTCOME_NEEDS_HUMAN;

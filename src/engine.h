@@ -182,13 +182,17 @@ int64_t retry_delay(const struct retry *r, int attempt);
 void engine_install_signals(void);
 
 /*
- * Create a run: take run_id (or make one when NULL), expand every unit (items × hosts) and mark the
+ * Create a run: take run_id (NULL: RUN_ID_NONE, for a run that has no
+ * journal, such as a plan; the state directory makes real ids), expand every unit (items × hosts) and mark the
  * selection. Fails (NULL, *err set) on an unknown --phase/--from/--to or a
  * --from after --to. Does not read secrets or run anything.
  */
+#define RUN_ID_NONE "no-journal"
 struct run *run_create(const struct runbook *rb, const struct engine_opts *opts,
     const char *run_id, char **err);
 void run_free(struct run *run);
+/* Give a run created without an id (RUN_ID_NONE) the id of its journal. */
+void run_set_id(struct run *run, const char *run_id);
 void run_add_listener(struct run *run, void (*on_event)(void *, const struct event *), void *ctx);
 
 /*

@@ -225,12 +225,13 @@ mark(const struct output *o, const char *fancy, const char *plain)
 	return o->tty ? fancy : plain;
 }
 
+/* A failed unit or rollback: its line, why, and the last lines of its output. */
 static void
-unit_failed(struct output *o, const struct unit *u, const char *msg)
+unit_failed(struct output *o, const struct unit *u, int64_t ms, const char *note, const char *msg)
 {
 	struct buf b = BUF_INIT;
 
-	line(o, C_RED, mark(o, "✗", "FAILED "), u->key, u->host, u->duration_ms, NULL);
+	line(o, C_RED, mark(o, "✗", "FAILED "), u->key, u->host, ms, note);
 	buf_addf(&b, "      %s%s%s\n", col(o, C_RED), msg ? msg : "failed", col(o, C_RESET));
 	if (u->tail.len && o->verbosity <= 0) {
 		buf_addf(&b, "      last output:\n");
@@ -381,7 +382,7 @@ output_on_event(void *ctx, const struct event *ev)
 				line(o, C_GREEN, mark(o, "✓", "ok     "), u->key, u->host, u->duration_ms, note);
 		} else {
 			o->n_failed++;
-			unit_failed(o, u, u->message);
+			unit_failed(o, u, u->duration_ms, NULL, u->message);
 		}
 		break;
 	case EV_PROBE:
@@ -417,13 +418,7 @@ output_on_event(void *ctx, const struct event *ev)
 			if (!quiet)
 				line(o, C_DIM, mark(o, "–", "KEPT   "), u->key, u->host, -1, "no rollback");
 		} else if (u->rb_state == RB_FAILED) {
-			struct buf b = BUF_INIT;
-			line(o, C_RED, mark(o, "✗", "FAILED "), u->key, u->host, u->rb_duration_ms, "rollback failed");
-			buf_addf(&b, "      %s%s%s\n", col(o, C_RED), ev->message ? ev->message : "", col(o, C_RESET));
-			if (u->tail.len && o->verbosity <= 0)
-				output_tail_lines(u->tail.data, u->tail.len, OUTPUT_FAIL_LINES, "      │ ", &b);
-			put_block(o, &b);
-			buf_release(&b);
+			unit_failed(o, u, u->rb_duration_ms, "rollback failed", ev->message);
 		}
 		break;
 	case EV_IN_DOUBT:

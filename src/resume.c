@@ -47,7 +47,7 @@ resumable(const struct rl_run *rl, enum resume_pick pick)
 
 /* The id of the newest run matching pick, or NULL having printed why. */
 static char *
-pick_run(struct session *s, enum resume_pick pick, bool *corrupt)
+pick_run(struct session *s, enum resume_pick pick)
 {
 	char **ids = NULL, *err = NULL, *found = NULL;
 	size_t n = 0;
@@ -68,7 +68,6 @@ pick_run(struct session *s, enum resume_pick pick, bool *corrupt)
 			free(path);
 			free(err);
 			statedir_free_list(ids, n);
-			*corrupt = true;
 			return NULL;
 		}
 		if (rc == 0 && resumable(&rl, pick))
@@ -152,10 +151,8 @@ resume_load(struct session *s, struct opts *o, enum resume_pick pick, struct res
 			return EXIT_USAGE;
 		}
 		id = xstrdup(o->args[0]);
-	} else {
-		bool corrupt = false;
-		if ((id = pick_run(s, pick, &corrupt)) == NULL)
-			return EXIT_CANNOT_START;
+	} else if ((id = pick_run(s, pick)) == NULL) {
+		return EXIT_CANNOT_START;
 	}
 	r->journal_path = statedir_journal_path(s->sd, id, &err);
 	free(id);
