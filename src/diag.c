@@ -54,23 +54,43 @@ diags_sort(struct diags *d)
 	}
 }
 
+size_t
+diag_line_break(const char *s, size_t len, size_t i)
+{
+	const unsigned char *u = (const unsigned char *)s;
+
+	if (i >= len)
+		return 0;
+	if (u[i] == '\n')
+		return 1;
+	if (u[i] == '\r')
+		return i + 1 < len && u[i + 1] == '\n' ? 2 : 1;
+	if (u[i] == 0xC2 && i + 1 < len && u[i + 1] == 0x85)
+		return 2;
+	if (u[i] == 0xE2 && i + 2 < len && u[i + 1] == 0x80 && (u[i + 2] == 0xA8 || u[i + 2] == 0xA9))
+		return 3;
+	return 0;
+}
+
 /* Find line number `line` (1-based) of src; return its start and length. */
 static const char *
 find_line(const char *src, int line, size_t *len)
 {
-	const char *p = src;
+	size_t n = strlen(src), i = 0;
 
-	for (int i = 1; i < line && p; i++) {
-		p = strchr(p, '\n');
-		if (p)
-			p++;
+	for (int l = 1; l < line; l++) {
+		while (i < n && diag_line_break(src, n, i) == 0)
+			i++;
+		if (i >= n)
+			return NULL;
+		i += diag_line_break(src, n, i);
 	}
-	if (p == NULL || *p == '\0')
+	if (i >= n)
 		return NULL;
-	*len = strcspn(p, "\n");
-	if (*len > 0 && p[*len - 1] == '\r')
-		(*len)--;
-	return p;
+	*len = 0;
+	while (i + *len < n && diag_line_break(src, n, i + *len) == 0)
+		(*len)++;
+	return src + i;
 }
 
 void

@@ -38,4 +38,12 @@ void diags_sort(struct diags *d);
 void diags_print(const struct diags *d, const char *src, FILE *fp, int color);
 void diags_release(struct diags *d);
 
+/*
+ * Length of the line break that starts at s[i] (s has len bytes), counted
+ * as libyaml counts them, so that line numbers agree with its marks: "\r\n"
+ * (2), "\n" or a lone "\r" (1), NEL U+0085 (2), LS U+2028 and PS U+2029 (3).
+ * 0 when s[i] starts no line break.
+ */
+size_t diag_line_break(const char *s, size_t len, size_t i);
+
 #endif

@@ -55,6 +55,41 @@ struct loader {
 /* --- positions and errors --- */
 
 /*
+ * Where each line starts, with lines broken where libyaml breaks them
+ * (diag_line_break), so that its marks index this table.
+ */
+static void
+build_line_table(struct loader *ld)
+{
+	size_t i, brk, n = 1;
+
+	for (i = 0; i < ld->len; i += brk ? brk : 1)
+		if ((brk = diag_line_break(ld->src, ld->len, i)) != 0)
+			n++;
+	ld->lines = xcalloc(n, sizeof(*ld->lines));
+	ld->n_lines = 1;
+	/* libyaml's columns start after a byte order mark */
+	if (ld->len >= 3 && memcmp(ld->src, "\xEF\xBB\xBF", 3) == 0)
+		ld->lines[0] = 3;
+	for (i = 0; i < ld->len; i += brk ? brk : 1)
+		if ((brk = diag_line_break(ld->src, ld->len, i)) != 0)
+			ld->lines[ld->n_lines++] = i + brk;
+	ld->cache_line = (size_t)-1;
+}
+
+/* Where line (0-based, < n_lines) ends: the start of its line break, or the end of the file. */
+static size_t
+line_end(struct loader *ld, size_t line)
+{
+	size_t e = ld->lines[line];
+	size_t lim = line + 1 < ld->n_lines ? ld->lines[line + 1] : ld->len;
+
+	while (e < lim && diag_line_break(ld->src, ld->len, e) == 0)
+		e++;
+	return e;
+}
+
+/*
  * libyaml counts columns in characters; diagnostics and struct text count
  * bytes, so convert through the line table.
  */
@@ -115,7 +150,7 @@ offset_pos(struct loader *ld, size_t off)
 			hi = mid;
 	}
 	p.line = (int)lo + 1;
-	p.col = (int)(off - ld->lines[lo]) + 1;
+	p.col = off > ld->lines[lo] ? (int)(off - ld->lines[lo]) + 1 : 1;
 	return p;
 }
 
@@ -235,7 +270,7 @@ text_of(struct loader *ld, const yaml_node_t *n)
 	memset(&t, 0, sizeof(t));
 	t.s = xstrndup(sval(n), len);
 	t.pos = npos(ld, n);
-	if (n->start_mark.line == n->end_mark.line && (style == YAML_PLAIN_SCALAR_STYLE ||
+	if (n->start_mark.line == n->end_mark.line && n->start_mark.line < ld->n_lines && (style == YAML_PLAIN_SCALAR_STYLE ||
 	    style == YAML_SINGLE_QUOTED_SCALAR_STYLE || style == YAML_DOUBLE_QUOTED_SCALAR_STYLE)) {
 		size_t shift = style == YAML_PLAIN_SCALAR_STYLE ? 0 : 1;
 		size_t b = ld->lines[n->start_mark.line] + (size_t)t.pos.col - 1;
@@ -1942,15 +1977,7 @@ read_source(struct loader *ld, const char *path)
 	}
 	ld->len = b.len;
 	ld->src = buf_detach(&b);
-	ld->n_lines = 1;
-	for (size_t i = 0; i < ld->len; i++)
-		ld->n_lines += ld->src[i] == '\n';
-	ld->lines = xcalloc(ld->n_lines, sizeof(*ld->lines));
-	ld->n_lines = 1;
-	for (size_t i = 0; i < ld->len; i++)
-		if (ld->src[i] == '\n')
-			ld->lines[ld->n_lines++] = i + 1;
-	ld->cache_line = (size_t)-1;
+	build_line_table(ld);
 	if (strlen(ld->src) != ld->len) {
 		report_at(&ld->rep, offset_pos(ld, strlen(ld->src)),
 		    "file contains a NUL byte (a runbook is UTF-8 text)");
@@ -1968,9 +1995,7 @@ line_has_flow_ref(struct loader *ld, size_t line)
 	if (line >= ld->n_lines)
 		return false;
 	p = ld->src + ld->lines[line];
-	end = strchr(p, '\n');
-	if (end == NULL)
-		end = ld->src + ld->len;
+	end = ld->src + line_end(ld, line);
 	for (ref = p; ref + 1 < end; ref++)
 		if (ref[0] == '$' && ref[1] == '{')
 			break;
