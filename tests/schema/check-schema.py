@@ -344,6 +344,10 @@ def undescribed(node, path=""):
     out = []
     if isinstance(node, dict):
         for key, sub in node.get("properties", {}).items():
+            # `true` only declares a name that a subschema requires (for
+            # ajv's strictRequired); the property is described where defined
+            if sub is True:
+                continue
             if not isinstance(sub, dict) or not sub.get("description"):
                 out.append("%s/properties/%s" % (path, key))
         for key in ("$defs", "properties"):
