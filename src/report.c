@@ -141,24 +141,30 @@ unwind_order(const struct run *run, size_t *n)
 /* ---- writing a file whole ---- */
 
 /*
- * Write data to path through "PATH.tmp" and rename(2), so a reader sees
- * the old file or the new one. A path that exists and is not a regular
- * file (a FIFO, /dev/stdout) is written directly.
+ * Write data to path through a new temporary file beside it (PATH.XXXXXX,
+ * created exclusively with mode 0600 whatever the umask) and rename(2), so
+ * a reader sees the old file or the new one, and nothing planted at a
+ * predictable name is followed or overwritten. A path that exists and is
+ * not a regular file (a FIFO, /dev/stdout) is written directly.
  */
 static int
 write_whole(const char *path, const char *data, size_t len, char **err)
 {
 	struct stat st;
 	bool direct = stat(path, &st) == 0 && !S_ISREG(st.st_mode);
-	char *tmp = direct ? xstrdup(path) : xasprintf("%s.tmp", path);
-	int flags = O_WRONLY | O_CLOEXEC | (direct ? 0 : O_CREAT | O_TRUNC | O_NOFOLLOW);
-	int fd = open(tmp, flags, 0666);
+	char *tmp = direct ? xstrdup(path) : xasprintf("%s.XXXXXX", path);
+	int fd = direct ? open(tmp, O_WRONLY | O_CLOEXEC) : mkostemp(tmp, O_CLOEXEC);
 	bool created = fd >= 0 && !direct;
 	size_t off = 0;
 	int rc = -1;
 
 	if (fd < 0) {
-		*err = xasprintf("cannot %s '%s': %s", direct ? "open" : "create", tmp, strerror(errno));
+		*err = direct ? xasprintf("cannot open '%s': %s", path, strerror(errno))
+		    : xasprintf("cannot create a temporary file beside '%s': %s", path, strerror(errno));
+		goto cleanup;
+	}
+	if (created && fchmod(fd, 0600) < 0) {
+		*err = xasprintf("cannot set the mode of '%s': %s", tmp, strerror(errno));
 		goto cleanup;
 	}
 	while (off < len) {

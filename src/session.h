@@ -31,8 +31,11 @@ int session_lock(struct session *s, const char *runbook_name, const char *run_id
  */
 void session_attach(struct session *s, struct run *run, struct engine_opts *eo,
     struct opts *o, struct journal *j, const char *file, const char *by);
-/* Write the --report files. 0, or -1 having printed why. */
-int session_reports(const struct run *run, struct opts *o);
+/*
+ * Write the --report files. A report that cannot be written is a warning
+ * on stderr (SPEC §1): it never changes the run's exit code.
+ */
+void session_reports(const struct run *run, struct opts *o);
 /* The absolute path of file (malloc'ed). */
 char *session_abspath(const char *file);
 void session_release(struct session *s);

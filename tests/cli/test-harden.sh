@@ -42,4 +42,45 @@ else
 	fail "caret after Unicode line breaks" "$(head -3 "$T/err" | cat -A)"
 fi
 
+# --- file modes under umask 000; reports ---
+
+cat > ok.yaml <<'EOF2'
+runbook: 1
+name: ok
+phases:
+  - name: p
+    steps:
+      - name: s1
+        run: "echo one"
+      - name: s2
+        run: "echo two"
+EOF2
+mode_of() { stat -c %a "$1"; }
+(umask 000; timeout -k 5 120 "$MIGRATE" run ok.yaml --state-dir "$T/st0" --report json="$T/r.json" --report junit="$T/r.xml" </dev/null >"$T/out" 2>"$T/err"; echo $? > "$T/rc")
+rc=$(cat "$T/rc")
+expect_rc "run under umask 000" 0
+for f in "$T/r.json" "$T/r.xml" "$T"/st0/runs/*.jsonl "$T"/st0/locks/*.lock; do
+	m=$(mode_of "$f")
+	[ "$m" = 600 ] && pass "$(basename "$f") is 0600 under umask 000" || fail "$(basename "$f") is $m under umask 000"
+done
+for d in "$T/st0" "$T/st0/runs" "$T/st0/locks"; do
+	m=$(mode_of "$d")
+	[ "$m" = 700 ] && pass "$(basename "$d")/ is 0700 under umask 000" || fail "$(basename "$d")/ is $m under umask 000"
+done
+ls -a "$T" | grep -q 'r\.json\.' && fail "a temporary report file was left behind" "$(ls -a "$T")" || pass "no temporary report file left behind"
+
+# A report that cannot be written is a warning; the run's exit code stands.
+run_migrate run ok.yaml --state-dir "$T/st1" --report json="$T/no/such/dir/r.json"
+expect_rc "an unwritable report does not change a successful run's exit code" 0
+expect_in "the report failure is a warning naming the file" "$T/err" "warning: cannot write JSON report"
+expect_in "  ... naming the file" "$T/err" "no/such/dir/r.json"
+
+# A symlink or hard link planted at the old temporary name is left alone.
+echo precious > victim
+ln -s "$T/victim" "$T/r2.json.tmp"
+run_migrate run ok.yaml --state-dir "$T/st2" --report json="$T/r2.json"
+expect_rc "a symlink at PATH.tmp does not fail the run" 0
+expect_file "the symlink's target is untouched" victim "precious"
+python3 -c 'import json,sys; assert json.load(open(sys.argv[1]))["outcome"] == "succeeded"' "$T/r2.json" && pass "the report was written beside it" || fail "report r2.json"
+
 finish

@@ -5,6 +5,7 @@
  * unwind order, and the atomic write.
  */
 #include <check.h>
+#include <dirent.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -492,7 +493,7 @@ START_TEST(write_errors)
 
 	ck_assert_int_eq(report_write_junit(run, bad, &err), -1);
 	ck_assert_ptr_nonnull(err);
-	ck_assert_ptr_nonnull(strstr(err, "missing/report.xml.tmp"));
+	ck_assert_ptr_nonnull(strstr(err, "missing/report.xml"));
 	free(err);
 	err = NULL;
 	ck_assert_int_eq(report_write_json(run, bad, &err), -1);
@@ -521,6 +522,65 @@ START_TEST(write_errors)
 }
 END_TEST
 
+/* The entries of dir, sorted, joined by spaces. */
+static char *
+dir_listing(void)
+{
+	struct buf b = BUF_INIT;
+	struct dirent **names;
+	int n = scandir(dir, &names, NULL, alphasort);
+
+	ck_assert_int_ge(n, 0);
+	for (int i = 0; i < n; i++) {
+		if (names[i]->d_name[0] != '.')
+			buf_addf(&b, "%s%s", b.len ? " " : "", names[i]->d_name);
+		free(names[i]);
+	}
+	free(names);
+	return buf_detach(&b);
+}
+
+/*
+ * Under umask 000 a report is created 0600; a file planted at the old
+ * predictable temporary name (PATH.tmp), here a hard link to a file of
+ * someone else's, is neither followed nor overwritten; no temporary file is
+ * left behind.
+ */
+START_TEST(report_mode_and_temp)
+{
+	struct run *run = make_run();
+	char *err = NULL, *victim = xasprintf("%s/victim", dir);
+	char *planted = xasprintf("%s.tmp", json_path), *list;
+	struct stat st;
+	struct buf x;
+	mode_t old = umask(0);
+	FILE *fp = fopen(victim, "w");
+
+	ck_assert_ptr_nonnull(fp);
+	fputs("precious\n", fp);
+	fclose(fp);
+	ck_assert_int_eq(link(victim, planted), 0);
+	ck_assert_msg(report_write_json(run, json_path, &err) == 0, "%s", err);
+	ck_assert_msg(report_write_junit(run, junit_path, &err) == 0, "%s", err);
+	umask(old);
+	ck_assert_int_eq(stat(json_path, &st), 0);
+	ck_assert_int_eq(st.st_mode & 07777, 0600);
+	ck_assert_int_eq(stat(junit_path, &st), 0);
+	ck_assert_int_eq(st.st_mode & 07777, 0600);
+	x = slurp(victim);
+	ck_assert_str_eq(x.data, "precious\n");
+	buf_release(&x);
+	list = dir_listing();
+	ck_assert_str_eq(list, "report.json report.json.tmp report.xml victim");
+	free(list);
+	unlink(planted);
+	unlink(victim);
+	free(planted);
+	free(victim);
+	free_run(run);
+}
+END_TEST
+
 static Suite *
 report_suite(void)
 {
@@ -533,6 +593,7 @@ report_suite(void)
 	tcase_add_test(tc, succeeded_run);
 	tcase_add_test(tc, interrupted_run);
 	tcase_add_test(tc, write_errors);
+	tcase_add_test(tc, report_mode_and_temp);
 	suite_add_tcase(s, tc);
 	return s;
 }
