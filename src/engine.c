@@ -51,6 +51,8 @@ engine_install_signals(void)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	/* the operator's SSH session dropping: stop cleanly as for SIGTERM */
+	sigaction(SIGHUP, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 	/* a file size limit makes writes fail (EFBIG) instead of killing us mid-record */

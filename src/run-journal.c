@@ -306,7 +306,8 @@ run_journal_on_event(void *ctx, const struct event *ev)
 
 	if (ev->type == EV_RUN_END && ev->run->outcome == OUTCOME_INTERRUPTED) {
 		struct json_object *i = record(RL_INTERRUPTED);
-		add_str(i, "signal", engine_last_signal == SIGTERM ? "SIGTERM" : "SIGINT");
+		add_str(i, "signal", engine_last_signal == SIGTERM ? "SIGTERM"
+		    : engine_last_signal == SIGHUP ? "SIGHUP" : "SIGINT");
 		append(rj, ev->run, i);
 	}
 	r = event_record(rj, ev);

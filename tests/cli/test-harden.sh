@@ -83,4 +83,41 @@ expect_rc "a symlink at PATH.tmp does not fail the run" 0
 expect_file "the symlink's target is untouched" victim "precious"
 python3 -c 'import json,sys; assert json.load(open(sys.argv[1]))["outcome"] == "succeeded"' "$T/r2.json" && pass "the report was written beside it" || fail "report r2.json"
 
+# --- SIGHUP: recorded as an interrupt, the running command stopped, exit 5 ---
+
+cat > hup.yaml <<'EOF2'
+runbook: 1
+name: hup
+vars: {dir: /tmp}
+phases:
+  - name: p
+    steps:
+      - name: s1
+        run: "echo s1 >> ${dir}/hup.log"
+      - name: s2
+        run: "echo $$ > ${dir}/child.pid; echo s2 >> ${dir}/hup.log; while [ -e ${dir}/hold ]; do sleep 0.05; done"
+      - name: s3
+        run: "echo s3 >> ${dir}/hup.log"
+EOF2
+touch "$T/hold"
+"$MIGRATE" run hup.yaml --var dir="$T" --state-dir "$T/st-hup" </dev/null >"$T/out" 2>&1 &
+pid=$!
+for _ in $(seq 1000); do [ -s "$T/child.pid" ] && break; sleep 0.02; done
+child=$(cat "$T/child.pid" 2>/dev/null)
+kill -HUP $pid
+wait $pid; rc=$?
+expect_rc "SIGHUP" 5
+for _ in $(seq 250); do kill -0 "$child" 2>/dev/null || break; sleep 0.02; done
+[ -n "$child" ] && kill -0 "$child" 2>/dev/null && { fail "the step's process survived SIGHUP"; kill -KILL "$child"; } || pass "the step's process was stopped"
+journal=$(ls "$T"/st-hup/runs/*.jsonl)
+grep -q '"type":"interrupted","signal":"SIGHUP"' "$journal" && pass "the journal records the SIGHUP" || fail "no SIGHUP interrupt record" "$(cat "$journal")"
+grep -q '"status":"interrupted"' "$journal" && pass "the running unit is recorded interrupted" || fail "unit not recorded interrupted"
+rm -f "$T/hold"
+run_migrate resume --state-dir "$T/st-hup" --yes
+expect_rc "resume after SIGHUP" 0
+expect_file "s2 ran again, s1 did not, s3 ran" "$T/hup.log" "s1
+s2
+s2
+s3"
+
 finish
