@@ -10,6 +10,7 @@
 #include "duration.h"
 #include "exitcode.h"
 #include "journal.h"
+#include "output.h"
 #include "runlog.h"
 #include "statedir.h"
 #include "util.h"
@@ -149,7 +150,7 @@ static void
 print_table(const struct row *rows, size_t n, bool color)
 {
 	int w[5] = { 6, 7, 7, 8, 7 };
-	struct buf b = BUF_INIT;
+	struct buf b = BUF_INIT, shown = BUF_INIT;
 
 	for (size_t i = 0; i < n; i++) {
 		const char *cells[5] = { rows[i].run_id, rows[i].runbook, rows[i].started,
@@ -169,7 +170,10 @@ print_table(const struct row *rows, size_t n, bool color)
 			b.data[--b.len] = '\0';
 		buf_addc(&b, '\n');
 	}
-	fputs(buf_str(&b), stdout);
+	/* journal text never drives the terminal */
+	output_visible(b.data, b.len, true, &shown);
+	fputs(buf_str(&shown), stdout);
+	buf_release(&shown);
 	buf_release(&b);
 }
 

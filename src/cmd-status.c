@@ -497,11 +497,14 @@ cmd_status_exec(const struct cmd_entry *self, struct opts *o)
 		puts(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
 		json_object_put(j);
 	} else {
-		struct buf b = BUF_INIT;
+		struct buf b = BUF_INIT, shown = BUF_INIT;
 		header(&b, &run, id, rb, &st);
 		unit_lines(&b, &run, id, rb, &st);
 		buf_addf(&b, "\n%snext:%s %s\n", col(&st, C_BOLD), col(&st, C_RESET), next.advice);
-		fputs(buf_str(&b), stdout);
+		/* journal text (output tails, messages) never drives the terminal */
+		output_visible(b.data, b.len, true, &shown);
+		fputs(buf_str(&shown), stdout);
+		buf_release(&shown);
 		buf_release(&b);
 	}
 	if (fflush(stdout) != 0)

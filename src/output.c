@@ -51,6 +51,66 @@ timestamp(struct buf *b)
 	buf_addf(b, "%s ", s);
 }
 
+/* Our own colour sequences: the only escape sequences output_visible() keeps. */
+static const char *const own_colors[] = { C_RESET, C_BOLD, C_DIM, C_RED, C_GREEN, C_YELLOW, C_CYAN };
+
+void
+output_visible(const char *s, size_t len, bool keep_colors, struct buf *out)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0;
+
+	while (i < len) {
+		size_t run = i;
+		while (run < len && u[run] >= 0x20 && u[run] != 0x7F && u[run] != 0xC2)
+			run++;
+		buf_add(out, s + i, run - i);
+		i = run;
+		if (i >= len)
+			break;
+		if (u[i] == 0xC2) {
+			if (i + 1 < len && u[i + 1] >= 0x80 && u[i + 1] <= 0x9F) {
+				buf_addf(out, "\\u%04x", u[i + 1]);
+				i += 2;
+			} else {
+				buf_addc(out, (char)u[i++]);
+			}
+			continue;
+		}
+		if (u[i] == '\n' || u[i] == '\t') {
+			buf_addc(out, (char)u[i++]);
+			continue;
+		}
+		if (keep_colors && u[i] == 0x1B) {
+			size_t k;
+			for (k = 0; k < ARRAY_LEN(own_colors); k++) {
+				size_t n = strlen(own_colors[k]);
+				if (len - i >= n && memcmp(s + i, own_colors[k], n) == 0)
+					break;
+			}
+			if (k < ARRAY_LEN(own_colors)) {
+				buf_adds(out, own_colors[k]);
+				i += strlen(own_colors[k]);
+				continue;
+			}
+		}
+		buf_addc(out, '^');
+		buf_addc(out, u[i] == 0x7F ? '?' : (char)(u[i] + 0x40));
+		i++;
+	}
+}
+
+/* fputs, with control characters shown (output_visible) and our colours kept. */
+static void
+put_visible(struct output *o, const char *s, size_t len)
+{
+	struct buf v = BUF_INIT;
+
+	output_visible(s, len, true, &v);
+	fputs(buf_str(&v), o->fp);
+	buf_release(&v);
+}
+
 /*
  * Print a block of lines: on a terminal as it is; without one each
  * non-empty line gets a timestamp (plain output is one record per line).
@@ -61,7 +121,7 @@ put_block(struct output *o, const struct buf *b)
 	const char *p = buf_str(b);
 
 	if (o->tty) {
-		fputs(p, o->fp);
+		put_visible(o, p, b->len);
 		return;
 	}
 	while (*p) {
@@ -72,7 +132,7 @@ put_block(struct output *o, const struct buf *b)
 			fputs(buf_str(&ts), o->fp);
 			buf_release(&ts);
 		}
-		fwrite(p, 1, n, o->fp);
+		put_visible(o, p, n);
 		fputc('\n', o->fp);
 		p += n;
 		if (*p == '\n')
@@ -97,9 +157,10 @@ draw_live(struct output *o)
 
 	if (!o->tty || o->live_name == NULL || o->prompting || o->verbosity < 0)
 		return;
-	buf_addf(&b, "\r\033[K  %s…%s %-28s %-16s ", col(o, C_CYAN), col(o, C_RESET), o->live_name, o->live_target);
+	buf_addf(&b, "  %s…%s %-28s %-16s ", col(o, C_CYAN), col(o, C_RESET), o->live_name, o->live_target);
 	duration_format(&b, now_ms() - o->live_since);
-	fputs(buf_str(&b), o->fp);
+	fputs("\r\033[K", o->fp);
+	put_visible(o, b.data, b.len);
 	fflush(o->fp);
 	o->live_drawn = true;
 	buf_release(&b);
@@ -199,7 +260,7 @@ line(struct output *o, const char *mark_color, const char *mark, const char *nam
 		buf_addf(&b, "  %s%s%s", col(o, C_DIM), note, col(o, C_RESET));
 	buf_addc(&b, '\n');
 	clear_live(o);
-	fputs(buf_str(&b), o->fp);
+	put_visible(o, b.data, b.len);
 	buf_release(&b);
 }
 
@@ -215,7 +276,7 @@ message(struct output *o, const char *color, const char *fmt, const char *a, con
 	buf_adds(&m, col(o, C_RESET));
 	buf_addc(&m, '\n');
 	clear_live(o);
-	fputs(buf_str(&m), o->fp);
+	put_visible(o, m.data, m.len);
 	buf_release(&m);
 }
 
@@ -349,7 +410,7 @@ output_on_event(void *ctx, const struct event *ev)
 			if (!o->tty)
 				timestamp(&b);
 			buf_addf(&b, "      %s│%s ", col(o, C_DIM), col(o, C_RESET));
-			buf_add(&b, ev->data, ev->len);
+			output_visible(ev->data, ev->len, false, &b);
 			if (b.len && b.data[b.len - 1] != '\n')
 				buf_addc(&b, '\n');
 			clear_live(o);

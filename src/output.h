@@ -37,6 +37,16 @@ void output_on_event(void *ctx, const struct event *ev);
 /* engine_opts.ask: ask on /dev/tty when stdin is a terminal; -1 otherwise. */
 int output_ask(void *ctx, const char *name, const char *question, const char **by);
 
+/*
+ * Append s (len bytes) to out with every control character shown, so that
+ * text from a step or a journal cannot move the cursor, retitle the
+ * terminal or overwrite a line: a C0 control or DEL as ^X (ESC is ^[, CR is
+ * ^M, NUL is ^@), a C1 control (U+0080..U+009F) as \u0080..\u009f; tab and
+ * newline are kept. With keep_colors the colour sequences above (C_RESET ..
+ * C_CYAN, exactly) pass through, for text that carries our own colours.
+ */
+void output_visible(const char *s, size_t len, bool keep_colors, struct buf *out);
+
 /* Append the last n lines of text to out, each prefixed with prefix. */
 void output_tail_lines(const char *text, size_t len, int n, const char *prefix, struct buf *out);
 

@@ -83,6 +83,54 @@ expect_rc "a symlink at PATH.tmp does not fail the run" 0
 expect_file "the symlink's target is untouched" victim "precious"
 python3 -c 'import json,sys; assert json.load(open(sys.argv[1]))["outcome"] == "succeeded"' "$T/r2.json" && pass "the report was written beside it" || fail "report r2.json"
 
+# --- control characters in step output are shown, never obeyed ---
+
+cat > esc.yaml <<'EOF2'
+runbook: 1
+name: esc
+phases:
+  - name: p
+    steps:
+      - name: s
+        run: "printf 'a\\033]0;pwned\\007b\\rc\\033[2Jd\\ttab\\302\\233e\\n'; exit 3"
+EOF2
+# no_raw_controls NAME FILE: FILE holds no control byte but tab and newline
+no_raw_controls() {
+	if python3 - "$2" <<'PY'
+import sys
+data = open(sys.argv[1], 'rb').read()
+bad = [b for b in data if (b < 0x20 and b not in (9, 10)) or b == 0x7f]
+assert not bad and b'\xc2\x9b' not in data, bad[:10]
+PY
+	then pass "$1"; else fail "$1" "$(cat -A "$2" | head -20)"; fi
+}
+run_migrate run esc.yaml --state-dir "$T/st-esc" -v
+expect_rc "a step printing escape sequences fails as asked" 1
+no_raw_controls "live output (-v) carries no raw control character" "$T/out"
+expect_in "live output shows them visibly" "$T/out" 'a^[]0;pwned^Gb^Mc^[[2Jd	tab\u009be'
+run_migrate run esc.yaml --state-dir "$T/st-esc2"
+no_raw_controls "the failure tail carries no raw control character" "$T/out"
+expect_in "the failure tail shows them visibly" "$T/out" 'a^[]0;pwned^Gb^Mc^[[2Jd	tab\u009be'
+run_migrate status --state-dir "$T/st-esc"
+no_raw_controls "status text carries no raw control character" "$T/out"
+expect_in "status shows them visibly" "$T/out" 'a^[]0;pwned^Gb^Mc^[[2Jd	tab\u009be'
+run_migrate status --state-dir "$T/st-esc" --color always
+python3 - "$T/out" <<'PY' && pass "status --color always keeps its own colours only" || fail "status colours" "$(cat -A "$T/out" | head)"
+import re, sys
+data = open(sys.argv[1], 'rb').read()
+escs = re.findall(rb'\x1b\[[0-9;]*[A-Za-z]', data)
+assert escs and all(re.fullmatch(rb'\x1b\[(0|1|2|31|32|33|36)m', e) for e in escs), escs
+assert b'\x1b]' not in data and b'\x1b[2J' not in data
+PY
+run_migrate status --state-dir "$T/st-esc" --format json
+python3 - "$T/out" <<'PY' && pass "status --format json keeps the bytes (JSON-escaped)" || fail "status json tail"
+import json, sys
+doc = json.load(open(sys.argv[1]))
+tails = [u.get("tail", "") for u in doc["units"]]
+assert any("a\x1b]0;pwned\x07b\rc\x1b[2Jd\ttab\u009be" in t for t in tails), tails
+PY
+grep -qF '\u001b]0;pwned\u0007' "$T"/st-esc/runs/*.jsonl && pass "the journal keeps the raw bytes, JSON-escaped" || fail "journal tail"
+
 # --- SIGHUP: recorded as an interrupt, the running command stopped, exit 5 ---
 
 cat > hup.yaml <<'EOF2'
