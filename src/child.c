@@ -47,9 +47,11 @@ struct start_failure {
 	int err;
 };
 
-struct pump {
+struct child {
 	const struct child_opts *opts;
 	struct child_result *res;
+	struct child_result result;
+	int64_t start;
 	pid_t pid;               /* also the process group id */
 	int fd[3];               /* our ends of stdin, stdout, stderr; -1 when closed */
 	int pidfd;               /* -1: none (old kernel) or already reaped */
@@ -59,6 +61,7 @@ struct pump {
 	char *chunk;
 	int64_t deadline;        /* 0: none */
 	bool stopping;           /* we sent SIGTERM to the group */
+	bool stop_requested;     /* child_stop() was called */
 	enum child_status stop_status;
 	int64_t kill_at;
 	bool killed;
@@ -304,7 +307,7 @@ tail_finish(struct buf *b, bool *truncated, size_t max, uint64_t total)
 }
 
 static void
-pump_reap(struct pump *p)
+pump_reap(struct child *p)
 {
 	pid_t r;
 
@@ -325,7 +328,7 @@ pump_reap(struct pump *p)
 }
 
 static void
-pump_check_stop(struct pump *p, int64_t now)
+pump_check_stop(struct child *p, int64_t now)
 {
 	if (p->stopping) {
 		if (!p->killed && now >= p->kill_at) {
@@ -334,7 +337,7 @@ pump_check_stop(struct pump *p, int64_t now)
 		}
 		return;
 	}
-	if (p->opts->cancel && *p->opts->cancel)
+	if (p->stop_requested)
 		p->stop_status = CHILD_CANCELLED;
 	else if (p->deadline && now >= p->deadline)
 		p->stop_status = CHILD_TIMEOUT;
@@ -350,7 +353,7 @@ pump_check_stop(struct pump *p, int64_t now)
 }
 
 static void
-pump_stdin(struct pump *p)
+pump_stdin(struct child *p)
 {
 	ssize_t n = write_nosigpipe(p->fd[P_IN], p->opts->stdin_data + p->in_off,
 	    p->opts->stdin_len - p->in_off);
@@ -367,7 +370,7 @@ pump_stdin(struct pump *p)
 }
 
 static void
-pump_output(struct pump *p, int which)
+pump_output(struct child *p, int which)
 {
 	struct buf *b = which == P_OUT ? &p->res->out : &p->res->err;
 	ssize_t n;
@@ -391,7 +394,7 @@ pump_output(struct pump *p, int which)
 }
 
 static int
-pump_timeout(const struct pump *p, int64_t now)
+pump_timeout(const struct child *p, int64_t now)
 {
 	int64_t t = TICK_MS;
 
@@ -406,56 +409,8 @@ pump_timeout(const struct pump *p, int64_t now)
 	return t < 0 ? 0 : (int)t;
 }
 
-/* Feed stdin, collect output, enforce deadline and cancel until the child is reaped and drained. */
 static void
-pump_run(struct pump *p)
-{
-	for (;;) {
-		struct pollfd pfd[4];
-		int which[4];
-		int n = 0, i, r;
-		int64_t now = now_ms();
-
-		if (!p->reaped)
-			pump_check_stop(p, now);
-		if (!p->reaped)
-			pump_reap(p);
-		if (p->reaped && ((p->fd[P_OUT] < 0 && p->fd[P_ERR] < 0) ||
-		    now >= p->drain_until))
-			break;
-		for (i = P_IN; i <= P_ERR; i++) {
-			if (p->fd[i] < 0)
-				continue;
-			pfd[n].fd = p->fd[i];
-			pfd[n].events = i == P_IN ? POLLOUT : POLLIN;
-			pfd[n].revents = 0;
-			which[n++] = i;
-		}
-		if (p->pidfd >= 0) {
-			pfd[n].fd = p->pidfd;
-			pfd[n].events = POLLIN;
-			pfd[n].revents = 0;
-			which[n++] = -1;
-		}
-		r = poll(pfd, (nfds_t)n, pump_timeout(p, now));
-		if (r < 0) {
-			if (errno != EINTR)
-				sleep_ms(NOPIDFD_TICK_MS, NULL);
-			continue;
-		}
-		for (i = 0; i < n; i++) {
-			if (which[i] < 0 || !(pfd[i].revents & (POLLIN | POLLOUT | POLLHUP | POLLERR | POLLNVAL)))
-				continue;
-			if (which[i] == P_IN)
-				pump_stdin(p);
-			else
-				pump_output(p, which[i]);
-		}
-	}
-}
-
-static void
-pump_result(struct pump *p)
+pump_result(struct child *p)
 {
 	struct child_result *res = p->res;
 	int st = p->wstatus;
@@ -512,28 +467,28 @@ read_start_report(int fd, pid_t pid, const struct child_opts *opts, struct child
 }
 
 int
-child_run(const struct child_opts *opts, struct child_result *res)
+child_start(const struct child_opts *opts, struct child **out, char **err)
 {
 	int fds[P_NUM][2];
-	struct pump p;
+	struct child *p = xcalloc(1, sizeof(*p));
 	char **envp = NULL;
 	sigset_t all, old;
-	int64_t start = now_ms();
 	int i, saved, ret = -1;
 	pid_t pid;
 
-	memset(res, 0, sizeof(*res));
+	*out = NULL;
+	p->start = now_ms();
+	p->res = &p->result;
 	for (i = 0; i < P_NUM; i++)
 		fds[i][0] = fds[i][1] = -1;
-	memset(&p, 0, sizeof(p));
-	p.fd[P_IN] = p.fd[P_OUT] = p.fd[P_ERR] = p.pidfd = -1;
+	p->fd[P_IN] = p->fd[P_OUT] = p->fd[P_ERR] = p->pidfd = -1;
 	if (opts->argv == NULL || opts->argv[0] == NULL) {
-		res->error = xstrdup("no program to run");
+		*err = xstrdup("no program to run");
 		goto cleanup;
 	}
 	for (i = 0; i < P_NUM; i++) {
 		if (make_pipe(fds[i]) < 0) {
-			res->error = xasprintf("cannot run '%s': cannot create pipe: %s",
+			*err = xasprintf("cannot run '%s': cannot create pipe: %s",
 			    opts->argv[0], strerror(errno));
 			goto cleanup;
 		}
@@ -548,56 +503,168 @@ child_run(const struct child_opts *opts, struct child_result *res)
 	saved = errno;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (pid < 0) {
-		res->error = xasprintf("cannot run '%s': cannot fork: %s", opts->argv[0], strerror(saved));
+		*err = xasprintf("cannot run '%s': cannot fork: %s", opts->argv[0], strerror(saved));
 		goto cleanup;
 	}
-	res->pid = pid;
+	p->result.pid = pid;
 	/* Also here, so the group exists whichever of us runs first. */
 	setpgid(pid, pid);
-	if (opts->running_pgid)
-		*opts->running_pgid = pid;
 	close_fd(&fds[P_IN][0]);
 	close_fd(&fds[P_OUT][1]);
 	close_fd(&fds[P_ERR][1]);
 	close_fd(&fds[P_REPORT][1]);
-	if (read_start_report(fds[P_REPORT][0], pid, opts, res) < 0)
+	if (read_start_report(fds[P_REPORT][0], pid, opts, &p->result) < 0) {
+		*err = p->result.error;
+		p->result.error = NULL;
 		goto cleanup;
+	}
 
-	p.opts = opts;
-	p.res = res;
-	p.pid = pid;
-	p.pidfd = open_pidfd(pid);
-	p.tail_max = opts->tail_max ? opts->tail_max : CHILD_TAIL_MAX;
-	p.deadline = opts->timeout_ms > 0 ? start + opts->timeout_ms : 0;
-	p.chunk = xmalloc(READ_CHUNK);
-	/* The pump owns our ends from here on. */
-	p.fd[P_IN] = fds[P_IN][1];
-	p.fd[P_OUT] = fds[P_OUT][0];
-	p.fd[P_ERR] = fds[P_ERR][0];
+	p->opts = opts;
+	p->pid = pid;
+	p->pidfd = open_pidfd(pid);
+	p->tail_max = opts->tail_max ? opts->tail_max : CHILD_TAIL_MAX;
+	p->deadline = opts->timeout_ms > 0 ? p->start + opts->timeout_ms : 0;
+	p->chunk = xmalloc(READ_CHUNK);
+	/* We own our ends from here on. */
+	p->fd[P_IN] = fds[P_IN][1];
+	p->fd[P_OUT] = fds[P_OUT][0];
+	p->fd[P_ERR] = fds[P_ERR][0];
 	fds[P_IN][1] = fds[P_OUT][0] = fds[P_ERR][0] = -1;
 	for (i = P_IN; i <= P_ERR; i++)
-		set_nonblock(p.fd[i]);
+		set_nonblock(p->fd[i]);
 	if (opts->stdin_data == NULL || opts->stdin_len == 0)
-		close_fd(&p.fd[P_IN]);
-
-	pump_run(&p);
-	if (opts->running_pgid)
-		*opts->running_pgid = 0;
-	pump_result(&p);
-	ret = res->status == CHILD_FAILED ? -1 : 0;
+		close_fd(&p->fd[P_IN]);
+	ret = 0;
 
 cleanup:
 	for (i = 0; i < P_NUM; i++) {
 		close_fd(&fds[i][0]);
 		close_fd(&fds[i][1]);
 	}
-	for (i = P_IN; i <= P_ERR; i++)
-		close_fd(&p.fd[i]);
-	close_fd(&p.pidfd);
-	free(p.chunk);
 	free(envp);
-	if (ret < 0)
+	if (ret < 0) {
+		child_result_release(&p->result);
+		free(p);
+		return -1;
+	}
+	*out = p;
+	return 0;
+}
+
+pid_t
+child_pid(const struct child *c)
+{
+	return c->pid;
+}
+
+size_t
+child_wait_on(struct child *p, struct pollfd *fds, size_t max, int64_t *timeout_ms)
+{
+	size_t n = 0;
+	int64_t t = pump_timeout(p, now_ms());
+
+	for (int i = P_IN; i <= P_ERR && n < max; i++) {
+		if (p->fd[i] < 0)
+			continue;
+		fds[n].fd = p->fd[i];
+		fds[n].events = i == P_IN ? POLLOUT : POLLIN;
+		fds[n++].revents = 0;
+	}
+	if (p->pidfd >= 0 && n < max) {
+		fds[n].fd = p->pidfd;
+		fds[n].events = POLLIN;
+		fds[n++].revents = 0;
+	}
+	if (*timeout_ms < 0 || t < *timeout_ms)
+		*timeout_ms = t;
+	return n;
+}
+
+int
+child_advance(struct child *p)
+{
+	struct pollfd pfd[3];
+	int which[3], n = 0;
+	int64_t now;
+
+	/*
+	 * Take a snapshot of what is ready and serve only that: a stream that
+	 * becomes ready while another is being read waits for the next round,
+	 * so stdout written before stderr is also read before it.
+	 */
+	for (int i = P_IN; i <= P_ERR; i++) {
+		if (p->fd[i] < 0)
+			continue;
+		pfd[n].fd = p->fd[i];
+		pfd[n].events = i == P_IN ? POLLOUT : POLLIN;
+		pfd[n].revents = 0;
+		which[n++] = i;
+	}
+	if (n > 0 && poll(pfd, (nfds_t)n, 0) > 0) {
+		for (int k = 0; k < n; k++) {
+			if (!(pfd[k].revents & (POLLIN | POLLOUT | POLLHUP | POLLERR | POLLNVAL)))
+				continue;
+			if (which[k] == P_IN)
+				pump_stdin(p);
+			else
+				pump_output(p, which[k]);
+		}
+	}
+	now = now_ms();
+	if (!p->reaped)
+		pump_check_stop(p, now);
+	if (!p->reaped)
+		pump_reap(p);
+	return p->reaped && ((p->fd[P_OUT] < 0 && p->fd[P_ERR] < 0) || now >= p->drain_until);
+}
+
+void
+child_stop(struct child *p)
+{
+	p->stop_requested = true;
+	pump_check_stop(p, now_ms());
+}
+
+void
+child_finish(struct child *p, struct child_result *res)
+{
+	pump_result(p);
+	for (int i = P_IN; i <= P_ERR; i++)
+		close_fd(&p->fd[i]);
+	close_fd(&p->pidfd);
+	p->result.duration_ms = now_ms() - p->start;
+	*res = p->result;
+	free(p->chunk);
+	free(p);
+}
+
+int
+child_run(const struct child_opts *opts, struct child_result *res)
+{
+	struct child *c;
+	char *err = NULL;
+	int64_t start = now_ms();
+
+	if (child_start(opts, &c, &err) < 0) {
+		memset(res, 0, sizeof(*res));
 		res->status = CHILD_FAILED;
-	res->duration_ms = now_ms() - start;
-	return ret;
+		res->error = err;
+		res->duration_ms = now_ms() - start;
+		return -1;
+	}
+	for (;;) {
+		struct pollfd pfd[4];
+		int64_t t = -1;
+		size_t n;
+
+		if (opts->cancel && *opts->cancel && !c->stop_requested)
+			child_stop(c);
+		if (child_advance(c))
+			break;
+		n = child_wait_on(c, pfd, 4, &t);
+		if (poll(pfd, (nfds_t)n, (int)t) < 0 && errno != EINTR)
+			sleep_ms(NOPIDFD_TICK_MS, NULL);
+	}
+	child_finish(c, res);
+	return res->status == CHILD_FAILED ? -1 : 0;
 }

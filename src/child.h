@@ -1,6 +1,11 @@
 /*
  * child.h - the one way migrate runs a local process.
  *
+ * Two ways to drive it: child_run() runs to completion in the calling
+ * thread; child_start() / child_wait_on() / child_advance() / child_stop()
+ * / child_finish() let a caller's own poll() loop pump it alongside other
+ * things (the executors' loop, which also waits on a cancel token).
+ *
  * The child gets its own process group; its stdin is fed from memory and
  * its stdout/stderr are pumped with poll(), so a chatty child can never
  * deadlock us. Only the last tail_max bytes of each stream are kept. On
@@ -16,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <signal.h>
+#include <sys/types.h>
 
 #include "buf.h"
 
@@ -31,12 +37,8 @@ struct child_opts {
 	int64_t timeout_ms;           /* 0: none */
 	int64_t kill_grace_ms;        /* 0: CHILD_KILL_GRACE_MS */
 	size_t tail_max;              /* 0: CHILD_TAIL_MAX */
-	volatile sig_atomic_t *cancel;/* polled at least every 100 ms; non-zero stops the child like a timeout */
-	/*
-	 * When not NULL, holds the child's process group id while it runs (0
-	 * otherwise), so a signal handler can kill the group on a hard exit.
-	 */
-	volatile sig_atomic_t *running_pgid;
+	/* child_run only: polled at least every 100 ms; non-zero stops the child like a timeout */
+	volatile sig_atomic_t *cancel;
 	/* Called with every chunk read (fd 1 or 2), in order. May be NULL. */
 	void (*on_output)(void *ctx, int fd, const char *data, size_t len);
 	void *ctx;
@@ -62,6 +64,30 @@ struct child_result {
 	pid_t pid;
 	char *error;                  /* malloc'ed; CHILD_FAILED only */
 };
+
+#include <poll.h>
+
+struct child;
+
+/*
+ * Start opts->argv (opts must outlive the child). 0 with *out set, or -1
+ * with *err (malloc'ed) when it could not start.
+ */
+int child_start(const struct child_opts *opts, struct child **out, char **err);
+/* The child's pid, which is also its process group id. */
+pid_t child_pid(const struct child *c);
+/*
+ * What to poll before the next child_advance(): fills up to max (>= 4)
+ * descriptors, returns how many, and lowers *timeout_ms (-1: none) to
+ * the child's next deadline.
+ */
+size_t child_wait_on(struct child *c, struct pollfd *fds, size_t max, int64_t *timeout_ms);
+/* Do what can be done without blocking. 1 when the child is reaped and drained. */
+int child_advance(struct child *c);
+/* Stop the child's group as cancelled: SIGTERM, then SIGKILL after the grace. */
+void child_stop(struct child *c);
+/* Fill *res and free c. */
+void child_finish(struct child *c, struct child_result *res);
 
 /* Run to completion. Always fills *res (release it with child_result_release). Returns 0 unless CHILD_FAILED (-1). */
 int child_run(const struct child_opts *opts, struct child_result *res);

@@ -176,6 +176,12 @@ run_create(const struct runbook *rb, const struct engine_opts *opts, const char 
 	run->outcome = OUTCOME_RUNNING;
 	pthread_mutex_init(&run->lock, NULL);
 	pthread_mutex_init(&run->cap_lock, NULL);
+	run->root = cancel_new(NULL);
+	run->cancel = cancel_new(run->root);
+	run->exec = exec_ctx_new(&(struct exec_ctx_opts){
+		.accept_new_host_keys = opts->accept_new_host_keys,
+		.test_local_hosts = opts->test_local_hosts,
+	});
 	expand_units(run);
 	if (select_units(run, err) < 0) {
 		run_free(run);
@@ -200,6 +206,7 @@ run_free(struct run *run)
 {
 	if (run == NULL)
 		return;
+	targets_free(run);
 	for (size_t i = 0; i < run->n_units; i++) {
 		struct unit *u = &run->units[i];
 		free(u->key);
@@ -216,7 +223,9 @@ run_free(struct run *run)
 	captures_free(run->captures, run->n_captures);
 	secrets_release(&run->secrets);
 	free(run->failure);
-	free(run->cancel_reason);
+	exec_ctx_free(run->exec);
+	cancel_free(run->cancel);
+	cancel_free(run->root);
 	free(run->listeners);
 	for (size_t i = 0; i < run->n_approved_gates; i++)
 		free(run->approved_gates[i]);
@@ -285,7 +294,7 @@ run_record_failed(const struct run *crun, const char *msg)
 
 	if (run->record_error == NULL)
 		run->record_error = xstrdup(msg);
-	run->cancel = 1;
+	cancel_fire(run->cancel, NULL);
 }
 
 /* ---- interpolation in a unit's scope ---- */
@@ -435,11 +444,23 @@ is_local(const char *on)
 	return on == NULL || strcmp(on, "local") == 0;
 }
 
+/* Refuse an action no registered executor can run (exec.h), before anything runs. */
 static void
 check_action(struct preflight *pf, const struct action *a, const char *on, struct pos on_pos, const char *who)
 {
 	char what[160];
 
+	switch (a->kind) {
+	case ACT_NONE:
+	case ACT_PAUSE:
+	case ACT_GATE:
+	case ACT_PROBE:
+		return;   /* not actions of an executor */
+	default:
+		break;
+	}
+	if (exec_available(pf->run->exec, a->kind, !is_local(on)))
+		return;
 	switch (a->kind) {
 	case ACT_HTTP:
 		snprintf(what, sizeof(what), "http %s", who);
@@ -451,11 +472,9 @@ check_action(struct preflight *pf, const struct action *a, const char *on, struc
 		not_available(pf, a->pos, what);
 		return;
 	default:
-		break;
-	}
-	if (!is_local(on) && a->kind != ACT_PAUSE && a->kind != ACT_GATE && a->kind != ACT_PROBE) {
 		snprintf(what, sizeof(what), "%s on host '%s' (SSH)", who, on);
 		not_available(pf, on_pos.line ? on_pos : a->pos, what);
+		return;
 	}
 }
 

@@ -5,7 +5,9 @@
 #include "engine.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,24 +23,34 @@
 
 volatile sig_atomic_t engine_interrupted;
 volatile sig_atomic_t engine_last_signal;
-static volatile sig_atomic_t *volatile signal_cancel;
-/* The process group of the running local command (0: none). */
-static volatile sig_atomic_t running_pgid;
+/*
+ * The signal machinery (STYLE.md rule 11: the only process-global state):
+ * the handler counts the signal and writes a byte to a self-pipe; the
+ * run's signal watcher thread (sig_watch_main) reads it and fires the
+ * run's root token, which every phase's and unit's token chains from. On
+ * a second SIGINT the handler kills the process groups registered in the
+ * running run's exec ctx (async-signal-safe reads) and exits.
+ */
+static int sig_pipe[2] = { -1, -1 };
+static const struct exec_ctx *volatile hard_exit_ctx;
 
 static void
 on_signal(int sig)
 {
+	int saved = errno;
+	ssize_t w;
+
 	engine_interrupted++;
 	engine_last_signal = sig;
-	if (signal_cancel)
-		*signal_cancel = 1;
 	if (engine_interrupted >= 2 && sig == SIGINT) {
 		/* exit at once: records are written whole, so the journal stays valid */
-		pid_t pg = (pid_t)running_pgid;
-		if (pg > 0)
-			kill(-pg, SIGKILL);
+		exec_kill_groups(hard_exit_ctx);
 		_exit(EXIT_INTERRUPTED);
 	}
+	if (sig_pipe[1] >= 0)
+		w = write(sig_pipe[1], "s", 1);
+	(void)w;
+	errno = saved;
 }
 
 void
@@ -46,6 +58,8 @@ engine_install_signals(void)
 {
 	struct sigaction sa;
 
+	if (sig_pipe[0] < 0 && pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+		sig_pipe[0] = sig_pipe[1] = -1;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
@@ -57,6 +71,67 @@ engine_install_signals(void)
 	sigaction(SIGPIPE, &sa, NULL);
 	/* a file size limit makes writes fail (EFBIG) instead of killing us mid-record */
 	sigaction(SIGXFSZ, &sa, NULL);
+}
+
+int
+engine_thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+	sigset_t all, old;
+	int rc;
+
+	/* signals go to the main thread, whose blocking reads (a gate's question) they interrupt */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(t, NULL, fn, arg);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc;
+}
+
+/* Fire the run's root token when a signal arrives (or at once if one came already). */
+static void *
+sig_watch_main(void *arg)
+{
+	struct run *run = arg;
+
+	for (;;) {
+		struct pollfd p[2] = { { sig_pipe[0], POLLIN, 0 }, { cancel_fd(run->sig_stop), POLLIN, 0 } };
+		char b[64];
+		ssize_t r;
+
+		if (engine_interrupted)
+			cancel_fire(run->root, NULL);
+		if (cancel_fired(run->sig_stop))
+			break;
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
+			cancel_wait(NULL, 50);
+		do
+			r = sig_pipe[0] >= 0 ? read(sig_pipe[0], b, sizeof(b)) : -1;
+		while (r > 0);
+	}
+	return NULL;
+}
+
+static void
+sig_watch_start(struct run *run)
+{
+	hard_exit_ctx = run->exec;
+	run->sig_stop = cancel_new(NULL);
+	if (engine_thread_start(&run->sig_thread, sig_watch_main, run) != 0) {
+		cancel_free(run->sig_stop);
+		run->sig_stop = NULL;
+	}
+}
+
+static void
+sig_watch_stop(struct run *run)
+{
+	if (run->sig_stop) {
+		cancel_fire(run->sig_stop, NULL);
+		pthread_join(run->sig_thread, NULL);
+		cancel_free(run->sig_stop);
+		run->sig_stop = NULL;
+	}
+	hard_exit_ctx = NULL;
 }
 
 const char *
@@ -94,7 +169,7 @@ emit(struct run *run, struct event *ev)
 static bool
 stop_requested(const struct run *run)
 {
-	return engine_interrupted || run->cancel;
+	return engine_interrupted || cancel_fired(run->cancel);
 }
 
 /* ---- output of a running action: masked whole lines ---- */
@@ -256,7 +331,7 @@ run_action(struct run *run, const struct unit *u, struct unit *out_unit,
 	pp.run = run;
 	pp.unit = out_unit;
 	req.kind = spec->action->kind;
-	req.host = u ? u->host : "local";
+	req.target = u && u->target ? u->target : &exec_target_local;
 	if (req.kind == ACT_RUN) {
 		if (run_expand(run, u, &spec->action->run, false, &script, &err) < 0)
 			goto cleanup;
@@ -278,21 +353,18 @@ run_action(struct run *run, const struct unit *u, struct unit *out_unit,
 	by_deadline = false;
 	req.timeout_ms = spec->no_deadline ? spec->timeout_ms
 	    : effective_timeout(run, spec->timeout_ms, &by_deadline);
-	req.cancel = &run->cancel;
-	req.running_pgid = &running_pgid;
+	req.cancel = run->cancel;
 	req.on_output = pump_output;
 	req.ctx = &pp;
-	exec_action(&req, res);
+	exec_action(run->exec, &req, res);
 	pump_finish(&pp);
 	if (res->status == EXEC_TIMEOUT && by_deadline) {
-		run->cancel = 1;
-		if (run->cancel_reason == NULL) {
-			struct buf b = BUF_INIT;
-			buf_adds(&b, "the runbook deadline of ");
-			duration_format_exact(&b, run->rb->deadline_ms);
-			buf_adds(&b, " passed");
-			run->cancel_reason = buf_detach(&b);
-		}
+		struct buf b = BUF_INIT;
+		buf_adds(&b, "the runbook deadline of ");
+		duration_format_exact(&b, run->rb->deadline_ms);
+		buf_adds(&b, " passed");
+		cancel_fire(run->cancel, buf_str(&b));
+		buf_release(&b);
 	}
 	secrets_mask(&run->secrets, &res->out);
 	secrets_mask(&run->secrets, &res->err);
@@ -324,13 +396,16 @@ cleanup:
 static void
 describe_failure(struct run *run, const struct exec_result *res, int64_t timeout_ms, struct buf *why)
 {
-	if (res->status == EXEC_CANCELLED || (run->cancel && run->cancel_reason)) {
+	char *reason = cancel_reason(run->cancel);
+
+	if (res->status == EXEC_CANCELLED || reason) {
 		if (engine_interrupted)
 			buf_adds(why, "interrupted");
-		else if (run->cancel_reason)
-			buf_adds(why, run->cancel_reason);
+		else if (reason)
+			buf_adds(why, reason);
 		else
 			buf_adds(why, "stopped");
+		free(reason);
 		return;
 	}
 	exec_describe(res, timeout_ms, why);
@@ -389,7 +464,7 @@ probe_eval(struct run *run, const struct probe *p, const struct unit *u, struct 
 			return true;
 		if (stop_requested(run) || a == attempts)
 			break;
-		sleep_ms(retry_delay(&p->retry, a), (volatile int *)&run->cancel);
+		cancel_wait(run->cancel, retry_delay(&p->retry, a));
 	}
 	return false;
 }
@@ -419,7 +494,7 @@ struct watch_ctx {
 	struct run *run;
 	const struct watch *w;
 	pthread_t thread;
-	volatile int stop;
+	struct cancel_token *stop;   /* the phase ended or the run stops */
 };
 
 static void *
@@ -430,24 +505,20 @@ watch_main(void *arg)
 	int *fails = xcalloc(wc->w->n_probes, sizeof(*fails));
 	struct buf why = BUF_INIT;
 
-	while (!wc->stop && !engine_interrupted) {
-		sleep_ms(wc->w->interval_ms > 0 ? wc->w->interval_ms : DEFAULT_WATCH_INTERVAL_MS, &wc->stop);
-		if (wc->stop || engine_interrupted)
+	while (!cancel_fired(wc->stop)) {
+		if (cancel_wait(wc->stop, wc->w->interval_ms > 0 ? wc->w->interval_ms : DEFAULT_WATCH_INTERVAL_MS))
 			break;
-		for (size_t i = 0; i < wc->w->n_probes && !wc->stop; i++) {
+		for (size_t i = 0; i < wc->w->n_probes && !cancel_fired(wc->stop); i++) {
 			int limit = wc->w->failures > 0 ? wc->w->failures : 1;
 			if (probe_run_event(run, &wc->w->probes[i], NULL, "watch", &why)) {
 				fails[i] = 0;
 				continue;
 			}
-			if (++fails[i] >= limit && !wc->stop) {
-				pthread_mutex_lock(&run->lock);
-				if (run->cancel_reason == NULL)
-					run->cancel_reason = xasprintf("watch probe '%s' failed %d time%s in a row: %s",
-					    wc->w->probes[i].name, fails[i], fails[i] == 1 ? "" : "s", buf_str(&why));
-				run->cancel = 1;
-				pthread_mutex_unlock(&run->lock);
-				wc->stop = 1;
+			if (++fails[i] >= limit && !cancel_fired(wc->stop)) {
+				char *m = xasprintf("watch probe '%s' failed %d time%s in a row: %s",
+				    wc->w->probes[i].name, fails[i], fails[i] == 1 ? "" : "s", buf_str(&why));
+				cancel_fire(run->cancel, m);
+				free(m);
 			}
 		}
 	}
@@ -501,7 +572,7 @@ unit_attempt(struct run *run, struct unit *u, struct buf *why)
 
 	switch (s->action.kind) {
 	case ACT_PAUSE:
-		sleep_ms(s->action.pause_ms, (volatile int *)&run->cancel);
+		cancel_wait(run->cancel, s->action.pause_ms);
 		if (stop_requested(run)) {
 			describe_failure(run, &(struct exec_result){ .status = EXEC_CANCELLED }, 0, why);
 			return false;
@@ -588,7 +659,7 @@ unit_run(struct run *run, struct unit *u)
 			char *m = secrets_masked(&run->secrets, buf_str(&why));
 			unit_event(run, EV_UNIT_RETRY, u, m, delay);
 			free(m);
-			sleep_ms(delay, (volatile int *)&run->cancel);
+			cancel_wait(run->cancel, delay);
 			if (stop_requested(run))
 				break;
 		}
@@ -611,7 +682,7 @@ unit_run(struct run *run, struct unit *u)
 	unit_event(run, EV_UNIT_END, u, u->message, 0);
 	buf_release(&why);
 	if (ok && u->step->pause_ms > 0 && !stop_requested(run))
-		sleep_ms(u->step->pause_ms, (volatile int *)&run->cancel);
+		cancel_wait(run->cancel, u->step->pause_ms);
 	return ok;
 }
 
@@ -717,7 +788,7 @@ rollback_run(struct run *run, struct unit *u)
 		exec_result_release(&res);
 		if (ok || a == attempts)
 			break;
-		sleep_ms(retry_delay(r, a), NULL);
+		cancel_wait(run->cancel, retry_delay(r, a));
 	}
 	if (!ok && engine_interrupted && why.len == 0)
 		buf_adds(&why, "interrupted");
@@ -760,7 +831,9 @@ unwind(struct run *run)
 	struct event ev;
 	struct unit *f = run->failed_unit;
 
-	run->cancel = 0;
+	/* a fresh token: the unwind is stopped by signals only (not by the deadline or a watch) */
+	cancel_free(run->cancel);
+	run->cancel = cancel_new(run->root);
 	memset(&ev, 0, sizeof(ev));
 	ev.type = EV_UNWIND_START;
 	emit(run, &ev);
@@ -826,8 +899,11 @@ phase_run(struct run *run, const struct phase *ph)
 	if (ph->watch.set && ph->watch.n_probes > 0) {
 		wc.run = run;
 		wc.w = &ph->watch;
-		if (pthread_create(&wc.thread, NULL, watch_main, &wc) != 0)
+		wc.stop = cancel_new(run->cancel);
+		if (engine_thread_start(&wc.thread, watch_main, &wc) != 0) {
+			cancel_free(wc.stop);
 			wc.run = NULL;
+		}
 	}
 	for (size_t i = 0; i < run->n_units && rc == 1; i++) {
 		struct unit *u = &run->units[i];
@@ -841,8 +917,10 @@ phase_run(struct run *run, const struct phase *ph)
 			rc = -3;
 			break;
 		}
-		if (run->cancel) {
-			fail_run(run, NULL, run->cancel_reason ? run->cancel_reason : "stopped");
+		if (cancel_fired(run->cancel)) {
+			char *reason = cancel_reason(run->cancel);
+			fail_run(run, NULL, reason ? reason : "stopped");
+			free(reason);
 			rc = 0;
 			break;
 		}
@@ -880,14 +958,19 @@ phase_run(struct run *run, const struct phase *ph)
 		}
 	}
 	if (wc.run) {
-		wc.stop = 1;
+		cancel_fire(wc.stop, NULL);
 		pthread_join(wc.thread, NULL);
+		cancel_free(wc.stop);
 	}
 	if (rc == 1 && run->record_error)
 		rc = -3;
-	if (rc == 1 && run->cancel && run->cancel_reason) {
-		fail_run(run, NULL, run->cancel_reason);
-		rc = 0;
+	if (rc == 1 && cancel_fired(run->cancel)) {
+		char *reason = cancel_reason(run->cancel);
+		if (reason) {
+			fail_run(run, NULL, reason);
+			rc = 0;
+		}
+		free(reason);
 	}
 	for (size_t i = 0; rc == 1 && i < ph->n_verify; i++) {
 		struct buf why = BUF_INIT;
@@ -933,6 +1016,11 @@ engine_load_secrets(struct run *run)
 		return -1;
 	}
 	run->secrets_loaded = true;
+	if (run_resolve_targets(run, &err) < 0) {
+		free(run->failure);
+		run->failure = err;
+		return -1;
+	}
 	return 0;
 }
 
@@ -1007,7 +1095,7 @@ engine_run(struct run *run)
 	srandom((unsigned)(t0 ^ getpid()));
 	if (rb->deadline_ms > 0)
 		run->deadline_at = t0 + rb->deadline_ms;
-	signal_cancel = &run->cancel;
+	sig_watch_start(run);
 
 	memset(&ev, 0, sizeof(ev));
 	ev.type = EV_RUN_START;
@@ -1017,7 +1105,7 @@ engine_run(struct run *run)
 		size_t left = engine_settle_in_doubt(run, run->opts->in_doubt);
 		if (left > 0 || run->record_error) {
 			/* no run end: the run stays unfinished until an operator decides */
-			signal_cancel = NULL;
+			sig_watch_stop(run);
 			return EXIT_CANNOT_START;
 		}
 	}
@@ -1062,7 +1150,7 @@ engine_run(struct run *run)
 			run->outcome = engine_interrupted ? OUTCOME_INTERRUPTED : OUTCOME_NEEDS_HUMAN;
 	}
 	run->duration_ms = now_ms() - t0;
-	signal_cancel = NULL;
+	sig_watch_stop(run);
 	memset(&ev, 0, sizeof(ev));
 	ev.type = EV_RUN_END;
 	ev.message = run->failure;
@@ -1096,7 +1184,7 @@ engine_rollback(struct run *run)
 	run->started_ms = wall_ms();
 	if (engine_load_secrets(run) < 0)
 		return EXIT_USAGE;
-	signal_cancel = &run->cancel;
+	sig_watch_start(run);
 	memset(&ev, 0, sizeof(ev));
 	ev.type = EV_RUN_START;
 	emit(run, &ev);
@@ -1108,7 +1196,7 @@ engine_rollback(struct run *run)
 		run->outcome = OUTCOME_INTERRUPTED;
 	else
 		run->outcome = ok ? OUTCOME_ROLLED_BACK : OUTCOME_NEEDS_HUMAN;
-	signal_cancel = NULL;
+	sig_watch_stop(run);
 	memset(&ev, 0, sizeof(ev));
 	ev.type = EV_RUN_END;
 	ev.message = run->failure;

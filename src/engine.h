@@ -15,6 +15,8 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "cancel.h"
+#include "exec.h"
 #include "runbook.h"
 #include "secrets.h"
 
@@ -50,6 +52,7 @@ struct unit {
 	size_t item_index;
 	char *host;              /* host name, or "local" */
 	char *address;           /* address, "localhost" for local */
+	const struct exec_target *target; /* resolved when the run starts; NULL: local */
 	bool selected;
 	enum unit_state state;
 	int attempts;
@@ -132,6 +135,9 @@ struct engine_opts {
 	int (*ask)(void *ctx, const char *name, const char *question, const char **by);
 	void *ask_ctx;
 	int in_doubt;            /* resume: enum in_doubt_choice */
+	bool accept_new_host_keys;
+	/* TESTS ONLY: remote `run` actions run on this machine (see exec.h) */
+	bool test_local_hosts;
 };
 
 struct run {
@@ -153,8 +159,18 @@ struct run {
 	int64_t started_ms;        /* wall clock */
 	int64_t duration_ms;
 	int64_t deadline_at;       /* monotonic ms; 0: none */
-	volatile sig_atomic_t cancel; /* stop the running unit (watch, deadline, signal) */
-	char *cancel_reason;
+	/*
+	 * Cancel tokens (cancel.h): root is fired by SIGINT/SIGTERM; cancel,
+	 * its child, also by the deadline, a watch trip or a journal failure
+	 * (its reason says which). Every action's token chains from cancel.
+	 */
+	struct cancel_token *root;
+	struct cancel_token *cancel;
+	struct exec_ctx *exec;        /* the executors' per-run state */
+	struct exec_target *targets;  /* resolved hosts, one per unit host name */
+	size_t n_targets;
+	pthread_t sig_thread;         /* turns a signal into firing root */
+	struct cancel_token *sig_stop;
 	pthread_mutex_t lock;
 	struct listener *listeners;
 	size_t n_listeners, cap_listeners;
@@ -180,6 +196,8 @@ extern volatile sig_atomic_t engine_last_signal;
 int64_t retry_delay(const struct retry *r, int attempt);
 /* Install SIGINT/SIGTERM handlers that stop the run (second SIGINT: exit at once). */
 void engine_install_signals(void);
+/* Start a thread with every signal blocked (signals stay with the main thread). */
+int engine_thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
 
 /*
  * Create a run: take run_id (NULL: RUN_ID_NONE, for a run that has no
@@ -227,6 +245,13 @@ size_t engine_settle_in_doubt(struct run *run, enum in_doubt_choice choice);
  * exit code (0 fully unwound, 3 a rollback action failed, 5 interrupted).
  */
 int engine_rollback(struct run *run);
+
+/*
+ * Resolve every unit's exec_target from hosts: and the secrets (which
+ * must be loaded). 0, or -1 with *err (malloc'ed, masked).
+ */
+int run_resolve_targets(struct run *run, char **err);
+void targets_free(struct run *run);
 
 /* Record a unit as completed (in completion order), e.g. when restoring from a journal. */
 void run_mark_completed(struct run *run, struct unit *u);

@@ -1,32 +1,92 @@
-/* exec-local.c - shell commands on this machine, through child.c. */
+/*
+ * exec-local.c - shell commands on this machine (`sh -s`, the script on
+ * stdin), through child.c, as an exec_ops table.
+ */
+#include <stdlib.h>
 #include <string.h>
 
+#include "child.h"
 #include "exec.h"
 #include "util.h"
 
-void exec_local_run(const struct exec_req *req, struct exec_result *res);
+void exec_local_init(struct exec_ctx *ctx);
 
-void
-exec_local_run(const struct exec_req *req, struct exec_result *res)
+struct local_op {
+	struct exec_ctx *ctx;
+	struct child_opts co;
+	struct child *child;
+	char **env;              /* req->env plus MIGRATE_HOST (test hosts only) */
+	char *host_var;
+};
+
+static int
+local_start(struct exec_ctx *ctx, const struct exec_req *req, void **opp, char **err)
 {
 	static const char *const sh[] = { "sh", "-s", NULL };
 	static const char *const sudo_sh[] = { "sudo", "-n", "sh", "-s", NULL };
-	struct child_opts co;
+	struct local_op *op = xcalloc(1, sizeof(*op));
+
+	op->ctx = ctx;
+	op->co.argv = req->sudo ? sudo_sh : sh;
+	op->co.stdin_data = req->script;
+	op->co.stdin_len = req->script ? strlen(req->script) : 0;
+	op->co.env_add = req->env;
+	op->co.workdir = req->workdir;
+	op->co.timeout_ms = req->timeout_ms;
+	op->co.on_output = req->on_output;
+	op->co.ctx = req->ctx;
+	if (!exec_target_is_local(req->target)) {
+		/* only reachable with exec_ctx_opts.test_local_hosts (tests) */
+		size_t n = 0;
+		while (req->env && req->env[n])
+			n++;
+		op->env = xcalloc(n + 2, sizeof(*op->env));
+		for (size_t i = 0; i < n; i++)
+			op->env[i] = (char *)req->env[i];
+		op->host_var = xasprintf("MIGRATE_HOST=%s", req->target->address);
+		op->env[n] = op->host_var;
+		op->co.env_add = (const char *const *)op->env;
+	}
+	if (child_start(&op->co, &op->child, err) < 0) {
+		free(op->env);
+		free(op->host_var);
+		free(op);
+		return -1;
+	}
+	exec_pgid_add(ctx, child_pid(op->child));
+	*opp = op;
+	return 0;
+}
+
+static size_t
+local_wait_on(void *vop, struct pollfd *fds, size_t max, int64_t *timeout_ms)
+{
+	struct local_op *op = vop;
+	return child_wait_on(op->child, fds, max, timeout_ms);
+}
+
+static int
+local_advance(void *vop)
+{
+	struct local_op *op = vop;
+	return child_advance(op->child);
+}
+
+static void
+local_cancel(void *vop)
+{
+	struct local_op *op = vop;
+	child_stop(op->child);
+}
+
+static void
+local_finish(void *vop, struct exec_result *res)
+{
+	struct local_op *op = vop;
 	struct child_result cr;
 
-	memset(&co, 0, sizeof(co));
-	co.argv = req->sudo ? sudo_sh : sh;
-	co.stdin_data = req->script;
-	co.stdin_len = strlen(req->script);
-	co.env_add = req->env;
-	co.workdir = req->workdir;
-	co.timeout_ms = req->timeout_ms;
-	co.cancel = req->cancel;
-	co.running_pgid = req->running_pgid;
-	co.on_output = req->on_output;
-	co.ctx = req->ctx;
-	child_run(&co, &cr);
-
+	exec_pgid_remove(op->ctx, child_pid(op->child));
+	child_finish(op->child, &cr);
 	res->duration_ms = cr.duration_ms;
 	res->out = cr.out;
 	res->err = cr.err;
@@ -54,4 +114,22 @@ exec_local_run(const struct exec_req *req, struct exec_result *res)
 		break;
 	}
 	child_result_release(&cr);
+	free(op->env);
+	free(op->host_var);
+	free(op);
+}
+
+static const struct exec_ops local_ops = {
+	.name = "local",
+	.start = local_start,
+	.wait_on = local_wait_on,
+	.advance = local_advance,
+	.cancel = local_cancel,
+	.finish = local_finish,
+};
+
+void
+exec_local_init(struct exec_ctx *ctx)
+{
+	exec_register(ctx, ACT_RUN, false, &local_ops);
 }

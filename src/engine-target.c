@@ -1,0 +1,120 @@
+/*
+ * engine-target.c - resolving where each unit runs: from the runbook's
+ * hosts: (and the secrets) to the struct exec_target the executors get,
+ * so no executor reads the runbook.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+#include "util.h"
+
+static char *
+expand_field(struct run *run, const struct text *t, char **err)
+{
+	struct buf b = BUF_INIT;
+
+	if (t->s == NULL)
+		return NULL;
+	if (run_expand(run, NULL, t, false, &b, err) < 0) {
+		buf_release(&b);
+		return NULL;
+	}
+	return buf_detach(&b);
+}
+
+static struct exec_target *
+target_find(struct run *run, const char *name)
+{
+	for (size_t i = 0; i < run->n_targets; i++)
+		if (strcmp(run->targets[i].name, name) == 0)
+			return &run->targets[i];
+	return NULL;
+}
+
+/*
+ * The target named name with the fields of host h (NULL: a bare name),
+ * reached at address. The array was sized up front: pointers stay valid.
+ */
+static struct exec_target *
+target_add(struct run *run, const char *name, const char *address, const struct host *h,
+    int depth, char **err)
+{
+	struct exec_target *t = target_find(run, name);
+
+	if (t)
+		return t;
+	t = &run->targets[run->n_targets++];
+	memset(t, 0, sizeof(*t));
+	t->name = xstrdup(name);
+	t->address = xstrdup(address);
+	t->sudo = -1;
+	if (h == NULL)
+		return t;
+	t->port = h->port;
+	t->sudo = h->sudo;
+	t->connect_timeout_ms = h->connect_timeout_ms;
+	t->user = expand_field(run, &h->user, err);
+	if (*err == NULL)
+		t->key_file = expand_field(run, &h->key, err);
+	if (*err == NULL)
+		t->passphrase = expand_field(run, &h->passphrase, err);
+	if (*err == NULL)
+		t->known_hosts = expand_field(run, &h->known_hosts, err);
+	if (*err == NULL && h->via) {
+		const struct host *j = runbook_host(run->rb, h->via);
+		/* the loader refuses via cycles; depth only guards against a bug */
+		if (depth > 16)
+			*err = xasprintf("host '%s': the via chain is too long", name);
+		else
+			t->via = target_add(run, h->via, j && j->address.s ? j->address.s : h->via,
+			    j, depth + 1, err);
+	}
+	return t;
+}
+
+void
+targets_free(struct run *run)
+{
+	for (size_t i = 0; i < run->n_targets; i++) {
+		struct exec_target *t = &run->targets[i];
+		free((char *)t->name);
+		free((char *)t->address);
+		free((char *)t->user);
+		free((char *)t->key_file);
+		if (t->passphrase)
+			explicit_bzero((char *)t->passphrase, strlen(t->passphrase));
+		free((char *)t->passphrase);
+		free((char *)t->known_hosts);
+	}
+	free(run->targets);
+	run->targets = NULL;
+	run->n_targets = 0;
+	for (size_t i = 0; i < run->n_units; i++)
+		run->units[i].target = NULL;
+}
+
+int
+run_resolve_targets(struct run *run, char **err)
+{
+	const struct runbook *rb = run->rb;
+
+	*err = NULL;
+	targets_free(run);
+	run->targets = xcalloc(run->n_units + rb->n_hosts + 1, sizeof(*run->targets));
+	for (size_t i = 0; i < run->n_units && *err == NULL; i++) {
+		struct unit *u = &run->units[i];
+		const struct host *h;
+
+		if (strcmp(u->host, "local") == 0)
+			continue;
+		/* a member of an addresses: group is named by its address and has the group's fields */
+		h = runbook_host(rb, u->host);
+		if (h == NULL || h->n_addresses > 0 || h->n_members > 0)
+			h = u->step->on ? runbook_host(rb, u->step->on) : NULL;
+		if (h && h->n_members > 0)
+			h = NULL;
+		u->target = target_add(run, u->host, u->address, h, 0, err);
+	}
+	return *err ? -1 : 0;
+}
