@@ -9,6 +9,13 @@
 
 int cmd_plan_show(struct opts *o, struct runbook *rb);
 
+static void
+write_stdout(void *ctx, const char *data, size_t len)
+{
+	(void)ctx;
+	fwrite(data, 1, len, stdout);
+}
+
 /* Shared with `run --dry-run`: print the plan of rb under o's selection. */
 int
 cmd_plan_show(struct opts *o, struct runbook *rb)
@@ -17,7 +24,6 @@ cmd_plan_show(struct opts *o, struct runbook *rb)
 		.phases = (const char *const *)o->phases, .n_phases = o->n_phases,
 		.from = o->from, .to = o->to,
 	};
-	struct json_object *plan;
 	struct run *run;
 	char *err = NULL;
 
@@ -27,16 +33,10 @@ cmd_plan_show(struct opts *o, struct runbook *rb)
 		free(err);
 		return EXIT_USAGE;
 	}
-	plan = plan_build(run);
-	if (o->format == FORMAT_JSON) {
-		puts(json_object_to_json_string_ext(plan, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
-	} else {
-		struct buf b = BUF_INIT;
-		plan_render_text(plan, cmd_color_on(o->color, 1), &b);
-		fputs(buf_str(&b), stdout);
-		buf_release(&b);
-	}
-	json_object_put(plan);
+	if (o->format == FORMAT_JSON)
+		plan_write_json(run, write_stdout, NULL);
+	else
+		plan_write_text(run, cmd_color_on(o->color, 1), write_stdout, NULL);
 	run_free(run);
 	return EXIT_OK;
 }

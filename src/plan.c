@@ -1,5 +1,6 @@
 #include "plan.h"
 
+#include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -150,48 +151,111 @@ jrefs(const struct probe_ref *refs, size_t n)
 	return a;
 }
 
-/* The unwind a failure of unit `failing` would cause (units before it, reversed). */
-static struct json_object *
-junwind(const struct run *run, const struct unit *failing, size_t upto)
-{
-	struct json_object *a = json_object_new_array();
+/*
+ * The unwind order, computed once. A failure of unit i rolls back the
+ * units with a rollback that come before it, newest first: the last
+ * rb_before[i] entries of `order`, read backwards. The units without a
+ * rollback before it stay as they are: the first kept_before[i] of `kept`.
+ * Both per-unit figures are counts, so a plan stays linear in the units.
+ */
+struct unwind_index {
+	size_t *order;       /* units with a rollback, in execution order */
+	size_t n_order;
+	size_t *kept;        /* units whose effect stays (no rollback), in order */
+	size_t n_kept;
+	size_t *rb_before;   /* n_units + 1 entries */
+	size_t *kept_before; /* n_units + 1 entries */
+	size_t *step_first;  /* per step (by index): its first unit */
+	size_t *step_units;  /* per step: how many units it has */
+	bool *step_sel;      /* per step: does any of its units run? */
+};
 
-	if (failing && failing->step->rollback && failing->step->rollback->when == WHEN_ALWAYS)
-		json_object_array_add(a, jstr(failing->key));
-	for (size_t i = upto; i-- > 0;) {
-		const struct unit *u = &run->units[i];
-		if (!u->selected || u->step->action.kind == ACT_GATE)
-			continue;
-		if (u->step->rollback)
-			json_object_array_add(a, jstr(u->key));
-	}
-	return a;
+static bool
+has_rollback(const struct unit *u)
+{
+	return u->selected && u->step->action.kind != ACT_GATE && u->step->rollback;
 }
 
-static struct json_object *
-jkept(const struct run *run, size_t upto)
+static bool
+is_kept(const struct unit *u)
 {
-	struct json_object *a = json_object_new_array();
-
-	for (size_t i = 0; i < upto; i++) {
-		const struct unit *u = &run->units[i];
-		if (u->selected && !u->step->rollback && u->step->action.kind != ACT_GATE &&
-		    u->step->action.kind != ACT_PAUSE && u->step->action.kind != ACT_PROBE)
-			json_object_array_add(a, jstr(u->key));
-	}
-	return a;
+	enum action_kind k = u->step->action.kind;
+	return u->selected && !u->step->rollback && k != ACT_GATE && k != ACT_PAUSE && k != ACT_PROBE;
 }
 
+/* Does a failure of u roll back u itself (rollback when: always)? */
+static bool
+unwinds_self(const struct unit *u)
+{
+	return u && u->step->rollback && u->step->rollback->when == WHEN_ALWAYS;
+}
+
+static void
+unwind_index_init(struct unwind_index *ix, const struct run *run)
+{
+	size_t n = run->n_units, ns = run->rb->n_steps;
+
+	memset(ix, 0, sizeof(*ix));
+	ix->order = xcalloc(n + 1, sizeof(*ix->order));
+	ix->kept = xcalloc(n + 1, sizeof(*ix->kept));
+	ix->rb_before = xcalloc(n + 1, sizeof(*ix->rb_before));
+	ix->kept_before = xcalloc(n + 1, sizeof(*ix->kept_before));
+	ix->step_first = xcalloc(ns + 1, sizeof(*ix->step_first));
+	ix->step_units = xcalloc(ns + 1, sizeof(*ix->step_units));
+	ix->step_sel = xcalloc(ns + 1, sizeof(*ix->step_sel));
+	for (size_t i = 0; i < n; i++) {
+		const struct unit *u = &run->units[i];
+		size_t s = u->step->index;
+		ix->rb_before[i] = ix->n_order;
+		ix->kept_before[i] = ix->n_kept;
+		if (has_rollback(u))
+			ix->order[ix->n_order++] = i;
+		if (is_kept(u))
+			ix->kept[ix->n_kept++] = i;
+		if (ix->step_units[s]++ == 0)
+			ix->step_first[s] = i;
+		ix->step_sel[s] |= u->selected;
+	}
+	ix->rb_before[n] = ix->n_order;
+	ix->kept_before[n] = ix->n_kept;
+}
+
+static void
+unwind_index_release(struct unwind_index *ix)
+{
+	free(ix->order);
+	free(ix->kept);
+	free(ix->rb_before);
+	free(ix->kept_before);
+	free(ix->step_first);
+	free(ix->step_units);
+	free(ix->step_sel);
+}
+
+/*
+ * The unwind of a failure just before unit `upto` (of unit `failing`, or of
+ * a phase's verification when failing is NULL), as a reference into the
+ * plan's unwind_order: roll back the failing unit itself if `self`, then
+ * `count` units from position `start` to the end of that list.
+ */
 static struct json_object *
-jstep(const struct run *run, const struct step *s)
+junwind(const struct unwind_index *ix, const struct unit *failing, size_t upto)
 {
 	struct json_object *o = json_object_new_object();
-	struct json_object *units = json_object_new_array();
-	const struct unit *first = NULL;
+	size_t n = ix->rb_before[upto];
 
-	for (size_t i = 0; i < run->n_units; i++)
-		if (run->units[i].step == s && run->units[i].selected && !first)
-			first = &run->units[i];
+	json_object_object_add(o, "self", json_object_new_boolean(unwinds_self(failing)));
+	json_object_object_add(o, "start", json_object_new_int64((int64_t)(ix->n_order - n)));
+	json_object_object_add(o, "count", json_object_new_int64((int64_t)n));
+	return o;
+}
+
+/* The step's own fields; its units are added by the caller, one at a time. */
+static struct json_object *
+jstep(const struct run *run, const struct step *s, const struct unit *first)
+{
+	struct json_object *o = json_object_new_object();
+
 	json_object_object_add(o, "name", jstr(s->name));
 	if (s->description)
 		json_object_object_add(o, "description", jstr(s->description));
@@ -231,83 +295,218 @@ jstep(const struct run *run, const struct step *s)
 	} else {
 		json_object_object_add(o, "rollback", NULL);
 	}
-	for (size_t i = 0; i < run->n_units; i++) {
-		const struct unit *u = &run->units[i];
-		struct json_object *ju;
-		if (u->step != s || !u->selected)
-			continue;
-		ju = json_object_new_object();
-		json_object_object_add(ju, "unit", jstr(u->key));
-		json_object_object_add(ju, "host", jstr(u->host));
-		if (strcmp(u->host, u->address) != 0)
-			json_object_object_add(ju, "address", jstr(u->address));
-		if (u->item)
-			json_object_object_add(ju, "item", jstr(u->item));
-		json_object_object_add(ju, "action", jaction(run, u, &s->action, &s->expect));
-		if (s->rollback)
-			json_object_object_add(ju, "rollback", jaction(run, u, &s->rollback->action, NULL));
-		json_object_object_add(ju, "on_failure_unwind", junwind(run, u, i));
-		json_object_object_add(ju, "on_failure_kept", jkept(run, i));
-		json_object_array_add(units, ju);
-	}
-	json_object_object_add(o, "units", units);
 	return o;
 }
 
-struct json_object *
-plan_build(const struct run *run)
+/* One unit of a step: target, resolved action and rollback, what a failure would unwind. */
+static struct json_object *
+junit(const struct run *run, const struct unwind_index *ix, const struct unit *u)
+{
+	const struct step *s = u->step;
+	struct json_object *ju = json_object_new_object();
+	struct json_object *kept = json_object_new_object();
+
+	json_object_object_add(ju, "unit", jstr(u->key));
+	json_object_object_add(ju, "host", jstr(u->host));
+	if (strcmp(u->host, u->address) != 0)
+		json_object_object_add(ju, "address", jstr(u->address));
+	if (u->item)
+		json_object_object_add(ju, "item", jstr(u->item));
+	json_object_object_add(ju, "action", jaction(run, u, &s->action, &s->expect));
+	if (s->rollback)
+		json_object_object_add(ju, "rollback", jaction(run, u, &s->rollback->action, NULL));
+	json_object_object_add(ju, "on_failure_unwind", junwind(ix, u, u->index));
+	json_object_object_add(kept, "count", json_object_new_int64((int64_t)ix->kept_before[u->index]));
+	json_object_object_add(ju, "on_failure_kept", kept);
+	return ju;
+}
+
+/* The phase's own fields (its steps follow, one at a time). */
+static struct json_object *
+jphase(const struct run *run, const struct unwind_index *ix, const struct phase *ph, size_t end)
+{
+	struct json_object *jp = json_object_new_object();
+
+	json_object_object_add(jp, "name", jstr(ph->name));
+	if (ph->description)
+		json_object_object_add(jp, "description", jstr(ph->description));
+	if (ph->gate.s)
+		json_object_object_add(jp, "gate", jexpand(run, NULL, &ph->gate));
+	if (ph->watch.set) {
+		struct json_object *w = json_object_new_object();
+		json_object_object_add(w, "probes", jrefs(ph->watch.probes, ph->watch.n_probes));
+		json_object_object_add(w, "interval", jdur(ph->watch.interval_ms));
+		json_object_object_add(w, "failures", json_object_new_int(ph->watch.failures));
+		json_object_object_add(jp, "watch", w);
+	}
+	if (ph->n_verify) {
+		json_object_object_add(jp, "verify", jrefs(ph->verify, ph->n_verify));
+		json_object_object_add(jp, "on_verify_failure_unwind", junwind(ix, NULL, end));
+	}
+	return jp;
+}
+
+/* ---- streaming ---- */
+
+/* Output is handed to write() in pieces of about this size. */
+#define PLAN_CHUNK 16384
+
+struct plan_out {
+	struct buf b;
+	plan_write_fn write;
+	void *ctx;
+};
+
+static void
+out_flush(struct plan_out *o, bool force)
+{
+	if (o->b.len > 0 && (force || o->b.len >= PLAN_CHUNK)) {
+		o->write(o->ctx, o->b.data, o->b.len);
+		buf_reset(&o->b);
+	}
+}
+
+/* Does phase ph run any unit? Its units end before *end. */
+static bool
+phase_selected(const struct unwind_index *ix, const struct phase *ph, size_t *end)
+{
+	bool any = false;
+
+	*end = 0;
+	for (size_t i = 0; i < ph->n_steps; i++) {
+		size_t s = ph->steps[i].index;
+		any |= ix->step_sel[s];
+		if (ix->step_units[s])
+			*end = ix->step_first[s] + ix->step_units[s];
+	}
+	return any;
+}
+
+/* ---- JSON ---- */
+
+/* Append o pretty-printed, each line after the first indented by `indent` spaces. */
+static void
+emit_json(struct buf *out, struct json_object *o, int indent)
+{
+	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+
+	for (const char *nl; (nl = strchr(s, '\n')) != NULL; s = nl + 1)
+		buf_addf(out, "%.*s\n%*s", (int)(nl - s), s, indent, "");
+	buf_adds(out, s);
+}
+
+/* Append object o without its closing brace, so that more members can follow. */
+static void
+emit_json_open(struct buf *out, struct json_object *o, int indent)
+{
+	size_t len;
+
+	emit_json(out, o, indent);
+	len = out->len;
+	while (len > 0 && out->data[len - 1] != '}')
+		len--;
+	if (len > 0)
+		len--;
+	while (len > 0 && (out->data[len - 1] == ' ' || out->data[len - 1] == '\n'))
+		len--;
+	out->len = len;
+	out->data[len] = '\0';
+}
+
+/* Append `,\n<indent>"key": ` to an open object. */
+static void
+emit_key(struct buf *out, const char *key, int indent)
+{
+	buf_addf(out, ",\n%*s\"%s\":", indent, "", key);
+}
+
+/* A list of unit keys, one string each. */
+static void
+emit_keys(struct plan_out *o, const struct run *run, const size_t *idx, size_t n, bool reverse, int indent)
+{
+	if (n == 0) {
+		buf_adds(&o->b, "[]");
+		return;
+	}
+	buf_adds(&o->b, "[");
+	for (size_t k = 0; k < n; k++) {
+		const struct unit *u = &run->units[idx[reverse ? n - 1 - k : k]];
+		struct json_object *s = json_object_new_string(u->key);
+		buf_addf(&o->b, "%s\n%*s", k ? "," : "", indent + 2, "");
+		buf_adds(&o->b, json_object_to_json_string_ext(s, JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(s);
+		out_flush(o, false);
+	}
+	buf_addf(&o->b, "\n%*s]", indent, "");
+}
+
+void
+plan_write_json(const struct run *run, plan_write_fn write, void *ctx)
 {
 	const struct runbook *rb = run->rb;
-	struct json_object *plan = json_object_new_object();
-	struct json_object *phases = json_object_new_array();
+	struct plan_out o = { BUF_INIT, write, ctx };
+	struct unwind_index ix;
+	struct json_object *top = json_object_new_object();
+	bool first_phase = true;
 
-	json_object_object_add(plan, "runbook", jstr(rb->name));
-	json_object_object_add(plan, "file", jstr(rb->file));
-	json_object_object_add(plan, "sha256", jstr(rb->sha256));
+	unwind_index_init(&ix, run);
+	json_object_object_add(top, "runbook", jstr(rb->name));
+	json_object_object_add(top, "file", jstr(rb->file));
+	json_object_object_add(top, "sha256", jstr(rb->sha256));
 	if (rb->description)
-		json_object_object_add(plan, "description", jstr(rb->description));
+		json_object_object_add(top, "description", jstr(rb->description));
 	if (rb->deadline_ms)
-		json_object_object_add(plan, "deadline", jdur(rb->deadline_ms));
+		json_object_object_add(top, "deadline", jdur(rb->deadline_ms));
+	emit_json_open(&o.b, top, 0);
+	json_object_put(top);
+	emit_key(&o.b, "phases", 2);
+	buf_adds(&o.b, "[");
 	for (size_t p = 0; p < rb->n_phases; p++) {
 		const struct phase *ph = &rb->phases[p];
-		struct json_object *jp, *steps = json_object_new_array();
-		size_t last = 0;
-		bool any = false;
+		struct json_object *jp;
+		bool first_step = true;
+		size_t end;
 
-		for (size_t i = 0; i < ph->n_steps; i++) {
-			if (!step_selected(run, &ph->steps[i]))
-				continue;
-			json_object_array_add(steps, jstep(run, &ph->steps[i]));
-			any = true;
-		}
-		if (!any) {
-			json_object_put(steps);
+		if (!phase_selected(&ix, ph, &end))
 			continue;
+		buf_addf(&o.b, "%s\n    ", first_phase ? "" : ",");
+		first_phase = false;
+		jp = jphase(run, &ix, ph, end);
+		emit_json_open(&o.b, jp, 4);
+		json_object_put(jp);
+		emit_key(&o.b, "steps", 6);
+		buf_adds(&o.b, "[");
+		for (size_t i = 0; i < ph->n_steps; i++) {
+			const struct step *s = &ph->steps[i];
+			size_t f = ix.step_first[s->index], n = ix.step_units[s->index];
+			struct json_object *js;
+			bool first_unit = true;
+
+			if (!ix.step_sel[s->index])
+				continue;
+			buf_addf(&o.b, "%s\n        ", first_step ? "" : ",");
+			first_step = false;
+			js = jstep(run, s, &run->units[f]);
+			emit_json_open(&o.b, js, 8);
+			json_object_put(js);
+			emit_key(&o.b, "units", 10);
+			buf_adds(&o.b, "[");
+			for (size_t k = f; k < f + n; k++) {
+				struct json_object *ju;
+				if (!run->units[k].selected)
+					continue;
+				buf_addf(&o.b, "%s\n            ", first_unit ? "" : ",");
+				first_unit = false;
+				ju = junit(run, &ix, &run->units[k]);
+				emit_json(&o.b, ju, 12);
+				json_object_put(ju);
+				out_flush(&o, false);
+			}
+			buf_adds(&o.b, "\n          ]\n        }");
 		}
-		for (size_t i = 0; i < run->n_units; i++)
-			if (run->units[i].step->phase == ph)
-				last = i + 1;
-		jp = json_object_new_object();
-		json_object_object_add(jp, "name", jstr(ph->name));
-		if (ph->description)
-			json_object_object_add(jp, "description", jstr(ph->description));
-		if (ph->gate.s)
-			json_object_object_add(jp, "gate", jexpand(run, NULL, &ph->gate));
-		if (ph->watch.set) {
-			struct json_object *w = json_object_new_object();
-			json_object_object_add(w, "probes", jrefs(ph->watch.probes, ph->watch.n_probes));
-			json_object_object_add(w, "interval", jdur(ph->watch.interval_ms));
-			json_object_object_add(w, "failures", json_object_new_int(ph->watch.failures));
-			json_object_object_add(jp, "watch", w);
-		}
-		json_object_object_add(jp, "steps", steps);
-		if (ph->n_verify) {
-			json_object_object_add(jp, "verify", jrefs(ph->verify, ph->n_verify));
-			json_object_object_add(jp, "on_verify_failure_unwind", junwind(run, NULL, last));
-		}
-		json_object_array_add(phases, jp);
+		buf_adds(&o.b, "\n      ]\n    }");
 	}
-	json_object_object_add(plan, "phases", phases);
+	buf_adds(&o.b, "\n  ]");
 	if (rb->n_probes) {
 		struct json_object *pr = json_object_new_object();
 		for (size_t i = 0; i < rb->n_probes; i++) {
@@ -317,12 +516,26 @@ plan_build(const struct run *run)
 			json_object_object_add(jp, "retry", jretry(&rb->probes[i].retry));
 			json_object_object_add(pr, rb->probes[i].name, jp);
 		}
-		json_object_object_add(plan, "probes", pr);
+		emit_key(&o.b, "probes", 2);
+		emit_json(&o.b, pr, 2);
+		json_object_put(pr);
 	}
-	return plan;
+	emit_key(&o.b, "unwind_order", 2);
+	emit_keys(&o, run, ix.order, ix.n_order, true, 2);
+	emit_key(&o.b, "kept", 2);
+	emit_keys(&o, run, ix.kept, ix.n_kept, false, 2);
+	buf_adds(&o.b, "\n}\n");
+	out_flush(&o, true);
+	buf_release(&o.b);
+	unwind_index_release(&ix);
 }
 
 /* ---- text ---- */
+
+/* Lists up to this long are shown whole in each unit; longer ones are cut. */
+#define UNWIND_SHOW 6
+/* How many names a cut list shows. */
+#define UNWIND_CUT 4
 
 /* The string at key, or "" when absent (use has() to tell). */
 static const char *
@@ -416,110 +629,198 @@ render_list(struct json_object *arr, const char *sep, struct buf *out)
 		buf_addf(out, "%s%s", i ? sep : "", json_object_get_string(json_object_array_get_idx(arr, i)));
 }
 
+/*
+ * "if it fails: ..." for a failure just before unit `upto` (of `failing`,
+ * NULL for a phase's verification). Short lists are shown whole; longer
+ * ones by their count and first few names, the whole order once at the end.
+ */
 static void
-render_unwind(struct json_object *unwind, struct json_object *kept, const char *indent, struct buf *out)
+render_unwind(const struct run *run, const struct unwind_index *ix, const struct unit *failing, size_t upto,
+    bool with_kept, const char *indent, struct buf *out)
 {
+	size_t n = ix->rb_before[upto], nk = with_kept ? ix->kept_before[upto] : 0;
+	bool self = unwinds_self(failing);
+	size_t show = n + self <= UNWIND_SHOW ? n : UNWIND_CUT;
+
 	buf_addf(out, "%sif it fails: ", indent);
-	if (json_object_array_length(unwind) == 0)
+	if (n == 0 && !self)
 		buf_adds(out, "nothing to roll back");
-	else {
-		buf_adds(out, "roll back ");
-		render_list(unwind, " <- ", out);
-	}
-	if (kept && json_object_array_length(kept) > 0) {
+	else if (n + self <= UNWIND_SHOW)
+		buf_addf(out, "roll back %s", self ? failing->key : "");
+	else if (self)
+		buf_addf(out, "roll back this unit, then the %zu units before it, newest first: %s", n, failing->key);
+	else
+		buf_addf(out, "roll back the %zu units before %s, newest first: ", n, failing ? "this one" : "it");
+	for (size_t k = 0; k < show; k++)
+		buf_addf(out, "%s%s", k || self ? " <- " : "", run->units[ix->order[n - 1 - k]].key);
+	if (show < n)
+		buf_adds(out, " <- … (the whole order is at the end)");
+	if (nk > 0) {
 		buf_adds(out, "; kept (no rollback): ");
-		render_list(kept, ", ", out);
+		if (nk > UNWIND_SHOW)
+			buf_addf(out, "%zu units: ", nk);
+		for (size_t k = 0; k < nk && k < (nk > UNWIND_SHOW ? UNWIND_CUT : nk); k++)
+			buf_addf(out, "%s%s", k ? ", " : "", run->units[ix->kept[k]].key);
+		if (nk > UNWIND_SHOW)
+			buf_adds(out, ", …");
 	}
 	buf_addc(out, '\n');
 }
 
+/* The step's header line and description. */
+static void
+render_step_head(struct json_object *s, const char *B, const char *R, const char *D, struct buf *out)
+{
+	const char *kind = gs(s, "kind");
+
+	buf_addf(out, "  %sstep %s%s", B, gs(s, "name"), R);
+	if (strcmp(kind, "pause") != 0 && strcmp(kind, "gate") != 0) {
+		struct json_object *r = go(s, "retry");
+		buf_addf(out, "  on %s, timeout %s", gs(s, "on"), gs(s, "timeout"));
+		if (json_object_get_int(go(r, "attempts")) > 1)
+			buf_addf(out, ", up to %d attempts every %s", json_object_get_int(go(r, "attempts")),
+			    gs(r, "interval"));
+	}
+	buf_addc(out, '\n');
+	if (has(s, "description"))
+		buf_addf(out, "    %s%s%s\n", D, gs(s, "description"), R);
+}
+
+/* What follows a step's units: captures, probes after, pause, rollback notes. */
+static void
+render_step_tail(struct json_object *s, const char *D, const char *R, struct buf *out)
+{
+	const char *kind = gs(s, "kind");
+
+	if (go(s, "capture")) {
+		json_object_object_foreach(go(s, "capture"), k, v)
+			buf_addf(out, "    capture %s from /%s/\n", k, json_object_get_string(v));
+	}
+	if (go(s, "after")) {
+		buf_adds(out, "    after each unit, probes: ");
+		render_list(go(s, "after"), ", ", out);
+		buf_addc(out, '\n');
+	}
+	if (has(s, "pause"))
+		buf_addf(out, "    then pause %s\n", gs(s, "pause"));
+	if (go(s, "rollback") == NULL && strcmp(kind, "gate") != 0 && strcmp(kind, "pause") != 0 &&
+	    strcmp(kind, "probe") != 0)
+		buf_addf(out, "    %sno rollback: this step's effect stays if a later step fails%s\n", D, R);
+	else if (go(s, "rollback") && strcmp(gs(go(s, "rollback"), "when"), "always") == 0)
+		buf_adds(out, "    rollback when: always (also if this step itself fails)\n");
+	if (go(s, "idempotent"))
+		buf_adds(out, "    idempotent: may be run again on resume\n");
+}
+
+/* The one full list: every unit with a rollback, newest first, then the kept ones. */
+static void
+render_order(struct plan_out *o, const struct run *run, const struct unwind_index *ix, const char *B,
+    const char *R)
+{
+	buf_addf(&o->b, "\n%sunwind order%s", B, R);
+	if (ix->n_order == 0)
+		buf_adds(&o->b, ": no unit has a rollback\n");
+	else
+		buf_addf(&o->b, ", newest first (%zu unit%s; a failure rolls back the ones that came before it):\n",
+		    ix->n_order, ix->n_order == 1 ? "" : "s");
+	for (size_t k = ix->n_order; k-- > 0;) {
+		buf_addf(&o->b, "  %s\n", run->units[ix->order[k]].key);
+		out_flush(o, false);
+	}
+	if (ix->n_kept > 0)
+		buf_addf(&o->b, "%skept%s, in order (%zu without a rollback, left as done if the run fails):\n", B, R,
+		    ix->n_kept);
+	for (size_t k = 0; k < ix->n_kept; k++) {
+		buf_addf(&o->b, "  %s\n", run->units[ix->kept[k]].key);
+		out_flush(o, false);
+	}
+}
+
 void
-plan_render_text(struct json_object *plan, bool color, struct buf *out)
+plan_write_text(const struct run *run, bool color, plan_write_fn write, void *ctx)
 {
 	const char *B = color ? "\033[1m" : "", *R = color ? "\033[0m" : "", *D = color ? "\033[2m" : "";
-	struct json_object *phases = go(plan, "phases");
-	size_t np = json_object_array_length(phases);
+	const struct runbook *rb = run->rb;
+	struct plan_out o = { BUF_INIT, write, ctx };
+	struct unwind_index ix;
+	size_t np = 0, p_no = 0, end;
 
-	buf_addf(out, "%splan for %s%s (%s, sha256 %.12s)\n", B, gs(plan, "runbook"), R, gs(plan, "file"),
-	    gs(plan, "sha256"));
-	if (has(plan, "description"))
-		buf_addf(out, "%s\n", gs(plan, "description"));
-	if (has(plan, "deadline"))
-		buf_addf(out, "deadline: %s for the whole run\n", gs(plan, "deadline"));
-	buf_addf(out, "%snothing below has been run; this is what `migrate run` would do, in order.%s\n", D, R);
-	for (size_t p = 0; p < np; p++) {
-		struct json_object *ph = json_object_array_get_idx(phases, p);
-		struct json_object *steps = go(ph, "steps");
-		size_t ns = json_object_array_length(steps);
+	unwind_index_init(&ix, run);
+	for (size_t p = 0; p < rb->n_phases; p++)
+		np += phase_selected(&ix, &rb->phases[p], &end);
+	buf_addf(&o.b, "%splan for %s%s (%s, sha256 %.12s)\n", B, rb->name, R, rb->file, rb->sha256);
+	if (rb->description)
+		buf_addf(&o.b, "%s\n", rb->description);
+	if (rb->deadline_ms) {
+		buf_adds(&o.b, "deadline: ");
+		duration_format_exact(&o.b, rb->deadline_ms);
+		buf_adds(&o.b, " for the whole run\n");
+	}
+	buf_addf(&o.b, "%snothing below has been run; this is what `migrate run` would do, in order.%s\n", D, R);
+	for (size_t p = 0; p < rb->n_phases; p++) {
+		const struct phase *ph = &rb->phases[p];
+		struct json_object *jp;
 
-		buf_addf(out, "\n%sphase %zu/%zu: %s%s\n", B, p + 1, np, gs(ph, "name"), R);
-		if (has(ph, "gate"))
-			buf_addf(out, "  gate: \"%s\"\n    (asks for approval; without a terminal needs --approve %s or --yes)\n",
-			    gs(ph, "gate"), gs(ph, "name"));
-		if (go(ph, "watch")) {
-			struct json_object *w = go(ph, "watch");
-			buf_adds(out, "  watch: ");
-			render_list(go(w, "probes"), ", ", out);
-			buf_addf(out, " every %s; abort after %s failure(s) in a row\n", gs(w, "interval"),
+		if (!phase_selected(&ix, ph, &end))
+			continue;
+		jp = jphase(run, &ix, ph, end);
+		buf_addf(&o.b, "\n%sphase %zu/%zu: %s%s\n", B, ++p_no, np, ph->name, R);
+		if (has(jp, "gate"))
+			buf_addf(&o.b, "  gate: \"%s\"\n    (asks for approval; without a terminal needs --approve %s or --yes)\n",
+			    gs(jp, "gate"), ph->name);
+		if (go(jp, "watch")) {
+			struct json_object *w = go(jp, "watch");
+			buf_adds(&o.b, "  watch: ");
+			render_list(go(w, "probes"), ", ", &o.b);
+			buf_addf(&o.b, " every %s; abort after %s failure(s) in a row\n", gs(w, "interval"),
 			    gs(w, "failures"));
 		}
-		for (size_t i = 0; i < ns; i++) {
-			struct json_object *s = json_object_array_get_idx(steps, i);
-			struct json_object *units = go(s, "units");
-			size_t nu = json_object_array_length(units);
-			const char *kind = gs(s, "kind");
+		for (size_t i = 0; i < ph->n_steps; i++) {
+			const struct step *s = &ph->steps[i];
+			size_t f = ix.step_first[s->index], n = ix.step_units[s->index], nsel = 0;
+			struct json_object *js;
 
-			buf_addf(out, "  %sstep %s%s", B, gs(s, "name"), R);
-			if (strcmp(kind, "pause") != 0 && strcmp(kind, "gate") != 0) {
-				struct json_object *r = go(s, "retry");
-				buf_addf(out, "  on %s, timeout %s", gs(s, "on"), gs(s, "timeout"));
-				if (json_object_get_int(go(r, "attempts")) > 1)
-					buf_addf(out, ", up to %d attempts every %s", json_object_get_int(go(r, "attempts")),
-					    gs(r, "interval"));
-			}
-			buf_addc(out, '\n');
-			if (has(s, "description"))
-				buf_addf(out, "    %s%s%s\n", D, gs(s, "description"), R);
-			for (size_t k = 0; k < nu; k++) {
-				struct json_object *u = json_object_array_get_idx(units, k);
-				const char *ind = nu > 1 ? "      " : "    ";
-				if (nu > 1)
-					buf_addf(out, "    unit %s%s%s%s\n", gs(u, "unit"),
-					    has(u, "address") ? " (" : "", has(u, "address") ? gs(u, "address") : "",
-					    has(u, "address") ? ")" : "");
-				render_action(go(u, "action"), ind, out);
-				if (go(u, "rollback")) {
+			if (!ix.step_sel[s->index])
+				continue;
+			for (size_t k = f; k < f + n; k++)
+				nsel += run->units[k].selected;
+			js = jstep(run, s, &run->units[f]);
+			render_step_head(js, B, R, D, &o.b);
+			for (size_t k = f; k < f + n; k++) {
+				const struct unit *un = &run->units[k];
+				const char *ind = nsel > 1 ? "      " : "    ";
+				struct json_object *ju;
+				if (!un->selected)
+					continue;
+				ju = junit(run, &ix, un);
+				if (nsel > 1)
+					buf_addf(&o.b, "    unit %s%s%s%s\n", un->key,
+					    has(ju, "address") ? " (" : "", has(ju, "address") ? gs(ju, "address") : "",
+					    has(ju, "address") ? ")" : "");
+				render_action(go(ju, "action"), ind, &o.b);
+				if (go(ju, "rollback")) {
 					struct buf rind = BUF_INIT;
 					buf_addf(&rind, "%srollback ", ind);
-					render_action(go(u, "rollback"), rind.data, out);
+					render_action(go(ju, "rollback"), rind.data, &o.b);
 					buf_release(&rind);
 				}
-				render_unwind(go(u, "on_failure_unwind"), go(u, "on_failure_kept"), ind, out);
+				render_unwind(run, &ix, un, k, true, ind, &o.b);
+				json_object_put(ju);
+				out_flush(&o, false);
 			}
-			if (go(s, "capture")) {
-				json_object_object_foreach(go(s, "capture"), k, v)
-					buf_addf(out, "    capture %s from /%s/\n", k, json_object_get_string(v));
-			}
-			if (go(s, "after")) {
-				buf_adds(out, "    after each unit, probes: ");
-				render_list(go(s, "after"), ", ", out);
-				buf_addc(out, '\n');
-			}
-			if (has(s, "pause"))
-				buf_addf(out, "    then pause %s\n", gs(s, "pause"));
-			if (go(s, "rollback") == NULL && strcmp(kind, "gate") != 0 && strcmp(kind, "pause") != 0 &&
-			    strcmp(kind, "probe") != 0)
-				buf_addf(out, "    %sno rollback: this step's effect stays if a later step fails%s\n", D, R);
-			else if (go(s, "rollback") && strcmp(gs(go(s, "rollback"), "when"), "always") == 0)
-				buf_adds(out, "    rollback when: always (also if this step itself fails)\n");
-			if (go(s, "idempotent"))
-				buf_adds(out, "    idempotent: may be run again on resume\n");
+			render_step_tail(js, D, R, &o.b);
+			json_object_put(js);
 		}
-		if (go(ph, "verify")) {
-			buf_adds(out, "  verify: ");
-			render_list(go(ph, "verify"), ", ", out);
-			buf_addc(out, '\n');
-			render_unwind(go(ph, "on_verify_failure_unwind"), NULL, "    ", out);
+		if (go(jp, "verify")) {
+			buf_adds(&o.b, "  verify: ");
+			render_list(go(jp, "verify"), ", ", &o.b);
+			buf_addc(&o.b, '\n');
+			render_unwind(run, &ix, NULL, end, false, "    ", &o.b);
 		}
+		json_object_put(jp);
 	}
+	render_order(&o, run, &ix, B, R);
+	out_flush(&o, true);
+	buf_release(&o.b);
+	unwind_index_release(&ix);
 }

@@ -30,6 +30,16 @@ expect_in "plan shows resolved command" "$T/out" "touch \"$T/p/b-y\""
 expect_in "plan shows the gate" "$T/out" 'gate: "ready?"'
 expect_in "plan shows rollback order" "$T/out" "roll back touch-b[1] <- touch-b[0] <- touch-a"
 expect_in "plan shows a step without rollback" "$T/out" "no rollback"
+# The whole unwind order once, at the end: newest first, then what stays.
+if python3 - "$T/out" <<'PY'
+import sys
+lines = open(sys.argv[1]).read().split("\n")
+i = next(k for k, l in enumerate(lines) if l.startswith("unwind order, newest first (3 units"))
+assert lines[i + 1:i + 4] == ["  touch-b[1]", "  touch-b[0]", "  touch-a"], lines[i:]
+assert lines[i + 4].startswith("kept, in order"), lines[i:]
+assert lines[i + 5:] == ["  touch-c", ""], lines[i:]
+PY
+then pass "plan ends with the whole unwind order"; else fail "unwind order at the end" "$(tail -8 "$T/out")"; fi
 
 run_migrate run creates.yaml --dry-run --var dir="$T/p"
 expect_rc "run --dry-run" 0
@@ -43,14 +53,74 @@ import json, sys
 plan = json.load(open(sys.argv[1]))
 units = [u["unit"] for ph in plan["phases"] for s in ph["steps"] for u in s["units"]]
 assert units == ["touch-a", "touch-b[0]", "touch-b[1]", "touch-c"], units
-last = plan["phases"][0]["steps"][2]["units"][0]
-assert last["on_failure_unwind"] == ["touch-b[1]", "touch-b[0]", "touch-a"], last
+assert plan["unwind_order"] == ["touch-b[1]", "touch-b[0]", "touch-a"], plan["unwind_order"]
+assert plan["kept"] == ["touch-c"], plan["kept"]
+def unwind(u):
+    w = u["on_failure_unwind"]
+    return plan["unwind_order"][w["start"]:w["start"] + w["count"]]
+steps = plan["phases"][0]["steps"]
+assert unwind(steps[2]["units"][0]) == ["touch-b[1]", "touch-b[0]", "touch-a"]
+assert unwind(steps[1]["units"][1]) == ["touch-b[0]", "touch-a"]
+assert unwind(steps[0]["units"][0]) == []
+assert all(u["on_failure_kept"]["count"] == 0 for s in steps for u in s["units"])
 assert plan["phases"][0]["gate"] == "ready?"
 PY
-then pass "json plan lists units and unwind order"; else fail "json plan content"; fi
+then pass "json plan lists units and unwind order"; else fail "json plan content" "$(head -c 3000 "$T/out")"; fi
 
 run_migrate plan creates.yaml --from touch-b --to touch-b
 expect_rc "plan with a selection" 0
 expect_not_in "selection leaves out touch-a" "$T/out" "step touch-a"
+
+# Long unwinds: each unit names a few units and the count, the whole list
+# comes once; a `when: always` rollback puts the failing unit first.
+python3 - <<'PY' > long.yaml
+print("runbook: 1\nname: long\nphases:\n  - name: p\n    steps:")
+for i in range(8):
+    print(f"      - {{name: s{i}, run: 'true', rollback: {{run: 'true'}}}}")
+print("      - {name: keep, run: 'true'}")
+print("      - {name: last, run: 'true', rollback: {run: 'true', when: always}}")
+PY
+run_migrate plan long.yaml
+expect_rc "plan of a long runbook" 0
+expect_in "a long unwind is cut" "$T/out" "if it fails: roll back the 7 units before this one, newest first: s6 <- s5 <- s4 <- s3 <- … (the whole order is at the end)"
+expect_in "a short unwind is whole" "$T/out" "if it fails: roll back s5 <- s4 <- s3 <- s2 <- s1 <- s0"
+expect_in "when: always rolls back the unit itself first" "$T/out" "roll back this unit, then the 8 units before it, newest first: last <- s7 <- s6 <- s5 <- s4 <- …"
+expect_in "the unit without rollback is kept" "$T/out" "; kept (no rollback): keep"
+
+# 10,000 steps: the plan holds exactly one full unwind list (output grows
+# linearly with the units, not with their square).
+python3 - <<'PY' > big.yaml
+print("runbook: 1\nname: big\nphases:\n  - name: p\n    steps:")
+for i in range(10000):
+    print(f"      - {{name: s{i}, run: 'true', rollback: {{run: 'true'}}}}")
+PY
+run_migrate plan big.yaml
+expect_rc "plan of 10,000 steps" 0
+if python3 - "$T/out" <<'PY'
+import sys
+lines = open(sys.argv[1]).read().split("\n")
+heads = [k for k, l in enumerate(lines) if l.startswith("unwind order")]
+assert len(heads) == 1, heads
+order = lines[heads[0] + 1:heads[0] + 10001]
+assert order == [f"  s{i}" for i in range(9999, -1, -1)], order[:3]
+# s0 is in every unit's unwind; it is named only where the list is short
+# (the next 6 units), by its own step, and once in the whole list.
+named = [l for l in lines if "s0" in l.split()]
+assert len(named) <= 10, named
+assert len(lines) < 10 * 10000, len(lines)
+PY
+then pass "a 10,000-step plan has one full unwind list"; else fail "10,000-step plan" "$(head -c 2000 "$T/out")"; fi
+run_migrate plan big.yaml --format json
+expect_rc "json plan of 10,000 steps" 0
+if python3 - "$T/out" <<'PY'
+import json, sys
+text = open(sys.argv[1]).read()
+plan = json.loads(text)
+assert len(plan["unwind_order"]) == 10000
+assert text.count('"s0"') == 3, text.count('"s0"')   # step name, unit key, the one unwind order
+last = plan["phases"][0]["steps"][-1]["units"][0]["on_failure_unwind"]
+assert last == {"self": False, "start": 1, "count": 9999}, last
+PY
+then pass "a 10,000-step json plan has one full unwind list"; else fail "10,000-step json plan"; fi
 
 finish
