@@ -669,46 +669,46 @@ render_unwind(const struct run *run, const struct unwind_index *ix, const struct
 
 /* The step's header line and description. */
 static void
-render_step_head(struct json_object *s, const char *B, const char *R, const char *D, struct buf *out)
+render_step_head(const struct step *s, const char *B, const char *R, const char *D, struct buf *out)
 {
-	const char *kind = gs(s, "kind");
-
-	buf_addf(out, "  %sstep %s%s", B, gs(s, "name"), R);
-	if (strcmp(kind, "pause") != 0 && strcmp(kind, "gate") != 0) {
-		struct json_object *r = go(s, "retry");
-		buf_addf(out, "  on %s, timeout %s", gs(s, "on"), gs(s, "timeout"));
-		if (json_object_get_int(go(r, "attempts")) > 1)
-			buf_addf(out, ", up to %d attempts every %s", json_object_get_int(go(r, "attempts")),
-			    gs(r, "interval"));
+	buf_addf(out, "  %sstep %s%s", B, s->name, R);
+	if (s->action.kind != ACT_PAUSE && s->action.kind != ACT_GATE) {
+		buf_addf(out, "  on %s, timeout ", s->on ? s->on : "local");
+		duration_format_exact(out, s->timeout_ms);
+		if (s->retry.attempts > 1) {
+			buf_addf(out, ", up to %d attempts every ", s->retry.attempts);
+			duration_format_exact(out, s->retry.interval_ms);
+		}
 	}
 	buf_addc(out, '\n');
-	if (has(s, "description"))
-		buf_addf(out, "    %s%s%s\n", D, gs(s, "description"), R);
+	if (s->description)
+		buf_addf(out, "    %s%s%s\n", D, s->description, R);
 }
 
 /* What follows a step's units: captures, probes after, pause, rollback notes. */
 static void
-render_step_tail(struct json_object *s, const char *D, const char *R, struct buf *out)
+render_step_tail(const struct step *s, const char *D, const char *R, struct buf *out)
 {
-	const char *kind = gs(s, "kind");
+	enum action_kind k = s->action.kind;
 
-	if (go(s, "capture")) {
-		json_object_object_foreach(go(s, "capture"), k, v)
-			buf_addf(out, "    capture %s from /%s/\n", k, json_object_get_string(v));
-	}
-	if (go(s, "after")) {
+	for (size_t i = 0; i < s->n_captures; i++)
+		buf_addf(out, "    capture %s from /%s/\n", s->captures[i].name, regex_pattern(s->captures[i].re));
+	if (s->n_after) {
 		buf_adds(out, "    after each unit, probes: ");
-		render_list(go(s, "after"), ", ", out);
+		for (size_t i = 0; i < s->n_after; i++)
+			buf_addf(out, "%s%s", i ? ", " : "", s->after[i].name);
 		buf_addc(out, '\n');
 	}
-	if (has(s, "pause"))
-		buf_addf(out, "    then pause %s\n", gs(s, "pause"));
-	if (go(s, "rollback") == NULL && strcmp(kind, "gate") != 0 && strcmp(kind, "pause") != 0 &&
-	    strcmp(kind, "probe") != 0)
+	if (s->pause_ms) {
+		buf_adds(out, "    then pause ");
+		duration_format_exact(out, s->pause_ms);
+		buf_addc(out, '\n');
+	}
+	if (s->rollback == NULL && k != ACT_GATE && k != ACT_PAUSE && k != ACT_PROBE)
 		buf_addf(out, "    %sno rollback: this step's effect stays if a later step fails%s\n", D, R);
-	else if (go(s, "rollback") && strcmp(gs(go(s, "rollback"), "when"), "always") == 0)
+	else if (s->rollback && s->rollback->when == WHEN_ALWAYS)
 		buf_adds(out, "    rollback when: always (also if this step itself fails)\n");
-	if (go(s, "idempotent"))
+	if (s->idempotent)
 		buf_adds(out, "    idempotent: may be run again on resume\n");
 }
 
@@ -778,38 +778,37 @@ plan_write_text(const struct run *run, bool color, plan_write_fn write, void *ct
 		for (size_t i = 0; i < ph->n_steps; i++) {
 			const struct step *s = &ph->steps[i];
 			size_t f = ix.step_first[s->index], n = ix.step_units[s->index], nsel = 0;
-			struct json_object *js;
 
 			if (!ix.step_sel[s->index])
 				continue;
 			for (size_t k = f; k < f + n; k++)
 				nsel += run->units[k].selected;
-			js = jstep(run, s, &run->units[f]);
-			render_step_head(js, B, R, D, &o.b);
+			render_step_head(s, B, R, D, &o.b);
 			for (size_t k = f; k < f + n; k++) {
 				const struct unit *un = &run->units[k];
 				const char *ind = nsel > 1 ? "      " : "    ";
-				struct json_object *ju;
+				struct json_object *ja;
 				if (!un->selected)
 					continue;
-				ju = junit(run, &ix, un);
 				if (nsel > 1)
-					buf_addf(&o.b, "    unit %s%s%s%s\n", un->key,
-					    has(ju, "address") ? " (" : "", has(ju, "address") ? gs(ju, "address") : "",
-					    has(ju, "address") ? ")" : "");
-				render_action(go(ju, "action"), ind, &o.b);
-				if (go(ju, "rollback")) {
+					buf_addf(&o.b, "    unit %s%s%s%s\n", un->key, strcmp(un->host, un->address) ? " (" : "",
+					    strcmp(un->host, un->address) ? un->address : "",
+					    strcmp(un->host, un->address) ? ")" : "");
+				ja = jaction(run, un, &s->action, &s->expect);
+				render_action(ja, ind, &o.b);
+				json_object_put(ja);
+				if (s->rollback) {
 					struct buf rind = BUF_INIT;
 					buf_addf(&rind, "%srollback ", ind);
-					render_action(go(ju, "rollback"), rind.data, &o.b);
+					ja = jaction(run, un, &s->rollback->action, NULL);
+					render_action(ja, rind.data, &o.b);
+					json_object_put(ja);
 					buf_release(&rind);
 				}
 				render_unwind(run, &ix, un, k, true, ind, &o.b);
-				json_object_put(ju);
 				out_flush(&o, false);
 			}
-			render_step_tail(js, D, R, &o.b);
-			json_object_put(js);
+			render_step_tail(s, D, R, &o.b);
 		}
 		if (go(jp, "verify")) {
 			buf_adds(&o.b, "  verify: ");
