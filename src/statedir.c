@@ -112,6 +112,47 @@ make_dirs(const char *path, char **err)
 }
 
 /*
+ * Refuse a directory of the state directory that someone else could write
+ * to: anyone could then plant or rewrite journals and locks, and no
+ * checksum stops a deliberate forgery. Writable by every user is always
+ * refused; owned by another user or writable by its group only when it is
+ * setgid, the mark of a directory a team shares on purpose (SPEC §4).
+ */
+static int
+check_private(int fd, const char *path, char **err)
+{
+	struct stat st;
+	unsigned mode;
+
+	if (fstat(fd, &st) < 0) {
+		*err = xasprintf("cannot stat '%s': %s", path, strerror(errno));
+		return -1;
+	}
+	mode = (unsigned)st.st_mode & 07777;
+	if (st.st_mode & S_IWOTH) {
+		*err = xasprintf("'%s' is writable by every user (mode %04o), so anyone could forge its"
+		    " journals and locks; fix it with: chmod 700 '%s'", path, mode, path);
+		return -1;
+	}
+	if (st.st_mode & S_ISGID)
+		return 0;
+	if (st.st_uid != geteuid()) {
+		*err = xasprintf("'%s' is owned by another user (uid %ld), who could forge its journals"
+		    " and locks; use a state directory of your own (--state-dir), or mark one that a"
+		    " team shares on purpose as a setgid group directory (chmod 2770 '%s')",
+		    path, (long)st.st_uid, path);
+		return -1;
+	}
+	if (st.st_mode & S_IWGRP) {
+		*err = xasprintf("'%s' is writable by its group (mode %04o), so group members could"
+		    " forge its journals and locks; fix it with: chmod 700 '%s' (or, for a directory"
+		    " a team shares on purpose, mark it setgid: chmod 2770 '%s')", path, mode, path, path);
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * Open (and with create, first make) the subdirectory name of the state
  * directory, refusing a symbolic link. Returns the descriptor, -1 with
  * *err set on failure, or -2 when it does not exist and create is false.
@@ -158,6 +199,15 @@ open_subdir(int dirfd, const char *statepath, const char *name, bool create,
 		close(fd);
 		return -1;
 	}
+	if (!made) {
+		char *sub = xasprintf("%s/%s", statepath, name);
+		int rc = check_private(fd, sub, err);
+		free(sub);
+		if (rc < 0) {
+			close(fd);
+			return -1;
+		}
+	}
 	return fd;
 }
 
@@ -184,6 +234,8 @@ statedir_open(const char *dir, bool create, char **err)
 			    sd->path, strerror(errno));
 		goto fail;
 	}
+	if (check_private(dirfd, sd->path, err) < 0)
+		goto fail;
 	sd->runs_fd = open_subdir(dirfd, sd->path, "runs", create, err);
 	if (sd->runs_fd == -1)
 		goto fail;

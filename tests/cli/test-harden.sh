@@ -83,6 +83,62 @@ expect_rc "a symlink at PATH.tmp does not fail the run" 0
 expect_file "the symlink's target is untouched" victim "precious"
 python3 -c 'import json,sys; assert json.load(open(sys.argv[1]))["outcome"] == "succeeded"' "$T/r2.json" && pass "the report was written beside it" || fail "report r2.json"
 
+# --- the lock file deleted under a running run ---
+
+cat > held.yaml <<'EOF2'
+runbook: 1
+name: held
+vars: {dir: /tmp}
+phases:
+  - name: p
+    steps:
+      - name: s1
+        run: "echo s1 >> ${dir}/held.log"
+      - name: s2
+        run: "echo s2 >> ${dir}/held.log; while [ -e ${dir}/hold-held ]; do sleep 0.05; done"
+EOF2
+touch "$T/hold-held"
+"$MIGRATE" run held.yaml --var dir="$T" --state-dir "$T/st-held" </dev/null >"$T/first.out" 2>&1 &
+first=$!
+for _ in $(seq 1000); do grep -qx s2 "$T/held.log" 2>/dev/null && break; sleep 0.02; done
+rm -f "$T/st-held/locks/held.lock"
+run_migrate run held.yaml --var dir="$T" --state-dir "$T/st-held"
+expect_rc "a second run while the first holds its deleted lock" 6
+expect_in "the refusal names the first run" "$T/err" "is locked by run $(basename "$(ls "$T"/st-held/runs/*.jsonl)" .jsonl) (pid $first"
+rm -f "$T/hold-held"
+wait $first; rc=$?
+expect_rc "the first run completes" 0
+expect_file "every step ran once" "$T/held.log" "s1
+s2"
+run_migrate run held.yaml --var dir="$T" --state-dir "$T/st-held"
+expect_rc "after the first run, the next one starts" 0
+
+# --- a state directory that others can write to is refused ---
+
+mkdir -p "$T/st-open/runs" "$T/st-open/locks"
+chmod 700 "$T/st-open" "$T/st-open/runs" "$T/st-open/locks"
+chmod 777 "$T/st-open"
+run_migrate run ok.yaml --state-dir "$T/st-open"
+expect_rc "a world-writable state directory" 6
+expect_in "says it is writable by every user" "$T/err" "st-open' is writable by every user (mode 0777)"
+expect_in "says how to fix it" "$T/err" "chmod 700 '$T/st-open'"
+run_migrate status --state-dir "$T/st-open"
+expect_rc "status refuses it too" 6
+chmod 700 "$T/st-open"
+chmod 770 "$T/st-open/locks"
+run_migrate run ok.yaml --state-dir "$T/st-open"
+expect_rc "a group-writable locks/" 6
+expect_in "says locks/ is writable by its group" "$T/err" "st-open/locks' is writable by its group (mode 0770)"
+chmod 2770 "$T/st-open" "$T/st-open/locks" "$T/st-open/runs"
+run_migrate run ok.yaml --state-dir "$T/st-open"
+expect_rc "a setgid directory shared by a team is accepted" 0
+if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
+	mkdir "$T/st-other" && chmod 700 "$T/st-other" && chown nobody "$T/st-other"
+	run_migrate run ok.yaml --state-dir "$T/st-other"
+	expect_rc "a state directory owned by another user" 6
+	expect_in "says it is owned by another user" "$T/err" "st-other' is owned by another user"
+fi
+
 # --- control characters in step output are shown, never obeyed ---
 
 cat > esc.yaml <<'EOF2'

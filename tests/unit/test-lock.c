@@ -4,6 +4,7 @@
  * taken, close-on-exec, mode, symbolic links refused.
  */
 #include <check.h>
+#include <json-c/json.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "journal.h"
 #include "lock.h"
 #include "statedir.h"
 #include "statedir-fixture.h"
@@ -171,6 +173,50 @@ START_TEST(held_by_live_child_then_dead_child)
 }
 END_TEST
 
+/*
+ * The lock file deleted while a run holds it (and writes its journal): a
+ * second run gets a fresh lock file, but sees the first run's journal still
+ * held and is refused, naming that run.
+ */
+START_TEST(deleted_while_held)
+{
+	struct lock *l = take(RUN_A);
+	struct lock_holder h = LOCK_HOLDER_INIT;
+	struct json_object *rec = json_object_new_object();
+	struct lock *second = NULL;
+	char *path = xasprintf("%s/locks/%s.lock", fixture_dir, NAME), *err = NULL;
+	struct journal *j = journal_create(fixture_sd, RUN_A, &err);
+
+	ck_assert_msg(j != NULL, "%s", err);
+	json_object_object_add(rec, "type", json_object_new_string("run_start"));
+	json_object_object_add(rec, "pid", json_object_new_int64(4242));
+	json_object_object_add(rec, "host", json_object_new_string("ops1"));
+	ck_assert_msg(journal_append(j, rec, &err) == 0, "%s", err);
+	json_object_put(rec);
+	ck_assert_int_eq(unlink(path), 0);
+
+	ck_assert_int_eq(lock_acquire(fixture_sd, NAME, RUN_B, &second, &h, &err), 1);
+	ck_assert_ptr_null(second);
+	ck_assert_str_eq(h.run_id, RUN_A);
+	ck_assert_int_eq(h.pid, 4242);
+	ck_assert_str_eq(h.host, "ops1");
+	ck_assert_ptr_nonnull(h.started);
+	lock_holder_release(&h);
+
+	/* a run of another runbook whose name starts the same is not in the way */
+	second = NULL;
+	ck_assert_int_eq(lock_acquire(fixture_sd, "db", "20261122T021700Z-db-cccc", &second, &h, &err), 0);
+	lock_release(second);
+
+	/* once the first run has ended, the lock is free again */
+	journal_free(j);
+	lock_release(l);
+	l = take(RUN_B);
+	lock_release(l);
+	free(path);
+}
+END_TEST
+
 START_TEST(symlink_refused)
 {
 	char *path = xasprintf("%s/locks/%s.lock", fixture_dir, NAME);
@@ -214,6 +260,7 @@ lock_suite(void)
 	tcase_add_test(tc, busy_in_same_process);
 	tcase_add_test(tc, busy_seen_from_child);
 	tcase_add_test(tc, held_by_live_child_then_dead_child);
+	tcase_add_test(tc, deleted_while_held);
 	tcase_add_test(tc, symlink_refused);
 	tcase_add_test(tc, invalid_name);
 	suite_add_tcase(s, tc);

@@ -131,6 +131,61 @@ START_TEST(symlinked_subdir_refused)
 }
 END_TEST
 
+/*
+ * A state directory, runs/ or locks/ that others can write to is refused,
+ * saying how to fix it; a setgid group directory (shared on purpose) is not.
+ */
+START_TEST(writable_by_others_refused)
+{
+	char *dir = xasprintf("%s/state", fixture_dir), *runs = xasprintf("%s/state/runs", fixture_dir);
+	char *err = NULL;
+	struct statedir *sd;
+
+	sd = statedir_open(dir, true, &err);
+	ck_assert_msg(sd != NULL, "%s", err);
+	statedir_free(sd);
+
+	ck_assert_int_eq(chmod(dir, 0777), 0);
+	for (int create = 0; create < 2; create++) {
+		sd = statedir_open(dir, create, &err);
+		ck_assert_ptr_null(sd);
+		ck_assert_ptr_nonnull(strstr(err, "writable by every user (mode 0777)"));
+		ck_assert_ptr_nonnull(strstr(err, "chmod 700 '"));
+		free(err);
+		err = NULL;
+	}
+	ck_assert_int_eq(chmod(dir, 0770), 0);
+	sd = statedir_open(dir, true, &err);
+	ck_assert_ptr_null(sd);
+	ck_assert_ptr_nonnull(strstr(err, "writable by its group (mode 0770)"));
+	free(err);
+	err = NULL;
+
+	ck_assert_int_eq(chmod(dir, 0700), 0);
+	ck_assert_int_eq(chmod(runs, 0720), 0);
+	sd = statedir_open(dir, true, &err);
+	ck_assert_ptr_null(sd);
+	ck_assert_ptr_nonnull(strstr(err, "/state/runs' is writable by its group"));
+	free(err);
+	err = NULL;
+	ck_assert_int_eq(chmod(runs, 0722), 0);
+	sd = statedir_open(dir, true, &err);
+	ck_assert_ptr_null(sd);
+	ck_assert_ptr_nonnull(strstr(err, "/state/runs' is writable by every user"));
+	free(err);
+	err = NULL;
+
+	/* a team's shared directory: setgid, group-writable */
+	ck_assert_int_eq(chmod(dir, 02770), 0);
+	ck_assert_int_eq(chmod(runs, 02770), 0);
+	sd = statedir_open(dir, true, &err);
+	ck_assert_msg(sd != NULL, "%s", err);
+	statedir_free(sd);
+	free(dir);
+	free(runs);
+}
+END_TEST
+
 START_TEST(state_dir_not_a_directory)
 {
 	char *err = NULL;
@@ -265,6 +320,7 @@ statedir_suite(void)
 	tcase_add_test(tc, open_without_create);
 	tcase_add_test(tc, symlinked_subdir_refused);
 	tcase_add_test(tc, state_dir_not_a_directory);
+	tcase_add_test(tc, writable_by_others_refused);
 	tcase_add_test(tc, run_ids);
 	tcase_add_test(tc, name_rules);
 	tcase_add_test(tc, list_newest_first);
