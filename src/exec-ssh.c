@@ -8,7 +8,8 @@
  * process group. stdout and stderr are read in the same loop as stdin is
  * written, so neither side can stall the other.
  */
-#include "exec-ssh.h"
+#include "exec.h"
+#include "ssh-conn.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -55,7 +56,7 @@ signal_number(const char *name)
 struct run_state {
 	struct ssh_conn *c;
 	LIBSSH2_CHANNEL *ch;
-	const struct ssh_run_req *req;
+	const struct exec_req *req;
 	struct exec_result *res;
 	struct buf frame;
 	size_t in_off;
@@ -114,7 +115,7 @@ read_stream(struct run_state *st, int stream, int *err_rc)
 static void
 channel_finish(struct run_state *st)
 {
-	struct ssh_wait w = { now_ms() + CLOSE_WAIT_MS, -1, NULL };
+	struct ssh_wait w = { now_ms() + CLOSE_WAIT_MS, -1 };
 	char *sig = NULL;
 	size_t siglen = 0;
 
@@ -137,7 +138,7 @@ channel_finish(struct run_state *st)
 static void
 channel_free(struct run_state *st)
 {
-	struct ssh_wait w = { now_ms() + CLOSE_WAIT_MS, -1, NULL };
+	struct ssh_wait w = { now_ms() + CLOSE_WAIT_MS, -1 };
 
 	if (st->ch == NULL)
 		return;
@@ -150,7 +151,7 @@ channel_free(struct run_state *st)
 static void
 pump(struct run_state *st, const struct ssh_wait *w)
 {
-	struct ssh_wait stop = { 0, -1, NULL };
+	struct ssh_wait stop = { 0, -1 };
 	bool stopping = false;
 	enum exec_status stop_status = EXEC_DONE;
 
@@ -198,7 +199,7 @@ pump(struct run_state *st, const struct ssh_wait *w)
 		stop.deadline = now_ms() + STOP_WAIT_MS;
 		st->in_off = st->frame.len;
 		{
-			struct ssh_wait ew = { stop.deadline, -1, NULL };
+			struct ssh_wait ew = { stop.deadline, -1 };
 			while (libssh2_channel_send_eof(st->ch) == LIBSSH2_ERROR_EAGAIN &&
 			    ssh_conn_wait(st->c, &ew) == SSH_WAIT_READY)
 				;
@@ -221,12 +222,18 @@ fail_wait(struct exec_result *res, enum ssh_wait_result over, char *err)
 	}
 }
 
-void
-exec_ssh_run(struct ssh_pool *pool, const struct ssh_target *t,
-    const struct ssh_run_req *req, struct exec_result *res)
+/*
+ * Run req->script on req->target: connect (or reuse the host's session),
+ * start the wrapper, pump until it ends. Blocks the calling worker thread,
+ * but every wait in it is bounded by the action's deadline and wakes on its
+ * cancel token (ssh_conn_wait polls the token's fd with the socket).
+ */
+static void
+ssh_run(struct ssh_pool *pool, const struct exec_req *req, struct exec_result *res)
 {
 	int64_t start = now_ms();
-	struct ssh_wait w = { req->timeout_ms > 0 ? start + req->timeout_ms : 0, req->cancel_fd, req->cancel };
+	struct ssh_wait w = { req->timeout_ms > 0 ? start + req->timeout_ms : 0,
+		req->cancel ? cancel_fd(req->cancel) : -1 };
 	struct run_state st;
 	enum ssh_wait_result over = SSH_WAIT_READY;
 	char *err = NULL;
@@ -238,10 +245,10 @@ exec_ssh_run(struct ssh_pool *pool, const struct ssh_target *t,
 	res->exit_code = -1;
 	/* One retry: a session that dropped while idle is re-opened, once. */
 	for (int attempt = 0; attempt < 2; attempt++) {
-		st.c = ssh_pool_get(pool, t, &w, &err);
+		st.c = ssh_pool_get(pool, req->target, &w, &err);
 		if (st.c == NULL) {
-			over = w.deadline && now_ms() >= w.deadline ? SSH_WAIT_TIMEOUT :
-			    (req->cancel && *req->cancel) ? SSH_WAIT_CANCELLED : SSH_WAIT_READY;
+			over = cancel_fired(req->cancel) ? SSH_WAIT_CANCELLED :
+			    w.deadline && now_ms() >= w.deadline ? SSH_WAIT_TIMEOUT : SSH_WAIT_READY;
 			fail_wait(res, over, err);
 			goto done;
 		}
@@ -273,4 +280,84 @@ done:
 	lifeline_wipe(&st.frame);
 	free(st.chunk);
 	res->duration_ms = now_ms() - start;
+}
+
+/*
+ * The ops: the whole action runs inside start (see ssh_run), so wait_on has
+ * nothing to offer and advance finishes at once. A session is thereby only
+ * ever used under its connection's lock, from the worker thread that holds
+ * it, and a jump host's tunnels are pumped by the pool's own threads.
+ */
+static int
+ssh_start(struct exec_ctx *ctx, const struct exec_req *req, void **opp, char **err)
+{
+	struct ssh_op *op = xcalloc(1, sizeof(*op));
+
+	ssh_run(exec_ssh_pool(ctx), req, &op->res);
+	*opp = op;
+	return 0;
+}
+
+size_t
+ssh_op_wait_on(void *op, struct pollfd *fds, size_t max, int64_t *timeout_ms)
+{
+	*timeout_ms = 0;
+	return 0;
+}
+
+int
+ssh_op_advance(void *op)
+{
+	return 1;
+}
+
+void
+ssh_op_cancel(void *op)
+{
+}
+
+void
+ssh_op_finish(void *vop, struct exec_result *res)
+{
+	struct ssh_op *op = vop;
+
+	*res = op->res;
+	free(op);
+}
+
+static const struct exec_ops ssh_ops = {
+	.name = "ssh",
+	.start = ssh_start,
+	.wait_on = ssh_op_wait_on,
+	.advance = ssh_op_advance,
+	.cancel = ssh_op_cancel,
+	.finish = ssh_op_finish,
+};
+
+static void
+pool_destroy(void *pool)
+{
+	ssh_pool_free(pool);
+}
+
+/* The run's connection pool, made on first use by whichever SSH executor registers first. */
+struct ssh_pool *
+exec_ssh_pool(struct exec_ctx *ctx)
+{
+	struct ssh_pool *pool = exec_ctx_backend(ctx, EXEC_BACKEND_SSH);
+	struct ssh_pool_opts po;
+
+	if (pool == NULL) {
+		po.accept_new_host_keys = exec_ctx_opts(ctx)->accept_new_host_keys;
+		pool = ssh_pool_create(&po);
+		exec_ctx_set_backend(ctx, EXEC_BACKEND_SSH, pool, pool_destroy);
+	}
+	return pool;
+}
+
+void
+exec_ssh_init(struct exec_ctx *ctx)
+{
+	exec_ssh_pool(ctx);
+	exec_register(ctx, ACT_RUN, true, &ssh_ops);
 }

@@ -15,10 +15,14 @@
 /* Each backend registers its ops (and sets up its state slot) in a new ctx. */
 void exec_local_init(struct exec_ctx *ctx);
 void exec_tcp_init(struct exec_ctx *ctx);
+void exec_ssh_init(struct exec_ctx *ctx);
+void exec_sftp_init(struct exec_ctx *ctx);
 
 static void (*const backend_inits[])(struct exec_ctx *) = {
 	exec_local_init,
 	exec_tcp_init,
+	exec_ssh_init,
+	exec_sftp_init,
 };
 
 #define N_KINDS (ACT_TCP + 1)

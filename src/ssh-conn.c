@@ -20,8 +20,7 @@
 #include "ssh-knownhosts.h"
 #include "util.h"
 
-/* Longest sleep when the cancel flag must be polled, or the session is shared. */
-#define FLAG_TICK_MS 100
+/* Longest sleep when another thread uses the session too. */
 #define SHARED_TICK_MS 10
 #define TUNNEL_BUF (32 * 1024)
 
@@ -104,8 +103,6 @@ wait_timeout(const struct ssh_wait *w, int64_t now, int64_t cap)
 {
 	int64_t t = cap;
 
-	if (w && w->cancel && (t < 0 || t > FLAG_TICK_MS))
-		t = FLAG_TICK_MS;
 	if (w && w->deadline) {
 		int64_t left = w->deadline - now;
 		if (left < 0)
@@ -122,8 +119,6 @@ wait_over(const struct ssh_wait *w, int64_t now)
 {
 	if (w == NULL)
 		return SSH_WAIT_READY;
-	if (w->cancel && *w->cancel)
-		return SSH_WAIT_CANCELLED;
 	if (w->cancel_fd >= 0) {
 		struct pollfd pfd = { w->cancel_fd, POLLIN, 0 };
 		if (poll(&pfd, 1, 0) > 0)
@@ -350,7 +345,7 @@ tunnel_main(void *arg)
 	}
 	/* The channel's end: close it (bounded: the jump session may be gone). */
 	if (j->session == tn->session && !j->dead) {
-		struct ssh_wait w = { now_ms() + 2000, -1, NULL };
+		struct ssh_wait w = { now_ms() + 2000, -1 };
 		while (libssh2_channel_free(tn->ch) == LIBSSH2_ERROR_EAGAIN &&
 		    ssh_conn_wait(j, &w) == SSH_WAIT_READY)
 			;
@@ -367,7 +362,7 @@ tunnel_main(void *arg)
  * Returns the socket the target's session uses, or -1 with *err.
  */
 static int
-tunnel_open(struct ssh_conn *c, struct ssh_conn *jump, const struct ssh_target *t, int port,
+tunnel_open(struct ssh_conn *c, struct ssh_conn *jump, const struct exec_target *t, int port,
     const struct ssh_wait *w, char **err)
 {
 	struct ssh_tunnel *tn;
@@ -530,7 +525,7 @@ auth_key(struct ssh_conn *c, const char *user, const char *file, const char *lab
 
 /* Authenticate: agent, then t->key_file, then the default keys. 0, or -1 with *err. */
 static int
-session_auth(struct ssh_conn *c, const struct ssh_target *t, const char *user,
+session_auth(struct ssh_conn *c, const struct exec_target *t, const char *user,
     const struct ssh_wait *w, char **err)
 {
 	static const char *const defaults[] = { "id_ed25519", "id_ecdsa", "id_rsa" };
@@ -578,7 +573,8 @@ session_auth(struct ssh_conn *c, const struct ssh_target *t, const char *user,
 	if (r < 0)
 		goto waitend;
 	*err = xasprintf("%s: authentication as '%s' failed; tried: %s%s", c->where, user,
-	    buf_str(&tried), t->key_file || home == NULL ? "" : " (no key: given and no ~/.ssh/id_ed25519, id_ecdsa or id_rsa)");
+	    buf_str(&tried), strstr(buf_str(&tried), "key ") ? "" :
+	    ", no key file (no key: given, no ~/.ssh/id_ed25519, id_ecdsa or id_rsa)");
 	buf_release(&tried);
 	return -1;
 waitend:
@@ -594,7 +590,7 @@ static void
 session_close(struct ssh_conn *c)
 {
 	if (c->session) {
-		struct ssh_wait w = { now_ms() + 1000, -1, NULL };
+		struct ssh_wait w = { now_ms() + 1000, -1 };
 		pthread_mutex_lock(&c->lock);
 		if (c->sftp) {
 			while (libssh2_sftp_shutdown(c->sftp) == LIBSSH2_ERROR_EAGAIN &&
@@ -634,17 +630,16 @@ timeout_message(const struct ssh_conn *c, const struct ssh_wait *w, const char *
 
 /* Connect c to t (its lock not held by anyone else: open_lock is ours). 0, or -1 with *err. */
 static int
-session_open(struct ssh_conn *c, const struct ssh_target *t, const struct ssh_wait *uw, char **err)
+session_open(struct ssh_conn *c, const struct exec_target *t, const struct ssh_wait *uw, char **err)
 {
 	int64_t timeout = t->connect_timeout_ms > 0 ? t->connect_timeout_ms : SSH_DEFAULT_CONNECT_TIMEOUT_MS;
-	struct ssh_wait w = { now_ms() + timeout, -1, NULL };
+	struct ssh_wait w = { now_ms() + timeout, -1 };
 	const char *user = t->user ? t->user : local_user();
 	int port = t->port > 0 ? t->port : 22;
 	struct hostkey_check hc;
 	int rc;
 
 	if (uw) {
-		w.cancel = uw->cancel;
 		w.cancel_fd = uw->cancel_fd;
 		if (uw->deadline && uw->deadline < w.deadline)
 			w.deadline = uw->deadline;
@@ -712,7 +707,7 @@ fail:
 }
 
 static char *
-target_id(const struct ssh_target *t)
+target_id(const struct exec_target *t)
 {
 	struct buf b = BUF_INIT;
 
@@ -723,7 +718,7 @@ target_id(const struct ssh_target *t)
 }
 
 struct ssh_conn *
-ssh_pool_get(struct ssh_pool *pool, const struct ssh_target *t, const struct ssh_wait *w, char **err)
+ssh_pool_get(struct ssh_pool *pool, const struct exec_target *t, const struct ssh_wait *w, char **err)
 {
 	struct ssh_conn *c = NULL;
 	char *id = target_id(t);

@@ -29,27 +29,15 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "exec.h"
+
 #define SSH_DEFAULT_CONNECT_TIMEOUT_MS 10000
 #define SSH_KEEPALIVE_S 15
-
-/* A resolved SSH host: where to connect and as whom. Strings are borrowed. */
-struct ssh_target {
-	const char *name;             /* the host's name in the runbook, for messages */
-	const char *address;
-	int port;                     /* 0: 22 */
-	const char *user;             /* NULL: the local user's name */
-	const char *key_file;         /* NULL: none beyond the defaults */
-	const char *passphrase;       /* of key_file (from a secret); NULL: none */
-	const char *known_hosts;      /* NULL: ~/.ssh/known_hosts */
-	int64_t connect_timeout_ms;   /* 0: SSH_DEFAULT_CONNECT_TIMEOUT_MS */
-	const struct ssh_target *via; /* jump host, NULL: direct */
-};
 
 /* What bounds a wait: a deadline and cancellation (either form). */
 struct ssh_wait {
 	int64_t deadline;                 /* monotonic ms; 0: none */
-	int cancel_fd;                    /* readable when cancelled; -1: none */
-	volatile sig_atomic_t *cancel;    /* non-zero when cancelled; NULL: none */
+	int cancel_fd;                    /* readable when cancelled (cancel_fd()); -1: none */
 };
 
 enum ssh_wait_result {
@@ -92,7 +80,7 @@ void ssh_pool_free(struct ssh_pool *pool);
  * happened). The connect timeout of t bounds the connection; w may cut it
  * shorter or cancel it. A connection that dropped is re-opened here once.
  */
-struct ssh_conn *ssh_pool_get(struct ssh_pool *pool, const struct ssh_target *t,
+struct ssh_conn *ssh_pool_get(struct ssh_pool *pool, const struct exec_target *t,
     const struct ssh_wait *w, char **err);
 
 /*
@@ -112,5 +100,21 @@ char *ssh_conn_error(struct ssh_conn *c, int rc, const char *what);
 
 /* Whether rc from libssh2 means the transport is gone. */
 bool ssh_rc_is_transport(int rc);
+
+/*
+ * For the executors (exec-ssh.c, exec-sftp.c): the run's pool, kept in the
+ * exec ctx's SSH slot and created on first call; and the ops shared by the
+ * actions that run entirely inside start (see exec-ssh.c).
+ */
+struct ssh_pool *exec_ssh_pool(struct exec_ctx *ctx);
+void exec_ssh_init(struct exec_ctx *ctx);
+void exec_sftp_init(struct exec_ctx *ctx);
+struct ssh_op {
+	struct exec_result res;
+};
+size_t ssh_op_wait_on(void *op, struct pollfd *fds, size_t max, int64_t *timeout_ms);
+int ssh_op_advance(void *op);
+void ssh_op_cancel(void *op);
+void ssh_op_finish(void *op, struct exec_result *res);
 
 #endif

@@ -14,11 +14,15 @@
 #   sshd_fingerprint NAME          its host key's SHA256 fingerprint
 #
 # The client key is $T/home/.ssh/id_ed25519 (found by migrate by default) and
-# its public half is authorized for the current user on every server.
+# its public half is authorized on every server for $SSH_USER: as root, a
+# dedicated user `migrate-test` (login shell /bin/sh, an empty home: no rc
+# file of root's slows each command down or prints anything); otherwise the
+# current user. Remote commands write into $REMOTE ($T/remote, mode 1777).
 
 SSHD_BIN=/usr/sbin/sshd
 SSHD_DIR="$T/sshd"
 SSHD_NAMES=""
+REMOTE="$T/remote"
 export HOME="$T/home"
 unset SSH_AUTH_SOCK SSH_AGENT_PID
 mkdir -p "$HOME/.ssh" "$SSHD_DIR"
@@ -30,7 +34,23 @@ sshd_need() {
 		exit 77
 	fi
 	# A root sshd refuses to start without its privilege separation directory.
-	[ "$(id -u)" -ne 0 ] || mkdir -p /run/sshd
+	if [ "$(id -u)" -eq 0 ]; then
+		mkdir -p /run/sshd
+		if ! id migrate-test >/dev/null 2>&1; then
+			useradd --system --no-create-home --home-dir /var/lib/migrate-test \
+				--shell /bin/sh migrate-test 2>/dev/null || id migrate-test >/dev/null 2>&1 || exit 1
+		fi
+		# A locked account ('!' password) is refused by sshd without PAM; '*' is not locked.
+		usermod -p '*' migrate-test
+		mkdir -p /var/lib/migrate-test
+		SSH_USER=migrate-test
+	else
+		SSH_USER=$(id -un)
+	fi
+	export SSH_USER
+	chmod 711 "$T"
+	mkdir -p "$REMOTE"
+	chmod 1777 "$REMOTE"
 	[ -f "$HOME/.ssh/id_ed25519" ] ||
 		ssh-keygen -q -t ed25519 -N '' -C migrate-test -f "$HOME/.ssh/id_ed25519" || exit 1
 }
@@ -127,6 +147,6 @@ hosts_yaml() {
 	local n
 	echo "hosts:"
 	for n in "$@"; do
-		echo "  $n: {address: $(sshd_addr "$n"), port: $(sshd_port "$n")}"
+		echo "  $n: {address: $(sshd_addr "$n"), port: $(sshd_port "$n"), user: $SSH_USER}"
 	done
 }
