@@ -217,7 +217,11 @@ run_free(struct run *run)
 		free(u->rb_message);
 		buf_release(&u->tail);
 		captures_free(u->captures, u->n_captures);
+		probe_sample_free(u->result);
 	}
+	for (size_t i = 0; i < run->n_samples; i++)
+		probe_sample_free(run->samples[i]);
+	free(run->samples);
 	free(run->units);
 	free(run->completed);
 	captures_free(run->captures, run->n_captures);
@@ -399,6 +403,17 @@ scope_lookup(void *vctx, const struct interp_ref *ref, struct buf *out, bool *se
 	case REF_RUN_ID:
 		v = sc->plan ? "${run.id}" : run->id;
 		break;
+	case REF_PROBE:
+		if (!run_probe_value((struct run *)run, ref->name, out)) {
+			if (sc->plan) {
+				buf_addf(out, "${probes.%s.value}", ref->name);
+				return 0;
+			}
+			*err = xasprintf("probe '%s' has no value yet (it has not run in this run, or found no data)",
+			    ref->name);
+			return -1;
+		}
+		return 0;
 	case REF_PHASE:
 		v = u ? u->step->phase->name : run->phase ? run->phase->name : "";
 		break;
@@ -462,10 +477,6 @@ check_action(struct preflight *pf, const struct action *a, const char *on, struc
 	if (exec_available(pf->run->exec, a->kind, !is_local(on)))
 		return;
 	switch (a->kind) {
-	case ACT_HTTP:
-		snprintf(what, sizeof(what), "http %s", who);
-		not_available(pf, a->pos, what);
-		return;
 	case ACT_UPLOAD:
 	case ACT_DOWNLOAD:
 		snprintf(what, sizeof(what), "%s %s (SFTP)", a->kind == ACT_UPLOAD ? "upload" : "download", who);

@@ -18,6 +18,7 @@
 #include "exec.h"
 #include "exitcode.h"
 #include "expect.h"
+#include "http-action.h"
 #include "regex.h"
 #include "util.h"
 
@@ -305,7 +306,20 @@ struct action_spec {
 	bool sudo;
 	int64_t timeout_ms;
 	bool no_deadline;   /* rollbacks: the unwind is not cut short by the deadline */
+	const char *idem;   /* http: the Idempotency-Key's purpose ("step", "rollback"); NULL: none */
 };
+
+struct expand_scope {
+	struct run *run;
+	const struct unit *unit;
+};
+
+static int
+expand_text(void *ctx, const struct text *t, struct buf *out, char **err)
+{
+	struct expand_scope *sc = ctx;
+	return run_expand(sc->run, sc->unit, t, false, out, err);
+}
 
 /*
  * Run one action for unit u (which may be NULL for probes outside units).
@@ -318,6 +332,7 @@ run_action(struct run *run, const struct unit *u, struct unit *out_unit,
 {
 	struct exec_req req;
 	struct buf script = BUF_INIT, workdir = BUF_INIT, tcp = BUF_INIT;
+	struct http_call call;
 	struct pump pp;
 	char **env = NULL;
 	size_t n_env = 0;
@@ -326,6 +341,7 @@ run_action(struct run *run, const struct unit *u, struct unit *out_unit,
 	int rc = -1;
 
 	memset(&req, 0, sizeof(req));
+	memset(&call, 0, sizeof(call));
 	memset(&pp, 0, sizeof(pp));
 	memset(res, 0, sizeof(*res));
 	pp.run = run;
@@ -340,6 +356,22 @@ run_action(struct run *run, const struct unit *u, struct unit *out_unit,
 		if (run_expand(run, u, &spec->action->tcp, false, &tcp, &err) < 0)
 			goto cleanup;
 		req.tcp = buf_str(&tcp);
+	} else if (req.kind == ACT_HTTP || req.kind == ACT_PROMETHEUS) {
+		struct expand_scope sc = { run, u };
+		char *key = spec->idem && u ? http_idempotency_key(run->id, u->key, spec->idem) : NULL;
+		int brc = http_call_build(&call, spec->action, expand_text, &sc, key, &err);
+		free(key);
+		if (brc < 0)
+			goto cleanup;
+		req.kind = ACT_HTTP;
+		req.http.method = call.req.method;
+		req.http.url = call.req.url;
+		req.http.headers = call.req.headers;   /* the Idempotency-Key included */
+		req.http.body = call.req.body;
+		req.http.body_len = call.req.body_len;
+		req.http.insecure = call.req.insecure;
+		req.http.ca_cert = call.req.ca_cert;
+		req.http.follow = call.req.follow;
 	}
 	if (spec->workdir && spec->workdir->s) {
 		if (run_expand(run, u, spec->workdir, false, &workdir, &err) < 0)
@@ -384,6 +416,7 @@ cleanup:
 	buf_release(&script);
 	buf_release(&workdir);
 	buf_release(&tcp);
+	http_call_release(&call);
 	if (env) {
 		for (size_t i = 0; i < n_env; i++)
 			explicit_bzero(env[i], strlen(env[i]));
@@ -434,58 +467,104 @@ retry_delay(const struct retry *r, int attempt)
 /* ---- probes ---- */
 
 /*
- * Evaluate a probe (with its own retries) in unit u's scope. Returns true
- * if it passed, else false with why. The output goes nowhere but why.
+ * Evaluate a probe (with its own retries) in unit u's scope. Returns the
+ * verdict of the last attempt, with why when it did not pass, and the
+ * result as a new sample in *sample (owned by the caller) when asked.
+ * The output goes nowhere but why.
  */
-static bool
-probe_eval(struct run *run, const struct probe *p, const struct unit *u, struct buf *why)
+static enum verdict
+probe_eval(struct run *run, const struct probe *p, const struct unit *u, const char *name,
+    const char *context, struct probe_sample **sample, struct buf *why)
 {
 	struct action_spec spec;
 	int attempts = p->retry.attempts > 0 ? p->retry.attempts : 1;
+	enum verdict v = VERDICT_FAIL;
+	struct observed obs;
 
 	memset(&spec, 0, sizeof(spec));
+	memset(&obs, 0, sizeof(obs));
+	obs.latency_ms = -1;
 	spec.action = &p->action;
 	spec.env[0] = p->env;
 	spec.n_env[0] = p->n_env;
 	spec.timeout_ms = p->timeout_ms > 0 ? p->timeout_ms : DEFAULT_PROBE_TIMEOUT_MS;
 	for (int a = 1; a <= attempts; a++) {
 		struct exec_result res;
-		bool ok = false;
 
 		buf_reset(why);
+		observed_release(&obs);
+		v = VERDICT_FAIL;
 		if (run_action(run, u, NULL, &spec, &res, why) == 0) {
 			if (res.status != EXEC_DONE)
 				describe_failure(run, &res, spec.timeout_ms, why);
 			else
-				ok = expect_check(&p->expect, p->action.kind, &res, why);
+				v = expect_eval(&p->expect, p->action.kind, &res, &obs, why);
 		}
 		exec_result_release(&res);
-		if (ok)
-			return true;
-		if (stop_requested(run) || a == attempts)
+		if (v == VERDICT_PASS || stop_requested(run) || a == attempts)
 			break;
 		cancel_wait(run->cancel, retry_delay(&p->retry, a));
 	}
-	return false;
+	if (sample) {
+		struct buf bounds = BUF_INIT;
+		char *m = why->len ? secrets_masked(&run->secrets, buf_str(why)) : NULL;
+		expect_describe_bounds(&p->expect, &bounds);
+		*sample = probe_sample_new(name, context, u ? u->key : NULL,
+		    v == VERDICT_PASS ? SAMPLE_PASS : v == VERDICT_HOLD ? SAMPLE_HOLD : SAMPLE_FAIL,
+		    &obs, buf_str(&bounds), v == VERDICT_PASS ? NULL : m);
+		free(m);
+		buf_release(&bounds);
+	}
+	observed_release(&obs);
+	return v;
 }
 
-static bool
+/* Evaluate a named probe, keep its result and report it (EV_PROBE). */
+static enum verdict
 probe_run_event(struct run *run, const struct probe_ref *ref, const struct unit *u,
     const char *context, struct buf *why)
 {
 	struct event ev;
-	bool ok = probe_eval(run, ref->probe, u, why);
+	struct probe_sample *sample = NULL;
+	enum verdict v = probe_eval(run, ref->probe, u, ref->name, context, &sample, why);
 
 	memset(&ev, 0, sizeof(ev));
 	ev.type = EV_PROBE;
 	ev.phase = run->phase;
 	ev.unit = u;
-	ev.probe = ref->name;
+	ev.probe = ref->name ? ref->name : "(inline)";
 	ev.detail = context;
-	ev.ok = ok;
-	ev.message = ok ? NULL : buf_str(why);
+	ev.ok = v == VERDICT_PASS;
+	ev.message = v == VERDICT_PASS ? NULL : sample->message;
+	ev.sample = sample;
+	run_add_sample(run, sample);
 	emit(run, &ev);
-	return ok;
+	return v;
+}
+
+static int gate_ask(struct run *run, const char *name, const struct text *question);
+
+/*
+ * An after or verify probe found no data under no_data: hold: stop as a
+ * gate does (SPEC §2). true: approved, go on; false: run->held is set
+ * (or the operator was interrupted).
+ */
+static bool
+probe_hold(struct run *run, const char *probe, const char *where)
+{
+	struct text q;
+	char *s = xasprintf("probe '%s' has no data %s: go on anyway?", probe, where);
+	int v;
+
+	memset(&q, 0, sizeof(q));
+	q.s = s;
+	v = gate_ask(run, probe, &q);
+	free(s);
+	if (v > 0)
+		return true;
+	if (v != -2)
+		run->held = true;
+	return false;
 }
 
 /* ---- watch: probes every interval while a phase runs ---- */
@@ -497,33 +576,56 @@ struct watch_ctx {
 	struct cancel_token *stop;   /* the phase ended or the run stops */
 };
 
+/*
+ * Sample every watch probe each interval. A probe trips the watch when
+ * `failures` of its last `window` samples failed (default window:
+ * failures, so consecutive); samples without data under `hold` count
+ * neither way. A trip cancels the running unit, pause or gate wait.
+ */
 static void *
 watch_main(void *arg)
 {
 	struct watch_ctx *wc = arg;
 	struct run *run = wc->run;
-	int *fails = xcalloc(wc->w->n_probes, sizeof(*fails));
+	const struct watch *w = wc->w;
+	int limit = w->failures > 0 ? w->failures : 1;
+	int window = w->window >= limit ? w->window : limit;
+	/* per probe: the last `window` verdicts (1 failed), a ring */
+	char *ring = xcalloc(w->n_probes * (size_t)window, 1);
+	int *filled = xcalloc(w->n_probes, sizeof(*filled)), *next = xcalloc(w->n_probes, sizeof(*next));
 	struct buf why = BUF_INIT;
 
 	while (!cancel_fired(wc->stop)) {
-		if (cancel_wait(wc->stop, wc->w->interval_ms > 0 ? wc->w->interval_ms : DEFAULT_WATCH_INTERVAL_MS))
+		if (cancel_wait(wc->stop, w->interval_ms > 0 ? w->interval_ms : DEFAULT_WATCH_INTERVAL_MS))
 			break;
-		for (size_t i = 0; i < wc->w->n_probes && !cancel_fired(wc->stop); i++) {
-			int limit = wc->w->failures > 0 ? wc->w->failures : 1;
-			if (probe_run_event(run, &wc->w->probes[i], NULL, "watch", &why)) {
-				fails[i] = 0;
+		for (size_t i = 0; i < w->n_probes && !cancel_fired(wc->stop); i++) {
+			char *r = ring + i * (size_t)window;
+			int failed = 0;
+			enum verdict v = probe_run_event(run, &w->probes[i], NULL, "watch", &why);
+
+			if (v == VERDICT_HOLD)
 				continue;
-			}
-			if (++fails[i] >= limit && !cancel_fired(wc->stop)) {
-				char *m = xasprintf("watch probe '%s' failed %d time%s in a row: %s",
-				    wc->w->probes[i].name, fails[i], fails[i] == 1 ? "" : "s", buf_str(&why));
+			r[next[i]] = v == VERDICT_FAIL;
+			next[i] = (next[i] + 1) % window;
+			if (filled[i] < window)
+				filled[i]++;
+			for (int k = 0; k < filled[i]; k++)
+				failed += r[k];
+			if (failed >= limit && !cancel_fired(wc->stop)) {
+				char *m = window == limit
+				    ? xasprintf("watch probe '%s' failed %d time%s in a row: %s",
+					w->probes[i].name, failed, failed == 1 ? "" : "s", buf_str(&why))
+				    : xasprintf("watch probe '%s' failed %d of its last %d samples: %s",
+					w->probes[i].name, failed, filled[i], buf_str(&why));
 				cancel_fire(run->cancel, m);
 				free(m);
 			}
 		}
 	}
 	buf_release(&why);
-	free(fails);
+	free(ring);
+	free(filled);
+	free(next);
 	return NULL;
 }
 
@@ -561,13 +663,22 @@ take_captures(struct run *run, const struct step *s, const struct exec_result *r
 	return true;
 }
 
-/* One attempt of unit u. true: the unit's action, expect and after probes held. */
+/* Keep the result of an http or probe step's attempt on its unit. */
+static void
+unit_keep_result(struct unit *u, struct probe_sample *s)
+{
+	probe_sample_free(u->result);
+	u->result = s;
+}
+
+/* One attempt of unit u. true: the unit's action, expect, pause and after probes held. */
 static bool
 unit_attempt(struct run *run, struct unit *u, struct buf *why)
 {
 	const struct step *s = u->step;
 	struct action_spec spec;
 	struct exec_result res;
+	struct probe_sample *sample = NULL;
 	bool ok;
 
 	switch (s->action.kind) {
@@ -579,9 +690,11 @@ unit_attempt(struct run *run, struct unit *u, struct buf *why)
 		}
 		return true;
 	case ACT_PROBE:
-		ok = probe_eval(run, s->action.probe, u, why);
+		ok = probe_eval(run, s->action.probe, u, s->action.probe_name, "step", &sample, why) == VERDICT_PASS;
+		unit_keep_result(u, sample);
 		break;
 	case ACT_RUN:
+	case ACT_HTTP:
 		memset(&spec, 0, sizeof(spec));
 		spec.action = &s->action;
 		spec.env[0] = s->env;   /* defaults.env is merged in by the loader */
@@ -589,12 +702,20 @@ unit_attempt(struct run *run, struct unit *u, struct buf *why)
 		spec.workdir = &s->workdir;
 		spec.sudo = s->sudo == 1;
 		spec.timeout_ms = s->timeout_ms;
+		spec.idem = "step";
 		if (run_action(run, u, u, &spec, &res, why) < 0)
 			return false;
-		u->exit_code = res.status == EXEC_DONE ? res.exit_code : -1;
+		u->exit_code = res.status == EXEC_DONE && s->action.kind == ACT_RUN ? res.exit_code : -1;
 		if (res.status != EXEC_DONE) {
 			describe_failure(run, &res, spec.timeout_ms, why);
 			ok = false;
+		} else if (s->action.kind == ACT_HTTP) {
+			struct observed obs;
+			enum verdict v = expect_eval(&s->expect, ACT_HTTP, &res, &obs, why);
+			ok = v == VERDICT_PASS && take_captures(run, s, &res, why);
+			unit_keep_result(u, probe_sample_new(NULL, "step", u->key, ok ? SAMPLE_PASS : SAMPLE_FAIL,
+			    &obs, NULL, NULL));
+			observed_release(&obs);
 		} else {
 			ok = expect_check(&s->expect, ACT_RUN, &res, why) && take_captures(run, s, &res, why);
 		}
@@ -606,9 +727,30 @@ unit_attempt(struct run *run, struct unit *u, struct buf *why)
 	}
 	if (!ok)
 		return false;
+	/* the bake time: the after probes see the change once it settled (SPEC §3) */
+	if (s->pause_ms > 0 && s->n_after > 0) {
+		cancel_wait(run->cancel, s->pause_ms);
+		if (stop_requested(run)) {
+			describe_failure(run, &(struct exec_result){ .status = EXEC_CANCELLED }, 0, why);
+			return false;
+		}
+	}
 	for (size_t i = 0; i < s->n_after; i++) {
 		struct buf pwhy = BUF_INIT;
-		if (!probe_run_event(run, &s->after[i], u, "after", &pwhy)) {
+		enum verdict v = probe_run_event(run, &s->after[i], u, "after", &pwhy);
+		if (v == VERDICT_HOLD) {
+			char *where = xasprintf("after '%s'", u->key);
+			bool go = probe_hold(run, s->after[i].name, where);
+			free(where);
+			if (go) {
+				buf_release(&pwhy);
+				continue;
+			}
+			/* the unit's change is in place: it completes, and the run stops at the hold */
+			buf_release(&pwhy);
+			return true;
+		}
+		if (v != VERDICT_PASS) {
 			buf_addf(why, "after probe '%s' failed: %s", s->after[i].name, buf_str(&pwhy));
 			buf_release(&pwhy);
 			return false;
@@ -652,7 +794,7 @@ unit_run(struct run *run, struct unit *u)
 		u->attempts = a;
 		buf_reset(&why);
 		ok = unit_attempt(run, u, &why);
-		if (ok || stop_requested(run) || a == attempts)
+		if (ok || stop_requested(run) || run->held || a == attempts)
 			break;
 		{
 			int64_t delay = retry_delay(r, a);
@@ -681,7 +823,8 @@ unit_run(struct run *run, struct unit *u)
 	}
 	unit_event(run, EV_UNIT_END, u, u->message, 0);
 	buf_release(&why);
-	if (ok && u->step->pause_ms > 0 && !stop_requested(run))
+	/* without after probes the pause is a wait after the unit (with them it came before them) */
+	if (ok && u->step->pause_ms > 0 && u->step->n_after == 0 && !stop_requested(run))
 		cancel_wait(run->cancel, u->step->pause_ms);
 	return ok;
 }
@@ -776,6 +919,7 @@ rollback_run(struct run *run, struct unit *u)
 	spec.sudo = u->step->sudo == 1;
 	spec.timeout_ms = rb->timeout_ms > 0 ? rb->timeout_ms : u->step->timeout_ms;
 	spec.no_deadline = true;
+	spec.idem = "rollback";
 	for (int a = 1; a <= attempts && !engine_interrupted; a++) {
 		struct exec_result res;
 		buf_reset(&why);
@@ -955,6 +1099,8 @@ phase_run(struct run *run, const struct phase *ph)
 			fail_run(run, u, m);
 			free(m);
 			rc = 0;
+		} else if (run->held) {
+			rc = -1;
 		}
 	}
 	if (wc.run) {
@@ -974,7 +1120,13 @@ phase_run(struct run *run, const struct phase *ph)
 	}
 	for (size_t i = 0; rc == 1 && i < ph->n_verify; i++) {
 		struct buf why = BUF_INIT;
-		if (!probe_run_event(run, &ph->verify[i], NULL, "verify", &why)) {
+		enum verdict v = probe_run_event(run, &ph->verify[i], NULL, "verify", &why);
+		if (v == VERDICT_HOLD) {
+			char *where = xasprintf("when phase '%s' is verified", ph->name);
+			if (!probe_hold(run, ph->verify[i].name, where))
+				rc = engine_interrupted ? -2 : -1;
+			free(where);
+		} else if (v != VERDICT_PASS) {
 			char *m = xasprintf("phase '%s': verify probe '%s' failed: %s", ph->name,
 			    ph->verify[i].name, buf_str(&why));
 			fail_run(run, NULL, m);
@@ -1051,7 +1203,7 @@ engine_settle_in_doubt(struct run *run, enum in_doubt_choice choice)
 			continue;
 		if (s->check.probe) {
 			struct buf why = BUF_INIT;
-			bool ok = probe_eval(run, s->check.probe, u, &why);
+			bool ok = probe_run_event(run, &s->check, u, "check", &why) == VERDICT_PASS;
 			u->in_doubt = false;
 			if (ok) {
 				u->state = UNIT_DONE;

@@ -37,6 +37,28 @@ enum rollback_state {
 	RB_NOT_NEEDED,      /* failed unit without when: always */
 };
 
+/*
+ * One probe result (SPEC §2): shown, journaled and reported. Also the
+ * result of an http step's request (probe NULL): status and latency.
+ */
+enum sample_verdict { SAMPLE_PASS, SAMPLE_FAIL, SAMPLE_HOLD };
+
+struct probe_sample {
+	char *probe;             /* the probe's name; NULL: inline probe or an http step */
+	char *context;           /* "after", "verify", "watch", "step", "check" */
+	char *unit;              /* unit key, NULL outside a unit */
+	int64_t at_ms;           /* wall clock */
+	enum sample_verdict verdict;
+	bool no_data;
+	bool has_value;
+	double value;
+	char *value_text;        /* as found ("0.0042"); NULL: none */
+	char *bounds;            /* "< 0.01"; NULL: none */
+	int status;              /* HTTP status; 0: none */
+	int64_t latency_ms;      /* -1: not measured */
+	char *message;           /* why it did not pass (masked); NULL when it passed */
+};
+
 struct capture_val {
 	char *step;
 	char *name;
@@ -67,6 +89,7 @@ struct unit {
 	char *rb_message;
 	int64_t rb_duration_ms;
 	bool in_doubt;           /* resume: started in an earlier process, never ended */
+	struct probe_sample *result; /* http and probe steps: the last attempt's result; owned */
 };
 
 enum event_type {
@@ -78,7 +101,7 @@ enum event_type {
 	EV_UNIT_OUTPUT,      /* data/len: a chunk of output, already masked, whole lines */
 	EV_UNIT_RETRY,       /* an attempt failed; another follows after delay_ms */
 	EV_UNIT_END,
-	EV_PROBE,            /* probe = name, detail = "after" | "verify" | "watch" | "step", ok, message */
+	EV_PROBE,            /* probe = name, detail = "after" | "verify" | "watch" | "check", ok, message, sample */
 	EV_UNWIND_START,
 	EV_ROLLBACK_START,
 	EV_ROLLBACK_END,     /* unit->rb_state tells the outcome */
@@ -101,6 +124,7 @@ struct event {
 	size_t len;
 	bool ok;
 	int64_t delay_ms;
+	const struct probe_sample *sample;  /* EV_PROBE */
 };
 
 struct listener {
@@ -151,7 +175,9 @@ struct run {
 	size_t n_completed, cap_completed;
 	struct capture_val *captures; /* latest value per (step, name); under cap_lock */
 	size_t n_captures, cap_captures;
-	pthread_mutex_t cap_lock;     /* watch probes read captures from another thread */
+	pthread_mutex_t cap_lock;     /* watch probes read captures from another thread; also guards samples */
+	struct probe_sample **samples; /* every probe result of this process, in order; under cap_lock */
+	size_t n_samples, cap_samples;
 	const struct phase *phase; /* the running phase */
 	struct unit *failed_unit;  /* the unit whose failure started the unwind */
 	char *failure;             /* why the run failed (masked) */
@@ -179,6 +205,7 @@ struct run {
 	size_t n_approved_gates, cap_approved_gates;
 	bool resumed;
 	bool secrets_loaded;
+	bool held;                 /* an after/verify probe without data (no_data: hold) stopped the run at a gate */
 	/* set by a listener that could not record an event (the journal): the
 	 * run stops at once, without unwinding, and exits 3 */
 	char *record_error;
@@ -263,6 +290,20 @@ void run_record_failed(const struct run *run, const char *msg);
 
 /* Does any selected unit belong to step s? */
 bool step_selected(const struct run *run, const struct step *s);
+
+/* probe.c: probe results. */
+struct observed;
+/* A new sample (strings copied; message masked by the caller). */
+struct probe_sample *probe_sample_new(const char *probe, const char *context, const char *unit,
+    enum sample_verdict verdict, const struct observed *obs, const char *bounds, const char *message);
+void probe_sample_free(struct probe_sample *s);
+/* Keep s (owned from now on) as the latest result of its probe. */
+void run_add_sample(struct run *run, struct probe_sample *s);
+/* Add ps's verdict, value, bounds, HTTP status and latency to the JSON object r. */
+struct json_object;
+void probe_sample_json(const struct probe_sample *ps, struct json_object *r);
+/* The latest value of probe name into out; false if it has none yet. */
+bool run_probe_value(struct run *run, const char *name, struct buf *out);
 
 /* Helpers shared with plan. */
 const char *unit_state_name(enum unit_state st);

@@ -17,15 +17,17 @@ void exec_local_init(struct exec_ctx *ctx);
 void exec_tcp_init(struct exec_ctx *ctx);
 void exec_ssh_init(struct exec_ctx *ctx);
 void exec_sftp_init(struct exec_ctx *ctx);
+void exec_http_init(struct exec_ctx *ctx);
 
 static void (*const backend_inits[])(struct exec_ctx *) = {
 	exec_local_init,
 	exec_tcp_init,
 	exec_ssh_init,
 	exec_sftp_init,
+	exec_http_init,
 };
 
-#define N_KINDS (ACT_TCP + 1)
+#define N_KINDS (ACT_PROMETHEUS + 1)
 
 struct exec_ctx {
 	struct exec_ctx_opts opts;
@@ -207,7 +209,9 @@ exec_result_release(struct exec_result *res)
 	buf_release(&res->out);
 	buf_release(&res->err);
 	free(res->error);
+	free(res->location);
 	res->error = NULL;
+	res->location = NULL;
 }
 
 void

@@ -12,8 +12,9 @@
  * start, then { wait_on + the cancel token's fd -> poll -> advance } until
  * advance says it finished, then finish.
  *
- * This file: local shell commands (exec-local.c) and TCP connect probes
- * (exec-tcp.c); SSH, SFTP and HTTP register themselves the same way.
+ * This file: local shell commands (exec-local.c), TCP connect probes
+ * (exec-tcp.c) and HTTP requests (exec-http.c, made from this machine
+ * whatever the target); SSH and SFTP register themselves the same way.
  */
 #ifndef MIGRATE_EXEC_H
 #define MIGRATE_EXEC_H
@@ -98,10 +99,12 @@ struct exec_result {
 	int exit_code;   /* -1 when killed by a signal */
 	int term_signal;
 	int http_status; /* ACT_HTTP: the response status; 0 otherwise */
-	struct buf out;  /* last 64 KiB of stdout (or the response body) */
+	struct buf out;  /* last 64 KiB of stdout, or the first 1 MiB of the response body */
 	struct buf err;
 	int64_t duration_ms;
 	char *error;     /* malloc'ed; EXEC_ERROR, or the connect error of a tcp probe */
+	bool body_cut;   /* ACT_HTTP: the body was longer than out holds */
+	char *location;  /* ACT_HTTP: malloc'ed; a redirect that was not followed */
 };
 
 struct exec_ctx;

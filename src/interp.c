@@ -74,6 +74,13 @@ parse_ref(char *expr, struct interp_ref *ref)
 		ref->name = p + 6;
 		ref->name2 = dot + 1;
 		return NULL;
+	} else if (strncmp(p, "probes.", 7) == 0) {
+		size_t n = strlen(p);
+		if (n <= 7 + 6 || strcmp(p + n - 6, ".value") != 0)
+			return "a probe's latest value is written ${probes.NAME.value}";
+		p[n - 6] = '\0';
+		ref->ns = REF_PROBE;
+		ref->name = p + 7;
 	} else if (strcmp(p, "run.id") == 0) {
 		ref->ns = REF_RUN_ID;
 		ref->name = p;

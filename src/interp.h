@@ -28,6 +28,7 @@ enum ref_ns {
 	REF_CAPTURE,  /* ${steps.STEP.CAPTURE} */
 	REF_RUN_ID,   /* ${run.id} */
 	REF_PHASE,    /* ${phase} */
+	REF_PROBE,    /* ${probes.NAME.value} */
 };
 
 enum ref_filter { FILTER_NONE, FILTER_QUOTE, FILTER_URLENCODE };

@@ -286,6 +286,31 @@ mark(const struct output *o, const char *fancy, const char *plain)
 	return o->tty ? fancy : plain;
 }
 
+/*
+ * What a probe saw, next to its bound: "error-rate 0.0042 < 0.01 ok",
+ * "error-rate 0.02 < 0.01 FAILED: value 0.02 is not below 0.01",
+ * "error-rate no data (hold)", "HTTP 503: status 503, expected 2xx".
+ */
+static void
+probe_note(const char *probe, const struct probe_sample *ps, bool ok, const char *message, struct buf *out)
+{
+	if (ps && (ps->value_text || ps->no_data)) {
+		buf_addf(out, "%s %s", probe, ps->value_text ? ps->value_text : "no data");
+		if (ps->bounds && ps->value_text)
+			buf_addf(out, " %s", ps->bounds);
+		buf_adds(out, ok ? " ok" : ps->verdict == SAMPLE_HOLD ? " (hold)" : "");
+		if (!ok && message && ps->verdict != SAMPLE_HOLD && (ps->value_text == NULL || !strstr(message, ps->value_text)))
+			buf_addf(out, ": %s", message);
+		else if (!ok && ps->value_text && ps->verdict != SAMPLE_HOLD)
+			buf_adds(out, " FAILED");
+		return;
+	}
+	if (ps && ps->status)
+		buf_addf(out, "HTTP %d%s", ps->status, !ok && message ? ": " : "");
+	if (!ok && message)
+		buf_adds(out, message);
+}
+
 /* A failed unit or rollback: its line, why, and the last lines of its output. */
 static void
 unit_failed(struct output *o, const struct unit *u, int64_t ms, const char *note, const char *msg)
@@ -439,6 +464,12 @@ output_on_event(void *ctx, const struct event *ev)
 			o->n_done++;
 			if (u->attempts > 1)
 				snprintf(note, sizeof(note), "after %d attempts", u->attempts);
+			if (u->result && u->result->value_text)
+				snprintf(note + strlen(note), sizeof(note) - strlen(note), "%s%s %s", note[0] ? "; " : "",
+				    u->result->value_text, u->result->bounds ? u->result->bounds : "");
+			else if (u->result && u->result->status)
+				snprintf(note + strlen(note), sizeof(note) - strlen(note), "%sHTTP %d", note[0] ? "; " : "",
+				    u->result->status);
 			if (!quiet)
 				line(o, C_GREEN, mark(o, "✓", "ok     "), u->key, u->host, u->duration_ms, note);
 		} else {
@@ -447,12 +478,19 @@ output_on_event(void *ctx, const struct event *ev)
 		}
 		break;
 	case EV_PROBE:
-		if (!ev->ok || (!quiet && o->verbosity > 0) || (!quiet && strcmp(ev->detail, "verify") == 0)) {
-			struct buf name = BUF_INIT;
+		/* passing watch samples only with -v: the others always (but -q shows only failures) */
+		if (!ev->ok || (!quiet && (o->verbosity > 0 || strcmp(ev->detail, "watch") != 0))) {
+			const struct probe_sample *ps = ev->sample;
+			bool hold = ps && ps->verdict == SAMPLE_HOLD;
+			struct buf name = BUF_INIT, note = BUF_INIT;
 			buf_addf(&name, "%s probe %s", ev->detail, ev->probe);
-			line(o, ev->ok ? C_GREEN : C_RED, ev->ok ? mark(o, "✓", "ok     ") : mark(o, "✗", "FAILED "),
-			    buf_str(&name), u ? u->host : "local", -1, ev->ok ? NULL : ev->message);
+			probe_note(ev->probe, ps, ev->ok, ev->message, &note);
+			line(o, ev->ok ? C_GREEN : hold ? C_YELLOW : C_RED,
+			    ev->ok ? mark(o, "✓", "ok     ") : hold ? mark(o, "?", "NO DATA") : mark(o, "✗", "FAILED "),
+			    buf_str(&name), u ? u->host : "local", ps && ps->latency_ms >= 0 ? ps->latency_ms : -1,
+			    buf_str(&note));
 			buf_release(&name);
+			buf_release(&note);
 			draw_live(o);
 		}
 		break;

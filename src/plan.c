@@ -101,12 +101,22 @@ jaction(const struct run *run, const struct unit *u, const struct action *a, con
 		json_object_object_add(o, "headers", h);
 		if (a->http.body.s)
 			json_object_object_add(o, "body", jexpand(run, u, &a->http.body));
+		if (a->http.body_file.s)
+			json_object_object_add(o, "body_file", jexpand(run, u, &a->http.body_file));
+		if (a->http.ca_cert.s)
+			json_object_object_add(o, "ca_cert", jexpand(run, u, &a->http.ca_cert));
 		if (a->http.insecure)
 			json_object_object_add(o, "insecure", json_object_new_boolean(1));
 		if (a->http.follow)
 			json_object_object_add(o, "follow", json_object_new_boolean(1));
 		break;
 	}
+	case ACT_PROMETHEUS:
+		json_object_object_add(o, "url", jexpand(run, u, &a->http.url));
+		json_object_object_add(o, "query", jexpand(run, u, &a->http.query));
+		if (a->http.insecure)
+			json_object_object_add(o, "insecure", json_object_new_boolean(1));
+		break;
 	case ACT_UPLOAD:
 	case ACT_DOWNLOAD:
 		json_object_object_add(o, "src", jexpand(run, u, &a->xfer.src));
@@ -136,7 +146,7 @@ jaction(const struct run *run, const struct unit *u, const struct action *a, con
 	case ACT_NONE:
 		break;
 	}
-	if (e && (a->kind == ACT_RUN || a->kind == ACT_HTTP || a->kind == ACT_TCP))
+	if (e && (a->kind == ACT_RUN || a->kind == ACT_HTTP || a->kind == ACT_TCP || a->kind == ACT_PROMETHEUS))
 		json_object_object_add(o, "expect", jexpect(e, a->kind));
 	return o;
 }

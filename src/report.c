@@ -547,7 +547,33 @@ json_unit(const struct run *run, const struct unit *u)
 	json_object_object_add(rb, "message", json_str(run, u->rb_message));
 	json_object_object_add(rb, "duration_ms", json_object_new_int64(u->rb_duration_ms));
 	json_object_object_add(o, "rollback", rb);
+	if (u->result) {
+		struct json_object *res = json_object_new_object();
+		probe_sample_json(u->result, res);
+		json_object_object_add(o, "result", res);
+	}
 	return o;
+}
+
+/* Every probe result of the run, in order: each watch sample too, so the curve can be read afterwards. */
+static struct json_object *
+json_samples(const struct run *run)
+{
+	struct json_object *all = json_object_new_array();
+
+	for (size_t i = 0; i < run->n_samples; i++) {
+		const struct probe_sample *ps = run->samples[i];
+		struct json_object *o = json_object_new_object();
+		json_object_object_add(o, "probe", json_str(run, ps->probe));
+		json_object_object_add(o, "context", json_str(run, ps->context));
+		json_object_object_add(o, "unit", json_str(run, ps->unit));
+		json_object_object_add(o, "at", json_time(ps->at_ms));
+		json_object_object_add(o, "at_ms", json_object_new_int64(ps->at_ms));
+		probe_sample_json(ps, o);
+		json_object_object_add(o, "message", json_str(run, ps->message));
+		json_object_array_add(all, o);
+	}
+	return all;
 }
 
 struct json_object *
@@ -589,6 +615,7 @@ report_json(const struct run *run)
 		json_object_array_add(unwind, json_str(run, order[i]->key));
 	free(order);
 	json_object_object_add(doc, "unwind", unwind);
+	json_object_object_add(doc, "probes", json_samples(run));
 	return doc;
 }
 

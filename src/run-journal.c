@@ -197,6 +197,11 @@ unit_end_record(const struct run *run, const struct unit *u)
 				    json_object_new_string(run->captures[i].value));
 	}
 	json_object_object_add(r, "captures", caps);
+	if (u->result) {
+		struct json_object *res = json_object_new_object();
+		probe_sample_json(u->result, res);
+		json_object_object_add(r, "result", res);
+	}
 	add_tail(r, run, u);
 	return r;
 }
@@ -255,6 +260,8 @@ event_record(struct run_journal *rj, const struct event *ev)
 		add_str(r, "unit", u ? u->key : NULL);
 		json_object_object_add(r, "ok", json_object_new_boolean(ev->ok));
 		add_str(r, "message", ev->message);
+		if (ev->sample)
+			probe_sample_json(ev->sample, r);
 		break;
 	case EV_UNWIND_START:
 		r = record(RL_UNWIND_START);

@@ -561,6 +561,11 @@ check_ref(void *ctx, const struct interp_ref *ref)
 	case REF_CAPTURE:
 		check_capture_ref(c, ref, pos);
 		break;
+	case REF_PROBE:
+		if (index_find(&c->probes, ref->name) == NULL)
+			report_at(c->r, pos, "unknown probe '%s' in ${probes.%s.value} in '%s'%s", ref->name,
+			    ref->name, c->field, index_hint(&c->probes, ref->name, &c->hint));
+		break;
 	case REF_ENV:
 	case REF_HOST:
 	case REF_HOST_ADDR:

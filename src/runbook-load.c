@@ -489,6 +489,8 @@ HANDLER(h_kind);
 HANDLER(h_retry);
 HANDLER(h_expect);
 HANDLER(h_value);
+HANDLER(h_json_pointer);
+HANDLER(h_no_data);
 HANDLER(h_regex);
 HANDLER(h_exit);
 HANDLER(h_status);
@@ -539,7 +541,8 @@ static const int a_batch = 1, a_max_fail = 0;
 /* arg of a list that must not be empty */
 static const bool non_empty = true;
 static const enum action_kind k_run = ACT_RUN, k_http = ACT_HTTP, k_probe = ACT_PROBE,
-    k_gate = ACT_GATE, k_upload = ACT_UPLOAD, k_download = ACT_DOWNLOAD, k_tcp = ACT_TCP;
+    k_gate = ACT_GATE, k_upload = ACT_UPLOAD, k_download = ACT_DOWNLOAD, k_tcp = ACT_TCP,
+    k_prometheus = ACT_PROMETHEUS;
 static const enum secret_source s_env = SECRET_ENV, s_file = SECRET_FILE;
 enum kv_kind { KV_ENV, KV_HEADERS };
 static const enum kv_kind kv_env = KV_ENV, kv_headers = KV_HEADERS;
@@ -599,7 +602,7 @@ static const struct field retry_fields[] = {
 };
 
 enum { E_EXIT, E_STDOUT, E_STDERR, E_NOT_STDOUT, E_NOT_STDERR, E_STATUS, E_BODY, E_NOT_BODY,
-	E_LATENCY, E_VALUE };
+	E_LATENCY, E_VALUE, E_NO_DATA };
 static const struct field expect_fields[] = {
 	[E_EXIT] = FIELD2("exit", ANY, "an exit status or a list of them", h_exit, struct expect, exit_codes, n_exit, NULL),
 	[E_STDOUT] = FIELD("stdout", SCALAR, "a regular expression", h_regex, struct expect, out_re, NULL),
@@ -611,11 +614,13 @@ static const struct field expect_fields[] = {
 	[E_NOT_BODY] = FIELD("not_body", SCALAR, "a regular expression", h_regex, struct expect, not_body_re, NULL),
 	[E_LATENCY] = FIELD("latency", SCALAR, W_DUR, h_duration, struct expect, latency_ms, &d_positive),
 	[E_VALUE] = FIELD("value", MAP, W_MAP, h_value, struct expect, value_re, NULL),
+	[E_NO_DATA] = FIELD("no_data", SCALAR, "'fail', 'pass' or 'hold'", h_no_data, struct expect, no_data, NULL),
 };
 
-enum { V_REGEX, V_BELOW, V_ABOVE, V_EQUALS, V_AT_MOST, V_AT_LEAST };
+enum { V_REGEX, V_JSON, V_BELOW, V_ABOVE, V_EQUALS, V_AT_MOST, V_AT_LEAST };
 static const struct field value_fields[] = {
 	[V_REGEX] = FIELD("regex", SCALAR, "a regular expression", h_regex, struct expect, value_re, NULL),
+	[V_JSON] = FIELD("json", SCALAR, "a JSON pointer such as /data/result/0/value/1", h_json_pointer, struct expect, value_json, NULL),
 	[V_BELOW] = FIELD("below", SCALAR, W_NUM, h_bound, struct expect, below, NULL),
 	[V_ABOVE] = FIELD("above", SCALAR, W_NUM, h_bound, struct expect, above, NULL),
 	[V_EQUALS] = FIELD("equals", SCALAR, W_NUM, h_bound, struct expect, equals, NULL),
@@ -623,15 +628,26 @@ static const struct field value_fields[] = {
 	[V_AT_LEAST] = FIELD("at_least", SCALAR, W_NUM, h_bound, struct expect, at_least, NULL),
 };
 
-enum { HT_METHOD, HT_URL, HT_HEADERS, HT_BODY, HT_INSECURE, HT_CA_CERT, HT_FOLLOW };
+enum { HT_METHOD, HT_URL, HT_HEADERS, HT_BODY, HT_BODY_FILE, HT_INSECURE, HT_CA_CERT, HT_FOLLOW };
 static const struct field http_fields[] = {
 	[HT_METHOD] = FIELD("method", SCALAR, "an HTTP method", h_method, struct http_req, method, NULL),
 	[HT_URL] = FIELD("url", SCALAR, "a URL", h_url, struct http_req, url, NULL),
 	[HT_HEADERS] = FIELD2("headers", MAP, "a mapping of header names to values", h_kv, struct http_req, headers, n_headers, &kv_headers),
 	[HT_BODY] = FIELD("body", SCALAR, W_STR, h_text, struct http_req, body, NULL),
+	[HT_BODY_FILE] = FIELD("body_file", SCALAR, "a file name", h_text, struct http_req, body_file, NULL),
 	[HT_INSECURE] = FIELD("insecure", SCALAR, W_BOOL, h_bool, struct http_req, insecure, NULL),
 	[HT_CA_CERT] = FIELD("ca_cert", SCALAR, W_STR, h_text, struct http_req, ca_cert, NULL),
 	[HT_FOLLOW] = FIELD("follow", SCALAR, W_BOOL, h_bool, struct http_req, follow, NULL),
+};
+
+/* prometheus: {url: BASE, query: PROMQL}: an instant query of BASE/api/v1/query */
+enum { PR_URL, PR_QUERY, PR_HEADERS, PR_INSECURE, PR_CA_CERT };
+static const struct field prometheus_fields[] = {
+	[PR_URL] = FIELD("url", SCALAR, "the Prometheus base URL", h_url, struct http_req, url, NULL),
+	[PR_QUERY] = FIELD("query", SCALAR, "a PromQL query", h_text, struct http_req, query, NULL),
+	[PR_HEADERS] = FIELD2("headers", MAP, "a mapping of header names to values", h_kv, struct http_req, headers, n_headers, &kv_headers),
+	[PR_INSECURE] = FIELD("insecure", SCALAR, W_BOOL, h_bool, struct http_req, insecure, NULL),
+	[PR_CA_CERT] = FIELD("ca_cert", SCALAR, W_STR, h_text, struct http_req, ca_cert, NULL),
 };
 
 enum { X_SRC, X_DEST, X_MODE };
@@ -642,11 +658,12 @@ static const struct field transfer_fields[] = {
 };
 
 /* Shared by named probes, inline probes (step probe:, check:). */
-enum { P_RUN, P_HTTP, P_TCP, P_ON, P_TIMEOUT, P_RETRY, P_EXPECT, P_ENV };
+enum { P_RUN, P_HTTP, P_TCP, P_PROMETHEUS, P_ON, P_TIMEOUT, P_RETRY, P_EXPECT, P_ENV };
 static const struct field probe_fields[] = {
 	[P_RUN] = FIELD("run", SCALAR, "a shell command", h_kind, struct probe, action, &k_run),
 	[P_HTTP] = FIELD("http", MAP, W_MAP, h_kind, struct probe, action, &k_http),
 	[P_TCP] = FIELD("tcp", SCALAR, "HOST:PORT", h_kind, struct probe, action, &k_tcp),
+	[P_PROMETHEUS] = FIELD("prometheus", MAP, "a mapping {url: BASE, query: PROMQL}", h_kind, struct probe, action, &k_prometheus),
 	[P_ON] = FIELD2("on", SCALAR, W_HOST, h_hostname, struct probe, on, on_pos, NULL),
 	[P_TIMEOUT] = FIELD("timeout", SCALAR, W_DUR, h_duration, struct probe, timeout_ms, &d_positive),
 	[P_RETRY] = FIELD("retry", MAP, W_MAP, h_retry, struct probe, retry, NULL),
@@ -708,11 +725,12 @@ static const struct field phase_fields[] = {
 	[PH_WATCH] = FIELD("watch", MAP, W_MAP, h_watch, struct phase, watch, NULL),
 };
 
-enum { WA_PROBES, WA_INTERVAL, WA_FAILURES };
+enum { WA_PROBES, WA_INTERVAL, WA_FAILURES, WA_WINDOW };
 static const struct field watch_fields[] = {
 	[WA_PROBES] = FIELD2("probes", SEQ, W_NAMES, h_refs, struct watch, probes, n_probes, &non_empty),
 	[WA_INTERVAL] = FIELD("interval", SCALAR, W_DUR, h_duration, struct watch, interval_ms, &d_positive),
 	[WA_FAILURES] = FIELD("failures", SCALAR, W_INT, h_int, struct watch, failures, &r_failures),
+	[WA_WINDOW] = FIELD("window", SCALAR, W_INT, h_int, struct watch, window, &r_failures),
 };
 
 /* --- the table walker --- */
@@ -1262,12 +1280,51 @@ h_value(struct loader *ld, const struct field *f, yaml_node_t *key, yaml_node_t 
 	struct expect *e = obj;
 	struct seen seen;
 
+	e->value_pos = npos(ld, key);
 	PARSE(ld, val, value_fields, e, "expect.value", &seen);
-	if (!require(ld, key, &seen, value_fields, V_REGEX, "expect.value"))
+	if (seen.key[V_REGEX] && seen.key[V_JSON]) {
+		err(ld, seen.key[V_JSON], "expect.value takes either 'regex' or 'json', not both");
 		return;
-	require_one_group(ld, seen.val[V_REGEX], e->value_re, "the regex of expect.value");
+	}
+	/* without regex or json: a prometheus probe's first sample (checked with the kind) */
+	if (seen.key[V_REGEX])
+		require_one_group(ld, seen.val[V_REGEX], e->value_re, "the regex of expect.value");
 	if (!e->below.set && !e->above.set && !e->equals.set && !e->at_most.set && !e->at_least.set)
 		err(ld, key, "expect.value needs a bound: below, above, equals, at_most or at_least");
+}
+
+/* An RFC 6901 JSON pointer: empty (the whole document) or /-separated tokens, ~ only as ~0 or ~1. */
+static void
+h_json_pointer(struct loader *ld, const struct field *f, yaml_node_t *key, yaml_node_t *val, void *obj)
+{
+	const char *s = sval(val);
+
+	if (s[0] != '\0' && s[0] != '/') {
+		err(ld, val, "'json' must be a JSON pointer starting with '/' (got '%s')", s);
+		return;
+	}
+	for (const char *p = s; *p; p++) {
+		if (*p == '~' && p[1] != '0' && p[1] != '1') {
+			err(ld, val, "'json': '~' must be followed by 0 or 1 in a JSON pointer (got '%s')", s);
+			return;
+		}
+	}
+	*AT(obj, f->off, char *) = xstrdup(s);
+}
+
+static void
+h_no_data(struct loader *ld, const struct field *f, yaml_node_t *key, yaml_node_t *val, void *obj)
+{
+	enum no_data *nd = AT(obj, f->off, enum no_data);
+
+	if (strcmp(sval(val), "fail") == 0)
+		*nd = NO_DATA_FAIL;
+	else if (strcmp(sval(val), "pass") == 0)
+		*nd = NO_DATA_PASS;
+	else if (strcmp(sval(val), "hold") == 0)
+		*nd = NO_DATA_HOLD;
+	else
+		type_error(ld, f, key);
 }
 
 static void
@@ -1569,10 +1626,25 @@ parse_http(struct loader *ld, yaml_node_t *key, yaml_node_t *val, struct http_re
 	h->pos = npos(ld, key);
 	PARSE(ld, val, http_fields, h, "http", &seen);
 	require(ld, key, &seen, http_fields, HT_URL, "http");
+	if (seen.key[HT_BODY] && seen.key[HT_BODY_FILE])
+		err(ld, seen.key[HT_BODY_FILE], "http takes either 'body' or 'body_file', not both");
 	if (h->method.s == NULL) {
 		h->method.s = xstrdup("GET");
 		h->method.pos = h->pos;
 	}
+}
+
+static void
+parse_prometheus(struct loader *ld, yaml_node_t *key, yaml_node_t *val, struct http_req *h)
+{
+	struct seen seen;
+
+	h->pos = npos(ld, key);
+	PARSE(ld, val, prometheus_fields, h, "prometheus", &seen);
+	require(ld, key, &seen, prometheus_fields, PR_URL, "prometheus");
+	require(ld, key, &seen, prometheus_fields, PR_QUERY, "prometheus");
+	h->method.s = xstrdup("GET");
+	h->method.pos = h->pos;
 }
 
 static void
@@ -1625,6 +1697,9 @@ h_kind(struct loader *ld, const struct field *f, yaml_node_t *key, yaml_node_t *
 	case ACT_HTTP:
 		parse_http(ld, key, val, &a->http);
 		break;
+	case ACT_PROMETHEUS:
+		parse_prometheus(ld, key, val, &a->http);
+		break;
 	case ACT_UPLOAD:
 	case ACT_DOWNLOAD:
 		parse_transfer(ld, key, val, &a->xfer);
@@ -1666,11 +1741,12 @@ static const struct {
 	{ "stderr", 1u << ACT_RUN },
 	{ "not_stdout", 1u << ACT_RUN },
 	{ "not_stderr", 1u << ACT_RUN },
-	{ "status", 1u << ACT_HTTP },
-	{ "body", 1u << ACT_HTTP },
-	{ "not_body", 1u << ACT_HTTP },
-	{ "latency", 1u << ACT_HTTP | 1u << ACT_TCP },
-	{ "value", 1u << ACT_RUN | 1u << ACT_HTTP },
+	{ "status", 1u << ACT_HTTP | 1u << ACT_PROMETHEUS },
+	{ "body", 1u << ACT_HTTP | 1u << ACT_PROMETHEUS },
+	{ "not_body", 1u << ACT_HTTP | 1u << ACT_PROMETHEUS },
+	{ "latency", 1u << ACT_HTTP | 1u << ACT_TCP | 1u << ACT_PROMETHEUS },
+	{ "value", 1u << ACT_RUN | 1u << ACT_HTTP | 1u << ACT_PROMETHEUS },
+	{ "no_data", 1u << ACT_RUN | 1u << ACT_HTTP | 1u << ACT_PROMETHEUS },
 };
 
 /* Report expect: keys that do not apply to an action of this kind. */
@@ -1682,6 +1758,12 @@ check_expect_kind(struct loader *ld, yaml_node_t *expect, enum action_kind kind,
 	if (expect == NULL || expect->type != YAML_MAPPING_NODE || kind == ACT_NONE)
 		return;
 	collect_pairs(ld, expect, &ps, true);
+	for (size_t i = 0; i < ps.n; i++) {
+		yaml_node_t *v = ps.v[i].val;
+		if (strcmp(sval(ps.v[i].key), "value") == 0 && kind != ACT_PROMETHEUS &&
+		    v->type == YAML_MAPPING_NODE && map_get(ld, v, "regex") == NULL && map_get(ld, v, "json") == NULL)
+			err(ld, ps.v[i].key, "expect.value needs 'regex' or 'json' (where the number is)");
+	}
 	for (size_t i = 0; i < ps.n; i++)
 		for (size_t j = 0; j < ARRAY_LEN(expect_applies); j++)
 			if (strcmp(sval(ps.v[i].key), expect_applies[j].key) == 0 &&
@@ -1707,7 +1789,7 @@ require_kind(struct loader *ld, yaml_node_t *node, const struct action *a, const
 static void
 parse_probe(struct loader *ld, yaml_node_t *node, struct probe *p, const char *what)
 {
-	static const int kinds[] = { P_RUN, P_HTTP, P_TCP };
+	static const int kinds[] = { P_RUN, P_HTTP, P_TCP, P_PROMETHEUS };
 	const char *old = ld->what;
 	struct seen seen;
 
@@ -1715,7 +1797,7 @@ parse_probe(struct loader *ld, yaml_node_t *node, struct probe *p, const char *w
 	p->pos = npos(ld, node);
 	ld->what = what;
 	PARSE(ld, node, probe_fields, p, what, &seen);
-	require_kind(ld, node, &p->action, &seen, kinds, ARRAY_LEN(kinds), "run, http, tcp");
+	require_kind(ld, node, &p->action, &seen, kinds, ARRAY_LEN(kinds), "run, http, tcp, prometheus");
 	check_expect_kind(ld, seen.val[P_EXPECT], p->action.kind, "probe");
 	ld->what = old;
 }
@@ -1737,7 +1819,7 @@ h_probes(struct loader *ld, const struct field *f, yaml_node_t *key, yaml_node_t
 			parse_probe(ld, v, p, what);
 		} else {
 			probe_init(p);
-			err(ld, k, "%s must be a mapping (run:, http: or tcp:, and expect:)", what);
+			err(ld, k, "%s must be a mapping (run:, http:, tcp: or prometheus:, and expect:)", what);
 		}
 		p->name = xstrdup(sval(k));
 		p->pos = npos(ld, k);
@@ -1881,6 +1963,10 @@ h_watch(struct loader *ld, const struct field *f, yaml_node_t *key, yaml_node_t 
 	w->failures = 1;
 	PARSE(ld, val, watch_fields, w, "watch", &seen);
 	require(ld, key, &seen, watch_fields, WA_PROBES, "watch");
+	if (!seen.key[WA_WINDOW])
+		w->window = w->failures;
+	else if (w->window < w->failures)
+		err(ld, seen.key[WA_WINDOW], "watch: 'window' (%d) must be at least 'failures' (%d)", w->window, w->failures);
 }
 
 static void

@@ -273,6 +273,8 @@ http_release(struct http_req *h)
 	text_release(&h->url);
 	kv_release(h->headers, h->n_headers);
 	text_release(&h->body);
+	text_release(&h->body_file);
+	text_release(&h->query);
 	text_release(&h->ca_cert);
 }
 
@@ -305,6 +307,7 @@ expect_release(struct expect *e)
 	regex_free(e->body_re);
 	regex_free(e->not_body_re);
 	regex_free(e->value_re);
+	free(e->value_json);
 	expect_init(e);
 }
 
@@ -473,6 +476,7 @@ action_kind_name(enum action_kind kind)
 		[ACT_NONE] = "none", [ACT_RUN] = "run", [ACT_HTTP] = "http",
 		[ACT_PROBE] = "probe", [ACT_PAUSE] = "pause", [ACT_GATE] = "gate",
 		[ACT_UPLOAD] = "upload", [ACT_DOWNLOAD] = "download", [ACT_TCP] = "tcp",
+		[ACT_PROMETHEUS] = "prometheus",
 	};
 	return (size_t)kind < ARRAY_LEN(names) ? names[kind] : "?";
 }
@@ -536,6 +540,8 @@ visit_action(struct visitor *v, const struct action *a)
 	visit_text(v, &a->http.method, "method");
 	visit_text(v, &a->http.url, "url");
 	visit_text(v, &a->http.body, "body");
+	visit_text(v, &a->http.body_file, "body_file");
+	visit_text(v, &a->http.query, "query");
 	visit_text(v, &a->http.ca_cert, "ca_cert");
 	v->base = old;
 	visit_kv(v, a->http.headers, a->http.n_headers, "http.headers.");

@@ -80,6 +80,9 @@ struct bound {
 	double v;
 };
 
+/* expect.no_data: what a result without a value means (SPEC §2). */
+enum no_data { NO_DATA_FAIL = 0, NO_DATA_PASS, NO_DATA_HOLD };
+
 struct expect {
 	int *exit_codes;             /* NULL: default (0) */
 	size_t n_exit;
@@ -90,8 +93,11 @@ struct expect {
 	size_t n_status;
 	struct regex *body_re, *not_body_re;
 	int64_t latency_ms;          /* -1: no bound */
-	struct regex *value_re;      /* NULL: no value check */
+	struct regex *value_re;      /* value by regex; NULL: none */
+	char *value_json;            /* value by JSON pointer (RFC 6901); NULL: none */
+	struct pos value_pos;
 	struct bound below, above, equals, at_most, at_least;
+	enum no_data no_data;
 	struct pos pos;              /* of the expect: key; line 0 if absent */
 };
 
@@ -107,6 +113,8 @@ struct http_req {
 	struct kv *headers;
 	size_t n_headers;
 	struct text body;            /* s NULL: no body */
+	struct text body_file;       /* the body read from this file; s NULL: none */
+	struct text query;           /* prometheus: the PromQL query (url is the base) */
 	bool insecure;
 	struct text ca_cert;
 	bool follow;
@@ -130,6 +138,7 @@ enum action_kind {
 	ACT_UPLOAD,
 	ACT_DOWNLOAD,
 	ACT_TCP,      /* probes only */
+	ACT_PROMETHEUS, /* probes only: an instant query, action.http (url, query) */
 };
 
 struct probe;
@@ -139,7 +148,7 @@ struct action {
 	enum action_kind kind;
 	struct pos pos;              /* of the kind's key */
 	struct text run;             /* ACT_RUN */
-	struct http_req http;        /* ACT_HTTP */
+	struct http_req http;        /* ACT_HTTP, ACT_PROMETHEUS */
 	struct transfer xfer;        /* ACT_UPLOAD / ACT_DOWNLOAD */
 	struct text tcp;             /* ACT_TCP: HOST:PORT */
 	int64_t pause_ms;            /* ACT_PAUSE */
@@ -161,7 +170,7 @@ struct probe_ref {
 struct probe {
 	char *name;                  /* NULL for an inline probe */
 	struct pos pos;
-	struct action action;        /* ACT_RUN, ACT_HTTP or ACT_TCP */
+	struct action action;        /* ACT_RUN, ACT_HTTP, ACT_TCP or ACT_PROMETHEUS */
 	char *on;                    /* NULL: local */
 	struct pos on_pos;
 	int64_t timeout_ms;          /* default 10s */
@@ -229,6 +238,7 @@ struct watch {
 	size_t n_probes;
 	int64_t interval_ms;         /* default 30s */
 	int failures;                /* default 1 */
+	int window;                  /* failed samples counted among the last window; default failures */
 	struct pos pos;
 };
 

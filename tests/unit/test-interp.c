@@ -28,6 +28,7 @@ lookup(void *ctx, const struct interp_ref *ref, struct buf *out, bool *secret, c
 	case REF_HOST: buf_adds(out, "db"); return 0;
 	case REF_HOST_ADDR: buf_adds(out, "10.0.0.5"); return 0;
 	case REF_PHASE: buf_adds(out, "cutover"); return 0;
+	case REF_PROBE: buf_addf(out, "[%s]", ref->name); return 0;
 	case REF_ENV: buf_adds(out, "E"); return 0;
 	}
 	*err = strdup("undefined variable");
@@ -65,6 +66,7 @@ START_TEST(test_plain_refs)
 	    "w=25 on db (10.0.0.5) in cutover of RID");
 	EXPECT_EXPAND("${steps.final-backup.size} bytes", "<final-backup.size> bytes");
 	EXPECT_EXPAND("${steps.a.b.c}", "<a.b.c>");
+	EXPECT_EXPAND("${probes.error-rate.value}", "[error-rate]");
 	EXPECT_EXPAND("${ api }", "https://api.example.com");
 	EXPECT_EXPAND("${env.HOME}", "E");
 }

@@ -896,7 +896,7 @@ START_TEST(test_kinds)
 	    "'on' is not allowed in a gate step (it takes only name, description and gate)");
 	EXPECT_ERROR(STEPS "      - name: s\n        pause: 5s\n        timeout: 1m\n", 8, 9,
 	    "'timeout' is not allowed in a pause step (it takes only name, description and pause)");
-	EXPECT_ERROR(HEAD "probes:\n  p: {timeout: 5s}\nphases: []\n", 4, 6, "probe 'p' has no kind (one of run, http, tcp)");
+	EXPECT_ERROR(HEAD "probes:\n  p: {timeout: 5s}\nphases: []\n", 4, 6, "probe 'p' has no kind (one of run, http, tcp, prometheus)");
 	EXPECT_ERROR(HEAD "probes:\n  p: {tcp: db}\nphases: []\n", 4, 12, "'tcp' must be HOST:PORT");
 	EXPECT_ERROR(STEPS "      - name: s\n        run: x\n        rollback: {timeout: 5s}\n", 8, 9,
 	    "rollback of step 's' has no kind (one of run, http, upload, download)");
@@ -1072,7 +1072,7 @@ START_TEST(test_expect)
 	EXPECT_ERROR(STEPS "      - {name: s, run: x, expect: {value: {regex: '(\\d+)'}}}\n", 6, 36,
 	    "expect.value needs a bound");
 	EXPECT_ERROR(STEPS "      - {name: s, run: x, expect: {value: {below: 1}}}\n", 6, 36,
-	    "expect.value is missing 'regex'");
+	    "expect.value needs 'regex' or 'json'");
 	EXPECT_ERROR(STEPS "      - {name: s, http: {url: \"https://e\"}, expect: {latency: fast}}\n", 6, 63,
 	    "invalid duration 'fast' for 'latency'");
 }

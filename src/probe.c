@@ -1,0 +1,94 @@
+/* probe.c - probe results of a run: kept for ${probes.NAME.value}, the journal and the reports. */
+#include <json-c/json.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+#include "expect.h"
+#include "util.h"
+
+struct probe_sample *
+probe_sample_new(const char *probe, const char *context, const char *unit, enum sample_verdict verdict,
+    const struct observed *obs, const char *bounds, const char *message)
+{
+	struct probe_sample *s = xcalloc(1, sizeof(*s));
+
+	s->probe = probe ? xstrdup(probe) : NULL;
+	s->context = xstrdup(context);
+	s->unit = unit ? xstrdup(unit) : NULL;
+	s->at_ms = wall_ms();
+	s->verdict = verdict;
+	s->latency_ms = -1;
+	if (obs) {
+		s->no_data = obs->no_data;
+		s->has_value = obs->has_value;
+		s->value = obs->value;
+		s->value_text = obs->value_text ? xstrdup(obs->value_text) : NULL;
+		s->status = obs->status;
+		s->latency_ms = obs->latency_ms;
+	}
+	s->bounds = bounds && *bounds ? xstrdup(bounds) : NULL;
+	s->message = message && *message ? xstrdup(message) : NULL;
+	return s;
+}
+
+void
+probe_sample_free(struct probe_sample *s)
+{
+	if (s == NULL)
+		return;
+	free(s->probe);
+	free(s->context);
+	free(s->unit);
+	free(s->value_text);
+	free(s->bounds);
+	free(s->message);
+	free(s);
+}
+
+void
+run_add_sample(struct run *run, struct probe_sample *s)
+{
+	pthread_mutex_lock(&run->cap_lock);
+	PUSH(run->samples, run->n_samples, run->cap_samples, s);
+	pthread_mutex_unlock(&run->cap_lock);
+}
+
+bool
+run_probe_value(struct run *run, const char *name, struct buf *out)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&run->cap_lock);
+	for (size_t i = run->n_samples; i-- > 0;) {
+		const struct probe_sample *s = run->samples[i];
+		if (s->probe && strcmp(s->probe, name) == 0 && s->value_text) {
+			buf_adds(out, s->value_text);
+			found = true;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&run->cap_lock);
+	return found;
+}
+
+void
+probe_sample_json(const struct probe_sample *ps, struct json_object *r)
+{
+	static const char *const verdicts[] = { "pass", "fail", "hold" };
+
+	json_object_object_add(r, "verdict", json_object_new_string(
+	    ps->no_data && ps->verdict == SAMPLE_FAIL ? "no_data" : verdicts[ps->verdict]));
+	if (ps->no_data)
+		json_object_object_add(r, "no_data", json_object_new_boolean(1));
+	if (ps->has_value) {
+		json_object_object_add(r, "value", json_object_new_double(ps->value));
+		json_object_object_add(r, "value_text", json_object_new_string(ps->value_text));
+	}
+	if (ps->bounds)
+		json_object_object_add(r, "bounds", json_object_new_string(ps->bounds));
+	if (ps->status)
+		json_object_object_add(r, "http_status", json_object_new_int(ps->status));
+	if (ps->latency_ms >= 0)
+		json_object_object_add(r, "latency_ms", json_object_new_int64(ps->latency_ms));
+}
