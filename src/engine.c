@@ -173,7 +173,11 @@ stop_requested(const struct run *run)
 	return engine_interrupted || cancel_fired(run->cancel);
 }
 
-/* ---- output of a running action: masked whole lines ---- */
+/*
+ * ---- output of a running action: masked whole lines ----
+ * Each stream goes through its own mask_stream first, so a secret is found
+ * wherever chunks or the long-line split fall; lines are cut after masking.
+ */
 
 #define TAIL_KEEP (64 * 1024)
 
@@ -181,6 +185,7 @@ struct pump {
 	struct run *run;
 	struct unit *unit;
 	struct buf partial[3];
+	struct mask_stream mask[3];
 };
 
 static void
@@ -190,7 +195,6 @@ pump_line(struct pump *pp, const char *line, size_t len)
 	struct event ev;
 
 	buf_add(&b, line, len);
-	secrets_mask(&pp->run->secrets, &b);
 	if (pp->unit) {
 		struct buf *t = &pp->unit->tail;
 		buf_add(t, b.data, b.len);
@@ -214,14 +218,13 @@ pump_line(struct pump *pp, const char *line, size_t len)
 	buf_release(&b);
 }
 
+/* Pass on the whole lines of stream i's masked text, and a very long line in pieces. */
 static void
-pump_output(void *ctx, int fd, const char *data, size_t len)
+pump_lines(struct pump *pp, int i)
 {
-	struct pump *pp = ctx;
-	struct buf *part = &pp->partial[fd == 2 ? 2 : 1];
+	struct buf *part = &pp->partial[i];
 	const char *nl;
 
-	buf_add(part, data, len);
 	while ((nl = memchr(part->data, '\n', part->len)) != NULL) {
 		size_t n = (size_t)(nl - part->data) + 1;
 		pump_line(pp, part->data, n);
@@ -234,9 +237,22 @@ pump_output(void *ctx, int fd, const char *data, size_t len)
 }
 
 static void
+pump_output(void *ctx, int fd, const char *data, size_t len)
+{
+	struct pump *pp = ctx;
+	int i = fd == 2 ? 2 : 1;
+
+	mask_stream_feed(&pp->mask[i], data, len, &pp->partial[i]);
+	pump_lines(pp, i);
+}
+
+static void
 pump_finish(struct pump *pp)
 {
 	for (int i = 1; i <= 2; i++) {
+		mask_stream_finish(&pp->mask[i], &pp->partial[i]);
+		mask_stream_release(&pp->mask[i]);
+		pump_lines(pp, i);
 		if (pp->partial[i].len) {
 			buf_addc(&pp->partial[i], '\n');
 			pump_line(pp, pp->partial[i].data, pp->partial[i].len);
@@ -346,6 +362,8 @@ run_action(struct run *run, const struct unit *u, struct unit *out_unit,
 	memset(res, 0, sizeof(*res));
 	pp.run = run;
 	pp.unit = out_unit;
+	mask_stream_init(&pp.mask[1], run->secrets.mask);
+	mask_stream_init(&pp.mask[2], run->secrets.mask);
 	req.kind = spec->action->kind;
 	req.target = u && u->target ? u->target : &exec_target_local;
 	if (req.kind == ACT_RUN) {

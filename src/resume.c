@@ -170,6 +170,13 @@ resume_load(struct session *s, struct opts *o, enum resume_pick pick, struct res
 	if (r->rl.torn_tail)
 		fprintf(stderr, "migrate: note: the last record of %s was torn (a crash while writing); it was ignored\n",
 		    r->journal_path);
+	if (r->rl.masked_vars && json_object_array_length(r->rl.masked_vars) > 0) {
+		fprintf(stderr, "migrate: run %s cannot be continued: var '%s' held a secret's value, which is "
+		    "never journaled;\nmigrate: nothing was run; pass secrets through 'secrets:' "
+		    "(${secrets.NAME} or $MIGRATE_SECRET_NAME), not --var\n", r->rl.run_id,
+		    json_object_get_string(json_object_array_get_idx(r->rl.masked_vars, 0)));
+		return EXIT_CANNOT_START;
+	}
 	r->rb = load_with_journal_vars(r, o);
 	if (r->rb == NULL) {
 		fprintf(stderr, "migrate: cannot load runbook '%s' of run %s\n", r->rl.file, r->rl.run_id);

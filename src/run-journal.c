@@ -52,26 +52,54 @@ jstr(const char *s)
 	return s ? json_object_new_string(s) : NULL;
 }
 
+/* v as JSON, every string masked; *masked becomes true if masking changed one. */
 static struct json_object *
-value_json(const struct value *v)
+value_json(const struct value *v, const struct secrets *s, bool *masked)
 {
 	struct json_object *o;
+	struct buf b = BUF_INIT;
 
 	switch (v->type) {
 	case VAL_STR:
-		return json_object_new_string(v->str ? v->str : "");
+		buf_adds(&b, v->str ? v->str : "");
+		secrets_mask(s, &b);
+		if (strcmp(buf_str(&b), v->str ? v->str : "") != 0)
+			*masked = true;
+		o = json_object_new_string(buf_str(&b));
+		buf_release(&b);
+		return o;
 	case VAL_LIST:
 		o = json_object_new_array();
 		for (size_t i = 0; i < v->n; i++)
-			json_object_array_add(o, value_json(&v->items[i]));
+			json_object_array_add(o, value_json(&v->items[i], s, masked));
 		return o;
 	case VAL_MAP:
 		o = json_object_new_object();
 		for (size_t i = 0; i < v->n; i++)
-			json_object_object_add(o, v->keys[i], value_json(&v->items[i]));
+			json_object_object_add(o, v->keys[i], value_json(&v->items[i], s, masked));
 		return o;
 	}
 	return NULL;
+}
+
+/* The runbook's vars for run_start, masked; the names of those that held a secret go to masked_vars. */
+static void
+add_vars(struct json_object *r, const struct run *run)
+{
+	const struct value *vars = &run->rb->vars;
+	struct json_object *o = json_object_new_object(), *names = json_object_new_array();
+
+	for (size_t i = 0; vars->type == VAL_MAP && i < vars->n; i++) {
+		bool masked = false;
+		json_object_object_add(o, vars->keys[i], value_json(&vars->items[i], &run->secrets, &masked));
+		if (masked)
+			json_object_array_add(names, json_object_new_string(vars->keys[i]));
+	}
+	json_object_object_add(r, "vars", o);
+	if (json_object_array_length(names) > 0)
+		json_object_object_add(r, "masked_vars", names);
+	else
+		json_object_put(names);
 }
 
 static struct json_object *
@@ -155,7 +183,7 @@ start_record(struct run_journal *rj, const struct run *run)
 	add_str(r, "runbook", run->rb->name);
 	add_str(r, "file", rj->file);
 	add_str(r, "sha256", run->rb->sha256);
-	json_object_object_add(r, "vars", value_json(&run->rb->vars));
+	add_vars(r, run);
 	json_object_object_add(r, "selection", selection(run));
 	host_fields(r);
 	add_str(r, "user", user ? user : "");

@@ -198,6 +198,7 @@ on_run_start(struct replay *rp, struct json_object *rec, const char *ts)
 	if (int_field(rec, "pid", &pid))
 		run->pid = (long)pid;
 	set_obj(&run->vars, rec, "vars", json_type_object);
+	set_obj(&run->masked_vars, rec, "masked_vars", json_type_array);
 	set_obj(&run->selection, rec, "selection", json_type_object);
 	set_str(&run->started, ts);
 }
@@ -471,6 +472,7 @@ runlog_release(struct rl_run *r)
 	free(r->host);
 	free(r->user);
 	json_object_put(r->vars);
+	json_object_put(r->masked_vars);
 	json_object_put(r->selection);
 	free(r->started);
 	free(r->ended);

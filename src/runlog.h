@@ -7,10 +7,13 @@
  * Every record has "type" plus the fields below. Unit keys are the
  * engine's ("step", "step[2]", "step@host", "step[2]@host"). No record ever
  * holds a secret value: vars are the non-secret vars, messages and output
- * tails are masked before they are written.
+ * tails are masked before they are written. A var whose value held a
+ * secret's value (--var tok=$TOKEN) is journaled masked and named in
+ * masked_vars; resume refuses such a run, as it cannot restore the value.
  *
  *   run_start     run_id, runbook (name), file (absolute path), sha256,
- *                 vars {name: value as JSON}, selection {phases [..], from, to},
+ *                 vars {name: value as JSON}, masked_vars [names] (only when
+ *                 some var held a secret), selection {phases [..], from, to},
  *                 pid, host, user, version
  *   resume        by ("resume" | "rollback"), forced (bool), pid, host
  *   phase_start   phase
@@ -157,6 +160,7 @@ struct rl_run {
 	char *run_id, *runbook, *file, *sha256, *host, *user;
 	long pid;                     /* of run_start, or of the latest resume */
 	struct json_object *vars;     /* owned reference, or NULL */
+	struct json_object *masked_vars; /* owned reference (array of names), or NULL */
 	struct json_object *selection; /* owned reference, or NULL */
 	char *started;                /* run_start's ts */
 	char *ended;                  /* NULL: unfinished */

@@ -54,14 +54,30 @@ cleanup:
 	return rc;
 }
 
+/* Why a value read for d cannot be a secret (malloc'ed; never the value). */
+static char *
+secret_refusal(const struct secret_def *d, size_t len, bool has_nul)
+{
+	const char *src = d->source == SECRET_ENV ? "environment variable" : "file";
+
+	if (has_nul)
+		return xasprintf("secret '%s': %s '%s' holds a NUL byte, which a secret cannot contain",
+		    d->name, src, d->ref);
+	if (len == 0)
+		return xasprintf("secret '%s': %s '%s' is empty", d->name, src, d->ref);
+	return xasprintf("secret '%s': the value from %s '%s' is %zu byte%s long; a secret must be at "
+	    "least %d bytes (a shorter one would be masked as *** wherever it appears in any output)",
+	    d->name, src, d->ref, len, len == 1 ? "" : "s", MASK_MIN_SECRET);
+}
+
 int
 secrets_load(const struct runbook *rb, struct secrets *s, char **err)
 {
 	for (size_t i = 0; i < rb->n_secrets; i++) {
 		const struct secret_def *d = &rb->secrets[i];
 		struct buf val = BUF_INIT;
-		struct secret sec;
 		char *why = NULL;
+		bool has_nul;
 
 		if (d->source == SECRET_ENV) {
 			const char *v = getenv(d->ref);
@@ -82,11 +98,30 @@ secrets_load(const struct runbook *rb, struct secrets *s, char **err)
 			val.data[--val.len] = '\0';
 		if (val.len > 0 && val.data[val.len - 1] == '\r')
 			val.data[--val.len] = '\0';
-		sec.name = xstrdup(d->name);
-		sec.value = buf_detach(&val);
-		PUSH(s->v, s->n, s->cap, sec);
+		has_nul = val.len > 0 && memchr(val.data, '\0', val.len) != NULL;
+		if (val.len < MASK_MIN_SECRET || has_nul) {
+			*err = secret_refusal(d, val.len, has_nul);
+			if (val.data)
+				explicit_bzero(val.data, val.cap);
+			buf_release(&val);
+			return -1;
+		}
+		secrets_add(s, d->name, buf_str(&val));
+		explicit_bzero(val.data, val.cap);
+		buf_release(&val);
 	}
 	return 0;
+}
+
+void
+secrets_add(struct secrets *s, const char *name, const char *value)
+{
+	struct secret sec = { xstrdup(name), xstrdup(value) };
+
+	if (s->mask == NULL)
+		s->mask = mask_new();
+	mask_add(s->mask, value, strlen(value));
+	PUSH(s->v, s->n, s->cap, sec);
 }
 
 void
@@ -98,6 +133,7 @@ secrets_release(struct secrets *s)
 		free(s->v[i].name);
 	}
 	free(s->v);
+	mask_free(s->mask);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -110,55 +146,11 @@ secrets_get(const struct secrets *s, const char *name)
 	return NULL;
 }
 
-/* Longest values first, so a secret that contains another is masked whole. */
-static size_t
-longest_unmasked(const struct secrets *s, const bool *done)
-{
-	size_t best = (size_t)-1, best_len = 0;
-
-	for (size_t i = 0; i < s->n; i++) {
-		size_t len = strlen(s->v[i].value);
-		if (!done[i] && len > 0 && len >= best_len) {
-			best = i;
-			best_len = len;
-		}
-	}
-	return best;
-}
-
 void
 secrets_mask(const struct secrets *s, struct buf *b)
 {
-	bool *done;
-	size_t i;
-
-	if (s == NULL || s->n == 0 || b->len == 0)
-		return;
-	done = xcalloc(s->n, sizeof(*done));
-	while ((i = longest_unmasked(s, done)) != (size_t)-1) {
-		const char *val = s->v[i].value;
-		size_t vlen = strlen(val);
-		struct buf out = BUF_INIT;
-		const char *p = buf_str(b), *hit;
-		bool any = false;
-
-		done[i] = true;
-		while ((hit = memmem(p, b->len - (size_t)(p - b->data), val, vlen)) != NULL) {
-			buf_add(&out, p, (size_t)(hit - p));
-			buf_adds(&out, SECRET_MASK);
-			p = hit + vlen;
-			any = true;
-		}
-		if (!any) {
-			buf_release(&out);
-			continue;
-		}
-		buf_add(&out, p, b->len - (size_t)(p - b->data));
-		explicit_bzero(b->data, b->cap);
-		buf_release(b);
-		*b = out;
-	}
-	free(done);
+	if (s != NULL)
+		mask_text(s->mask, b);
 }
 
 char *

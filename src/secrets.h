@@ -10,9 +10,10 @@
 #include <stddef.h>
 
 #include "buf.h"
+#include "mask.h"
 #include "runbook.h"
 
-#define SECRET_MASK "***"
+#define SECRET_MASK MASK_TEXT
 
 struct secret {
 	char *name;
@@ -23,17 +24,25 @@ struct secrets {
 	struct secret *v;
 	size_t n;
 	size_t cap;
+	struct mask *mask;   /* every value, in every form (mask.h) */
 };
 
 /*
  * Read every secret of rb ({env: NAME} or {file: PATH}, ~ expanded, one
- * trailing newline stripped). Returns 0, or -1 with *err (malloc'ed; names
- * the secret and the source, never a value).
+ * trailing newline stripped). A value that is empty, shorter than
+ * MASK_MIN_SECRET bytes or holds a NUL byte is refused. Returns 0, or -1
+ * with *err (malloc'ed; names the secret and the source, never a value).
  */
 int secrets_load(const struct runbook *rb, struct secrets *s, char **err);
+/* Add one secret (both strings copied; a value under MASK_MIN_SECRET bytes is kept but never masked). */
+void secrets_add(struct secrets *s, const char *name, const char *value);
 void secrets_release(struct secrets *s);
 const char *secrets_get(const struct secrets *s, const char *name);
-/* Replace every occurrence of every secret value in b by ***. */
+/*
+ * Replace every occurrence of every secret value in b by ***, in each form
+ * mask.h lists (literal, percent-encoded, JSON-escaped, shell-quoted,
+ * base64 at the three alignments).
+ */
 void secrets_mask(const struct secrets *s, struct buf *b);
 /* Same, returning a malloc'ed copy of str masked. */
 char *secrets_masked(const struct secrets *s, const char *str);

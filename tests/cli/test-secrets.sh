@@ -1,7 +1,13 @@
 #!/bin/bash
 # Secrets never reach output: not when a step echoes them, not in failure
 # tails, not in -v streams, not in plan; they reach commands through
-# ${secrets.X} and MIGRATE_SECRET_<NAME>.
+# ${secrets.X} and MIGRATE_SECRET_<NAME>. Then every form of a secret
+# (base64 at each alignment, percent-encoded, JSON-escaped, shell-quoted, a
+# multi-line key, one straddling the 8 KiB line split, a --var holding a
+# secret's value, an error message naming an encoded secret) in every sink:
+# the terminal with -v, plain output, the failure tail, the journal, status
+# (text and json), history, the JUnit and JSON reports. Short and empty
+# secrets are refused before anything runs.
 . "$(dirname "$0")/lib.sh"
 
 SECRET='s3cr3t-Value-93f1'
@@ -61,5 +67,226 @@ if python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert all(r.get
 else
 	fail "an empty journal was left behind" "$(cat "$T/out")"
 fi
+
+# ---- every form, every sink ----
+export MIGRATE_STATE_DIR="$T/state"
+export TOK=$'Tr0ub4dor&3 "q" it\'s/\xc3\xa9+x'
+python3 - "$T/key.pem" <<'PY'
+import sys
+body = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKjMzEfYyjiWA4R4/M2bS1GB4t7NXp98C3SC6dVMvDuictGeurT8jNbvJZHtCSuYEvuNMoSfm76oqFvAp8Gy0iz5sxjZmSnXyCdPEovGhLa0VzMaQ8s+CLOyS56YyCFGeJZ"
+lines = [body[i:i + 64] for i in range(0, len(body), 64)]
+open(sys.argv[1], "w").write("-----BEGIN PRIVATE KEY-----\n" + "\n".join(lines) + "\n-----END PRIVATE KEY-----\n")
+PY
+
+# forms.txt: every form of both secrets that must never appear, one fixed string a line
+python3 - "$T/key.pem" > "$T/forms.txt" <<'PY'
+import base64, html, json, os, shlex, sys, urllib.parse
+tok = os.environ["TOK"].encode()
+key = open(sys.argv[1], "rb").read().rstrip(b"\n")
+forms = set()
+def stable_b64(v, k, alphabet):
+    full = base64.b64encode(b"\0" * k + v)
+    if alphabet == "url":
+        full = base64.urlsafe_b64encode(b"\0" * k + v)
+    return full[(8 * k + 5) // 6:(8 * (k + len(v))) // 6].decode()
+for v in (tok, key):
+    s = v.decode()
+    for form in (s, urllib.parse.quote(s, safe=""), urllib.parse.quote_plus(s, safe=""),
+                 urllib.parse.quote(s, safe="").lower(), urllib.parse.quote(s),
+                 json.dumps(s)[1:-1], json.dumps(s, ensure_ascii=False)[1:-1],
+                 json.dumps(s)[1:-1].replace("/", "\\/"), json.dumps(s, ensure_ascii=False)[1:-1].replace("/", "\\/"),
+                 shlex.quote(s), html.escape(s)):
+        forms.update(line for line in form.split("\n") if len(line) >= 8)
+    for k in range(3):
+        for a in ("std", "url"):
+            forms.add(stable_b64(v, k, a))
+# the key base64'd with line breaks (base64(1) wraps at 76): each whole inner line
+wrapped = base64.encodebytes(key).decode().split("\n")
+forms.update(line for line in wrapped[1:-2] if len(line) >= 8)
+for f in sorted(forms):
+    print(f)
+PY
+
+# check_sinks WHAT FILE...: no form of a secret in any of the files
+check_sinks() {
+	local what=$1 f hit
+	shift
+	for f in "$@"; do
+		if [ ! -e "$f" ]; then
+			fail "$what: sink $(basename "$f") is missing"
+			continue
+		fi
+		hit=$(grep -aoF -f "$T/forms.txt" "$f" | head -3)
+		if [ -n "$hit" ]; then
+			fail "$what: a form of a secret in $(basename "$f")" "$hit"
+		else
+			pass "$what: no form of a secret in $(basename "$f")"
+		fi
+	done
+}
+
+cat > forms.yaml <<YAML
+runbook: 1
+name: forms
+vars:
+  copy: nothing
+secrets:
+  tok: {env: TOK}
+  key: {file: $T/key.pem}
+phases:
+  - name: p
+    steps:
+      - name: encode
+        run: |
+          printf 'plain: %s\n' "\$MIGRATE_SECRET_TOK"
+          printf 'url: %s\n' \${secrets.tok|urlencode}
+          printf 'url-lower: %s\n' "\$(printf %s \${secrets.tok|urlencode} | sed 's/%\(..\)/%\L\1/g')"
+          python3 -c 'import json, os, shlex, urllib.parse as u; t = os.environ["MIGRATE_SECRET_TOK"]; print("json:", json.dumps({"t": t})); print("json-utf8:", json.dumps({"t": t}, ensure_ascii=False)); print("form:", u.urlencode({"t": t})); print("shell:", shlex.quote(t))'
+          for p in "" x xy; do printf '%s%s' "\$p" "\$MIGRATE_SECRET_TOK" | base64 -w0 | sed "s/^/b64-\$\${#p}: /"; echo; done
+          printf '%s' "\$MIGRATE_SECRET_KEY" | base64
+          echo key:; cat $T/key.pem
+          echo var: \${copy|quote}
+        rollback: {run: 'printf "rollback url: %s\n" \${secrets.tok|urlencode}'}
+      - name: straddle
+        run: |
+          head -c 8190 /dev/zero | tr '\\0' a; printf '%s' "\$MIGRATE_SECRET_TOK"; head -c 100 /dev/zero | tr '\\0' b; echo
+          printf 'x%s' "\$MIGRATE_SECRET_TOK" | base64 -w0; echo
+          printf 'tail url: %s\n' \${secrets.tok|urlencode}
+          cat $T/key.pem
+          echo tail var: \${copy|quote}
+          exit 1
+YAML
+
+run_migrate run forms.yaml -v --var copy="$TOK" --report junit="$T/forms.xml" --report json="$T/forms.json"
+expect_rc "the run with every form fails at straddle and rolls back" 1
+cp "$T/out" "$T/forms-v.out"; cp "$T/err" "$T/forms-v.err"
+expect_in "-v shows the masked plain line" "$T/forms-v.out" "plain: ***"
+expect_in "-v shows the masked url" "$T/forms-v.out" "url: ***"
+expect_in "-v shows the masked lower-case url" "$T/forms-v.out" "url-lower: ***"
+expect_in "-v shows the masked JSON" "$T/forms-v.out" 'json: {"t": "***"}'
+expect_in "-v shows the masked UTF-8 JSON" "$T/forms-v.out" 'json-utf8: {"t": "***"}'
+expect_in "-v shows the masked form encoding" "$T/forms-v.out" 'form: t=***'
+expect_in "-v shows the masked shell quoting" "$T/forms-v.out" "shell: '***'"
+expect_in "-v shows base64 at alignment 0 masked" "$T/forms-v.out" 'b64-0: ***'
+expect_in "-v shows the multi-line key masked whole" "$T/forms-v.out" 'key:'
+expect_in "-v shows the --var copy masked" "$T/forms-v.out" 'var: ***'
+expect_in "-v shows the secret straddling the 8 KiB split masked" "$T/forms-v.out" 'aaaa***'
+expect_in "the failure tail shows masked output" "$T/forms-v.out" 'tail url: ***'
+check_sinks "-v" "$T/forms-v.out" "$T/forms-v.err"
+check_sinks "reports" "$T/forms.xml" "$T/forms.json"
+if grep -q 'aaa\*\*\*bbb' "$T/forms.json" && grep -q 'tail url: \*\*\*' "$T/forms.xml"; then
+	pass "the reports hold the masked tail"
+else
+	fail "the reports miss the masked tail" "$(grep -c '\*\*\*' "$T/forms.json" "$T/forms.xml")"
+fi
+
+run_migrate run forms.yaml --var copy="$TOK"
+expect_rc "the plain run" 1
+expect_in "the plain failure tail is masked" "$T/out" 'tail url: ***'
+check_sinks "plain output" "$T/out" "$T/err"
+
+for j in "$T"/state/runs/*.jsonl; do
+	check_sinks "journal" "$j"
+done
+if python3 - "$T"/state/runs/*.jsonl <<'PY'
+import json, sys
+for path in sys.argv[1:]:
+    recs = [json.loads(l) for l in open(path)]
+    start = recs[0]
+    assert start["vars"]["copy"] == "***", start["vars"]
+    assert start["masked_vars"] == ["copy"], start
+PY
+then pass "run_start journals the --var holding a secret masked, and names it in masked_vars"
+else fail "run_start vars not masked" "$(head -c 2000 "$T"/state/runs/*.jsonl)"
+fi
+run_migrate status
+expect_rc "status" 0
+check_sinks "status" "$T/out" "$T/err"
+run_migrate status --format json
+check_sinks "status --format json" "$T/out"
+expect_in "status json shows the var masked" "$T/out" '"copy":"***"'
+run_migrate history
+check_sinks "history" "$T/out"
+run_migrate history --format json
+check_sinks "history --format json" "$T/out"
+
+# error messages: the workdir named by an encoded secret
+cat > workdir.yaml <<'YAML'
+runbook: 1
+name: workdir
+secrets:
+  tok: {env: TOK}
+phases:
+  - name: p
+    steps:
+      - name: cd
+        workdir: "/nonexistent/${secrets.tok|urlencode}"
+        run: "true"
+YAML
+run_migrate run workdir.yaml -v --report junit="$T/wd.xml" --report json="$T/wd.json"
+expect_rc "a missing workdir fails the run" 1
+expect_in "the error names the directory, masked" "$T/out" "cannot change to directory '/nonexistent/***'"
+check_sinks "error message" "$T/out" "$T/err" "$T/wd.xml" "$T/wd.json"
+run_migrate status --format json
+check_sinks "error message in status json" "$T/out"
+for j in "$T"/state/runs/*workdir*.jsonl; do
+	check_sinks "error message in the journal" "$j"
+done
+
+# a run with a --var holding a secret cannot be resumed: the value was never journaled
+cat > gated.yaml <<'YAML'
+runbook: 1
+name: gated
+vars:
+  copy: nothing
+secrets:
+  tok: {env: TOK}
+phases:
+  - name: one
+    steps:
+      - {name: a, run: "true"}
+  - name: two
+    gate: "go on?"
+    steps:
+      - {name: b, run: 'echo "${copy}"'}
+YAML
+run_migrate run gated.yaml --var copy="$TOK"
+expect_rc "stopped at the gate" 4
+run_migrate resume --yes
+expect_rc "resume refuses a run whose var held a secret" 6
+expect_in "resume says why" "$T/err" "var 'copy' held a secret's value"
+check_sinks "resume refusal" "$T/out" "$T/err"
+
+# the terminal with -v
+if /usr/bin/python3 -c 'import pty, termios, select' 2>/dev/null; then
+	timeout -k 5 120 /usr/bin/python3 "$SRCDIR/tests/cli/tty-drive.py" --timeout 60 --out "$T/tty.out" -- \
+		"$MIGRATE" run forms.yaml -v --var copy="$TOK" </dev/null 2>"$T/tty.err"
+	rc=$?
+	expect_rc "the run on a terminal" 1
+	expect_in "the terminal shows masked output" "$T/tty.out" "plain: ***"
+	check_sinks "terminal -v" "$T/tty.out"
+else
+	echo "# no pty: the terminal sink is not checked here (test-tty covers the terminal)"
+fi
+
+# secrets under 4 bytes, and empty ones, are refused before anything runs
+cat > short.yaml <<'YAML'
+runbook: 1
+name: short
+secrets:
+  pin: {env: PIN}
+phases:
+  - name: p
+    steps:
+      - {name: s, run: "touch ran"}
+YAML
+for pin in "" "1" "123"; do
+	PIN="$pin" run_migrate run short.yaml
+	expect_rc "a secret of ${#pin} bytes is refused" 2
+	expect_in "the refusal names the secret" "$T/err" "secret 'pin'"
+	if [ -e "$T/ran" ]; then fail "the step ran despite the refused secret"; else pass "nothing ran with a ${#pin}-byte secret"; fi
+done
+PIN="1234" run_migrate run short.yaml
+expect_rc "a 4-byte secret is fine" 0
 
 finish

@@ -113,13 +113,12 @@ static struct run *
 make_run(void)
 {
 	struct run *run = xcalloc(1, sizeof(*run));
-	struct secret sec = { xstrdup("db_password"), xstrdup(SECRET) };
 	struct unit *backup, *drain1, *drain2, *notify, *mig0, *mig1;
 
 	make_runbook();
 	run->rb = &rb;
 	run->id = xstrdup("20261122T021500Z-cutover-0a1b");
-	PUSH(run->secrets.v, run->secrets.n, run->secrets.cap, sec);
+	secrets_add(&run->secrets, "db_password", SECRET);
 	run->units = xcalloc(8, sizeof(*run->units));
 	backup = add_unit(run, 0, "backup", NULL, "local", UNIT_DONE, RB_NONE);
 	drain1 = add_unit(run, 1, "drain@web1", NULL, "web1", UNIT_DONE, RB_FAILED);
