@@ -50,7 +50,7 @@ enum {
 	LO_VAR = 256, LO_VARS, LO_PHASE, LO_FROM, LO_TO, LO_DRY_RUN, LO_YES,
 	LO_APPROVE, LO_NO_ROLLBACK, LO_FORKS, LO_STATE_DIR, LO_REPORT,
 	LO_HOST_KEYS, LO_FORMAT, LO_COLOR, LO_FORCE, LO_RETRY_IN_DOUBT,
-	LO_SKIP_IN_DOUBT,
+	LO_SKIP_IN_DOUBT, LO_STRICT,
 };
 
 static const struct {
@@ -79,6 +79,7 @@ static const struct {
 	{ { "force", no_argument, NULL, LO_FORCE }, OPT_RESUME, NULL, "resume even if the runbook changed" },
 	{ { "retry-in-doubt", no_argument, NULL, LO_RETRY_IN_DOUBT }, OPT_RESUME, NULL, "run in-doubt units again" },
 	{ { "skip-in-doubt", no_argument, NULL, LO_SKIP_IN_DOUBT }, OPT_RESUME, NULL, "count in-doubt units as done" },
+	{ { "strict", no_argument, NULL, LO_STRICT }, OPT_STRICT, NULL, "treat warnings as errors (exit 2)" },
 	{ { "help", no_argument, NULL, 'h' }, ~0u, NULL, "show this help" },
 };
 
@@ -281,6 +282,9 @@ cmd_parse(const struct cmd_entry *e, int argc, char **argv, struct opts *o)
 		case LO_FORCE:
 			o->force = true;
 			break;
+		case LO_STRICT:
+			o->strict = true;
+			break;
 		case LO_RETRY_IN_DOUBT:
 			o->retry_in_doubt = true;
 			break;
@@ -338,8 +342,9 @@ cmd_color_on(enum color_mode mode, int fd)
 	return isatty(fd) == 1;
 }
 
-void
-cmd_print_diags(const char *path, struct diags *d, struct opts *o)
+/* Print d with the source lines of path; noun names what they are in the closing count. */
+static void
+print_diags(const char *path, struct diags *d, struct opts *o, const char *noun)
 {
 	char *src = NULL;
 	FILE *fp = fopen(path, "r");
@@ -356,8 +361,20 @@ cmd_print_diags(const char *path, struct diags *d, struct opts *o)
 	diags_sort(d);
 	diags_print(d, src, stderr, cmd_color_on(o->color, 2));
 	if (d->n > 1)
-		fprintf(stderr, "%zu errors in %s\n", d->n, path);
+		fprintf(stderr, "%zu %ss in %s\n", d->n, noun, path);
 	free(src);
+}
+
+void
+cmd_print_diags(const char *path, struct diags *d, struct opts *o)
+{
+	print_diags(path, d, o, "error");
+}
+
+void
+cmd_print_warnings(const char *path, struct diags *d, struct opts *o)
+{
+	print_diags(path, d, o, "warning");
 }
 
 struct runbook *

@@ -30,6 +30,7 @@ enum {
 	OPT_VERBOSITY = 1 << 10, /* -v, -q */
 	OPT_COLOR = 1 << 11,
 	OPT_RESUME = 1 << 12,    /* --force, --retry-in-doubt, --skip-in-doubt */
+	OPT_STRICT = 1 << 13,    /* --strict (validate) */
 };
 
 enum color_mode { COLOR_AUTO, COLOR_ALWAYS, COLOR_NEVER };
@@ -63,6 +64,7 @@ struct opts {
 	bool force;
 	bool retry_in_doubt;
 	bool skip_in_doubt;
+	bool strict;             /* validate: warnings are errors */
 	char **args;             /* positional arguments (not owned) */
 	size_t n_args;
 };
@@ -105,6 +107,8 @@ bool cmd_color_on(enum color_mode mode, int fd);
 struct runbook *cmd_load_runbook(const char *path, struct opts *o);
 /* Print diagnostics about path (sorted, with source lines and carets) to stderr. */
 void cmd_print_diags(const char *path, struct diags *d, struct opts *o);
+/* Print warnings (diagnostics whose messages say "warning: ...") with source lines, and a count. */
+void cmd_print_warnings(const char *path, struct diags *d, struct opts *o);
 /* Commands not built yet: print a clear message and return EXIT_USAGE. */
 int cmd_not_available(const struct cmd_entry *self, struct opts *o);
 

@@ -225,7 +225,7 @@ pump_lines(struct pump *pp, int i)
 	struct buf *part = &pp->partial[i];
 	const char *nl;
 
-	while ((nl = memchr(part->data, '\n', part->len)) != NULL) {
+	while (part->len > 0 && (nl = memchr(part->data, '\n', part->len)) != NULL) {
 		size_t n = (size_t)(nl - part->data) + 1;
 		pump_line(pp, part->data, n);
 		buf_consume(part, n);

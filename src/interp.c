@@ -1,6 +1,7 @@
 #include "interp.h"
 
 #include <ctype.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,8 +47,10 @@ parse_ref(char *expr, struct interp_ref *ref)
 			ref->filter = FILTER_QUOTE;
 		else if (strcmp(f, "urlencode") == 0)
 			ref->filter = FILTER_URLENCODE;
+		else if (strcmp(f, "json") == 0)
+			ref->filter = FILTER_JSON;
 		else
-			return "unknown filter (use |quote or |urlencode)";
+			return "unknown filter (use |quote, |urlencode or |json)";
 	}
 	p = expr;
 	while (isspace((unsigned char)*p))
@@ -200,6 +203,62 @@ url_encode(struct buf *out, const char *s)
 	}
 }
 
+/* The length of the well-formed UTF-8 character at p (1-4), or 0. */
+static size_t
+utf8_len(const unsigned char *p)
+{
+	size_t k;
+	uint32_t cp;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		k = 2;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		k = 3;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		k = 4;
+	else
+		return 0;
+	cp = p[0] & (0x7f >> k);
+	for (size_t i = 1; i < k; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	if ((k == 3 && cp < 0x800) || (k == 4 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return k;
+}
+
+void
+json_escape(struct buf *out, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	while (*p) {
+		size_t k = utf8_len(p);
+
+		switch (*p) {
+		case '"': buf_adds(out, "\\\""); break;
+		case '\\': buf_adds(out, "\\\\"); break;
+		case '\b': buf_adds(out, "\\b"); break;
+		case '\f': buf_adds(out, "\\f"); break;
+		case '\n': buf_adds(out, "\\n"); break;
+		case '\r': buf_adds(out, "\\r"); break;
+		case '\t': buf_adds(out, "\\t"); break;
+		default:
+			if (k == 0)
+				buf_adds(out, "\\ufffd");
+			else if (*p < 0x20 || *p == 0x7f)
+				buf_addf(out, "\\u%04x", *p);
+			else
+				buf_add(out, p, k);
+		}
+		p += k ? k : 1;
+	}
+}
+
 struct expand_ctx {
 	interp_lookup_fn lookup;
 	void *ctx;
@@ -238,6 +297,9 @@ expand_ref(void *vctx, const struct interp_ref *ref)
 		break;
 	case FILTER_URLENCODE:
 		url_encode(e->out, buf_str(&val));
+		break;
+	case FILTER_JSON:
+		json_escape(e->out, buf_str(&val));
 		break;
 	case FILTER_NONE:
 		buf_add(e->out, buf_str(&val), val.len);

@@ -3,7 +3,8 @@
  *
  * Syntax: ${name} (vars), ${secrets.name}, ${env.NAME}, ${item}, ${host},
  * ${host.address}, ${steps.STEP.CAPTURE}, ${run.id}, ${phase}; a filter may
- * follow: ${name|quote} (shell single-quoting) or ${name|urlencode}.
+ * follow: ${name|quote} (shell single-quoting), ${name|urlencode} or
+ * ${name|json} (the inside of a JSON string).
  * $${ is a literal ${. A lone $ not followed by { is literal.
  *
  * The module knows nothing of runbooks or engines: callers resolve names
@@ -31,7 +32,7 @@ enum ref_ns {
 	REF_PROBE,    /* ${probes.NAME.value} */
 };
 
-enum ref_filter { FILTER_NONE, FILTER_QUOTE, FILTER_URLENCODE };
+enum ref_filter { FILTER_NONE, FILTER_QUOTE, FILTER_URLENCODE, FILTER_JSON };
 
 struct interp_ref {
 	enum ref_ns ns;
@@ -74,5 +75,11 @@ bool interp_is_single_ref(const char *s, struct interp_ref *ref, struct buf *scr
 void shell_quote(struct buf *out, const char *s);
 /* Percent-encode everything but unreserved characters (RFC 3986). */
 void url_encode(struct buf *out, const char *s);
+/*
+ * Escape s as the inside of a JSON string (RFC 8259), without the quotes:
+ * " and \ backslashed, control characters as \b \f \n \r \t or \u00XX,
+ * DEL as \u007f, valid UTF-8 kept as is, a byte that is not UTF-8 as \ufffd.
+ */
+void json_escape(struct buf *out, const char *s);
 
 #endif

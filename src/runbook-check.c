@@ -6,6 +6,7 @@
  * Lookups go through sorted indexes so that a large runbook costs
  * n log n, not n squared.
  */
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -495,14 +496,21 @@ check_for(struct checker *c, const struct step *s)
 
 /* --- ${...} in every text --- */
 
+/* Where the reference at offset of text t is (the text's start when its columns are not exact). */
+static struct pos
+text_pos(const struct text *t, size_t offset)
+{
+	struct pos p = t->pos;
+
+	if (t->col_exact)
+		p.col += t->col_shift + (int)offset;
+	return p;
+}
+
 static struct pos
 ref_pos(const struct checker *c, size_t offset)
 {
-	struct pos p = c->text->pos;
-
-	if (c->text->col_exact)
-		p.col += c->text->col_shift + (int)offset;
-	return p;
+	return text_pos(c->text, offset);
 }
 
 static void
@@ -635,4 +643,105 @@ runbook_check(struct runbook *rb, struct report *r)
 	}
 	runbook_foreach_text(rb, check_text, &c);
 	checker_release(&c);
+}
+
+/* --- warnings: values pasted into shell commands --- */
+
+struct injection {
+	const struct runbook *rb;
+	struct buf msg;
+	struct diags *w;
+	const struct text *text;
+	const struct step *step;
+	const char *field;
+	size_t n;
+};
+
+static void
+injection_ref(void *ctx, const struct interp_ref *ref)
+{
+	struct injection *in = ctx;
+	struct pos p = text_pos(in->text, ref->offset);
+	const char *what = NULL;
+	struct buf name = BUF_INIT, where = BUF_INIT;
+
+	if (in->step)
+		buf_addf(&where, "'%s' of step '%s'", in->field, in->step->name);
+	else
+		buf_addf(&where, "'%s' of a probe", in->field);
+	if (ref->ns == REF_SECRET) {
+		buf_adds(&name, "MIGRATE_SECRET_");
+		for (const char *c = ref->name; *c; c++)
+			buf_addc(&name, isalnum((unsigned char)*c) ? (char)toupper((unsigned char)*c) : '_');
+		buf_reset(&in->msg);
+		buf_addf(&in->msg, "warning: secret '%s' is interpolated into the command %s, which puts it in "
+		    "the script; use \"$%s\" (the environment) instead", ref->name, buf_str(&where), buf_str(&name));
+		goto add;
+	}
+	if (ref->filter == FILTER_QUOTE || ref->filter == FILTER_URLENCODE)
+		goto cleanup;
+	switch (ref->ns) {
+	case REF_VAR:
+		what = "variable";
+		buf_adds(&name, ref->name);
+		break;
+	case REF_CAPTURE:
+		what = "capture";
+		buf_addf(&name, "steps.%s.%s", ref->name, ref->name2);
+		break;
+	case REF_ITEM:
+		what = "item";
+		buf_adds(&name, "item");
+		break;
+	case REF_HOST:
+	case REF_HOST_ADDR:
+		what = "host value";
+		buf_adds(&name, ref->ns == REF_HOST ? "host" : "host.address");
+		break;
+	default:
+		goto cleanup;   /* env, run.id, phase: not values an attacker supplies */
+	}
+	buf_reset(&in->msg);
+	buf_addf(&in->msg, "warning: %s ${%s} is interpolated into the command %s without |quote; a value "
+	    "holding shell syntax (; $( ` ' or a newline) would run as a command: write ${%s|quote}",
+	    what, buf_str(&name), buf_str(&where), buf_str(&name));
+add:
+	/* once per place: a block scalar's references all report its start */
+	for (size_t i = 0; i < in->w->n; i++)
+		if (in->w->v[i].line == p.line && in->w->v[i].col == p.col && strcmp(in->w->v[i].msg, in->msg.data) == 0)
+			goto cleanup;
+	diags_add(in->w, in->rb->file, p.line, p.col, "%s", in->msg.data);
+	in->n++;
+cleanup:
+	buf_release(&name);
+	buf_release(&where);
+}
+
+static void
+injection_text(void *ctx, const struct text *t, const struct step *step, const char *field)
+{
+	struct injection *in = ctx;
+	size_t len = strlen(field);
+
+	/* commands: run, rollback.run, check.run, probe.run, ...; defaults are checked in each step */
+	if (strncmp(field, "defaults.", 9) == 0 || len < 3 || strcmp(field + len - 3, "run") != 0 ||
+	    (len > 3 && field[len - 4] != '.'))
+		return;
+	in->text = t;
+	in->step = step;
+	in->field = field;
+	interp_walk(t->s, injection_ref, NULL, in);
+}
+
+size_t
+runbook_warnings(const struct runbook *rb, struct diags *w)
+{
+	struct injection in;
+
+	memset(&in, 0, sizeof(in));
+	in.rb = rb;
+	in.w = w;
+	runbook_foreach_text(rb, injection_text, &in);
+	buf_release(&in.msg);
+	return in.n;
 }

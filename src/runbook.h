@@ -362,6 +362,16 @@ typedef void (*text_visit_fn)(void *ctx, const struct text *t,
     const struct step *step, const char *field);
 void runbook_foreach_text(const struct runbook *rb, text_visit_fn fn, void *ctx);
 
+/*
+ * Warnings about a loaded runbook, appended to w as "warning: ..."
+ * diagnostics (FILE:LINE:COL): every var, capture, ${item}, ${host} or
+ * ${host.address} interpolated into a command (the run: of a step, probe,
+ * check or rollback) without |quote or |urlencode, which a value holding
+ * shell syntax could inject into; and every secret interpolated into a
+ * command at all ("$MIGRATE_SECRET_NAME" is the way). Returns how many.
+ */
+size_t runbook_warnings(const struct runbook *rb, struct diags *w);
+
 void value_release(struct value *v);
 void value_copy(struct value *dst, const struct value *src);
 /* Is name a valid step/probe/host/runbook name ([a-z0-9][a-z0-9._-]*)? */

@@ -15,6 +15,10 @@ lookup(void *ctx, const struct interp_ref *ref, struct buf *out, bool *secret, c
 		if (strcmp(ref->name, "api") == 0) { buf_adds(out, "https://api.example.com"); return 0; }
 		if (strcmp(ref->name, "q") == 0) { buf_adds(out, "rate{code=~\"5..\"}[5m] & x"); return 0; }
 		if (strcmp(ref->name, "name") == 0) { buf_adds(out, "it's"); return 0; }
+		if (strcmp(ref->name, "msg") == 0) {
+			buf_adds(out, "say \"hi\"\\ now\n\ttab\x01\x7f/\xc3\xa9\xf0\x9f\x98\x80 bad\xff\xc3");
+			return 0;
+		}
 		break;
 	case REF_SECRET:
 		*secret = true;
@@ -77,6 +81,10 @@ START_TEST(test_filters)
 	EXPECT_EXPAND("echo ${name|quote}", "echo 'it'\\''s'");
 	EXPECT_EXPAND("?query=${q|urlencode}", "?query=rate%7Bcode%3D~%225..%22%7D%5B5m%5D%20%26%20x");
 	EXPECT_EXPAND("${item | quote}", "'25'");
+	/* |json: the inside of a JSON string; UTF-8 kept, '/' kept, bad bytes as U+FFFD */
+	EXPECT_EXPAND("{\"m\": \"${msg|json}\"}",
+	    "{\"m\": \"say \\\"hi\\\"\\\\ now\\n\\ttab\\u0001\\u007f/\xc3\xa9\xf0\x9f\x98\x80 bad\\ufffd\\ufffd\"}");
+	EXPECT_EXPAND("${name|json}", "it's");
 }
 END_TEST
 

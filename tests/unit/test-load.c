@@ -1242,7 +1242,7 @@ START_TEST(test_interp_vars)
 	EXPECT_ERROR(VSTEPS "      - {name: s, run: \"echo ${secrets.tokn}\"}\n", 12, 30,
 	    "undefined secret 'tokn' in 'run' (did you mean 'token'?)");
 	EXPECT_ERROR(VSTEPS "      - {name: s, run: \"echo ${api|shout}\"}\n", 12, 30,
-	    "unknown filter (use |quote or |urlencode) in 'run'");
+	    "unknown filter (use |quote, |urlencode or |json) in 'run'");
 	EXPECT_ERROR(VSTEPS "      - {name: s, run: \"echo ${api\"}\n", 12, 30, "unterminated ${");
 	EXPECT_ERROR(VSTEPS "      - {name: s, run: x, env: {A: \"${nope}\"}}\n", 12, 37, "undefined variable 'nope' in 'env.A'");
 	EXPECT_ERROR(VSTEPS "      - {name: s, run: x, workdir: \"/${nope}\"}\n", 12, 38, "in 'workdir'");

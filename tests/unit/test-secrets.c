@@ -306,18 +306,22 @@ END_TEST
 static void
 stream_text(struct buf *t, const char *secret)
 {
-	struct buf e = BUF_INIT;
+	size_t len = strlen(secret);
 
-	buf_addf(t, "line 1 %s\n", secret);
-	url_encode(&e, secret);
-	buf_addf(t, "url=%s&x=%%%%\\\\ near %.*s miss\n", buf_str(&e), (int)strlen(secret) - 1, secret);
-	buf_reset(&e);
-	shell_quote(&e, secret);
-	buf_addf(t, "quoted %s%s%s", buf_str(&e), secret, secret);
-	buf_reset(&e);
-	b64_encode(&e, (const unsigned char *)secret, strlen(secret), 0);
-	buf_addf(t, " b64 x%s\nend %.*s", buf_str(&e), 3, secret);
-	buf_release(&e);
+	buf_adds(t, "line 1 ");
+	buf_adds(t, secret);
+	buf_adds(t, "\nurl=");
+	url_encode(t, secret);
+	buf_adds(t, "&x=%%\\\\ near ");
+	buf_add(t, secret, len - 1);
+	buf_adds(t, " miss\nquoted ");
+	shell_quote(t, secret);
+	buf_adds(t, secret);
+	buf_adds(t, secret);
+	buf_adds(t, " b64 x");
+	b64_encode(t, (const unsigned char *)secret, len, 0);
+	buf_adds(t, "\nend ");
+	buf_add(t, secret, 3);
 }
 
 static void
