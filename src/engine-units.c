@@ -9,6 +9,7 @@
 
 #include "engine.h"
 #include "interp.h"
+#include "rollout.h"
 #include "util.h"
 
 struct target {
@@ -67,18 +68,69 @@ step_items(const struct runbook *rb, const struct step *s)
 	return v && v->type == VAL_LIST ? v : NULL;
 }
 
+/* The text shown for an item: its value, or a mapping's first field's. */
+static const char *
+item_display(const struct value *it)
+{
+	if (it == NULL)
+		return NULL;
+	if (it->type == VAL_MAP)
+		return it->n > 0 && it->items[0].type == VAL_STR ? it->items[0].str : "";
+	return it->type == VAL_STR ? it->str : "";
+}
+
+/*
+ * The step's timeout, pause and retry for unit u, with the fields written
+ * ${item} / ${item.KEY} resolved from u's item (the loader checked that
+ * every item gives a valid value).
+ */
 static void
-add_unit(struct run *run, size_t *cap, const struct step *s, const char *item,
-    size_t item_index, bool has_item, const struct target *t, bool many_hosts)
+unit_values(const struct runbook *rb, struct unit *u)
+{
+	const struct step *s = u->step;
+	struct buf scratch = BUF_INIT;
+
+	u->timeout_ms = s->timeout_ms;
+	u->pause_ms = s->pause_ms;
+	u->retry = s->retry;
+	for (size_t i = 0; u->item_value && i < rb->n_numrefs; i++) {
+		const struct numref *nr = &rb->numrefs[i];
+		struct interp_ref ref;
+		const char *v;
+		void *out = NULL;
+
+		if (nr->step != s || !nr->per_unit || !interp_is_single_ref(nr->ref.s, &ref, &scratch))
+			continue;
+		v = item_field(u->item_value, ref.name2);
+		if (nr->target == &s->timeout_ms)
+			out = &u->timeout_ms;
+		else if (nr->target == &s->pause_ms)
+			out = &u->pause_ms;
+		else if (nr->target == &s->retry.attempts)
+			out = &u->retry.attempts;
+		else if (nr->target == &s->retry.interval_ms)
+			out = &u->retry.interval_ms;
+		if (v && out)
+			(void)numref_parse(nr, v, out);
+	}
+	buf_release(&scratch);
+}
+
+static void
+add_unit(struct run *run, size_t *cap, const struct step *s, const struct value *item,
+    size_t item_index, const struct target *t, bool many_hosts)
 {
 	struct unit u;
 	struct buf key = BUF_INIT;
+	bool has_item = item != NULL;
 
 	memset(&u, 0, sizeof(u));
 	u.step = s;
 	u.index = run->n_units;
-	u.item = has_item ? xstrdup(item ? item : "") : NULL;
+	u.item = has_item ? xstrdup(item_display(item)) : NULL;
+	u.item_value = item;
 	u.item_index = item_index;
+	unit_values(run->rb, &u);
 	u.host = xstrdup(t->name);
 	u.address = xstrdup(t->address);
 	u.exit_code = -1;
@@ -108,13 +160,11 @@ expand_units(struct run *run)
 			nt = expand_targets(rb, hostless ? NULL : s->on, &t);
 			if (items == NULL) {
 				for (size_t h = 0; h < nt; h++)
-					add_unit(run, &cap, s, NULL, 0, false, &t[h], nt > 1);
+					add_unit(run, &cap, s, NULL, 0, &t[h], nt > 1);
 			} else {
-				for (size_t k = 0; k < items->n; k++) {
-					const struct value *it = &items->items[k];
+				for (size_t k = 0; k < items->n; k++)
 					for (size_t h = 0; h < nt; h++)
-						add_unit(run, &cap, s, it->type == VAL_STR ? it->str : "", k, true, &t[h], nt > 1);
-				}
+						add_unit(run, &cap, s, &items->items[k], k, &t[h], nt > 1);
 			}
 			free(t);
 		}
@@ -365,12 +415,24 @@ scope_lookup(void *vctx, const struct interp_ref *ref, struct buf *out, bool *se
 		}
 		break;
 	case REF_ITEM:
-		if (u == NULL || u->item == NULL) {
+		if (u == NULL || u->item_value == NULL) {
 			*err = xstrdup("${item} is only defined in a step with for:");
 			return -1;
 		}
-		v = u->item;
+		v = item_field(u->item_value, ref->name2);
+		if (v == NULL) {
+			*err = ref->name2 ? xasprintf("the item has no field '%s'", ref->name2)
+			    : xstrdup("the item is a mapping: write ${item.KEY}");
+			return -1;
+		}
 		break;
+	case REF_EVENT:
+		if (sc->plan) {
+			buf_addf(out, "${event.%s}", ref->name);
+			return 0;
+		}
+		*err = xasprintf("${event.%s} is only defined in a notify hook", ref->name);
+		return -1;
 	case REF_HOST:
 		v = u ? u->host : "local";
 		break;
@@ -561,5 +623,6 @@ engine_preflight(const struct run *run, struct diags *diags)
 		}
 	}
 	runbook_foreach_text(rb, check_text, &pf);
+	rollout_preflight(run, diags);
 	return diags->n > before ? -1 : 0;
 }

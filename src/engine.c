@@ -719,7 +719,7 @@ unit_attempt(struct run *run, struct unit *u, struct buf *why)
 		spec.n_env[0] = s->n_env;
 		spec.workdir = &s->workdir;
 		spec.sudo = s->sudo == 1;
-		spec.timeout_ms = s->timeout_ms;
+		spec.timeout_ms = u->timeout_ms;
 		spec.idem = "step";
 		if (run_action(run, u, u, &spec, &res, why) < 0)
 			return false;
@@ -746,8 +746,8 @@ unit_attempt(struct run *run, struct unit *u, struct buf *why)
 	if (!ok)
 		return false;
 	/* the bake time: the after probes see the change once it settled (SPEC §3) */
-	if (s->pause_ms > 0 && s->n_after > 0) {
-		cancel_wait(run->cancel, s->pause_ms);
+	if (u->pause_ms > 0 && s->n_after > 0) {
+		cancel_wait(run->cancel, u->pause_ms);
 		if (stop_requested(run)) {
 			describe_failure(run, &(struct exec_result){ .status = EXEC_CANCELLED }, 0, why);
 			return false;
@@ -797,7 +797,7 @@ unit_event(struct run *run, enum event_type type, struct unit *u, const char *ms
 static bool
 unit_run(struct run *run, struct unit *u)
 {
-	const struct retry *r = &u->step->retry;
+	const struct retry *r = &u->retry;
 	int attempts = r->attempts > 0 ? r->attempts : 1;
 	struct buf why = BUF_INIT;
 	int64_t t0 = now_ms();
@@ -842,8 +842,8 @@ unit_run(struct run *run, struct unit *u)
 	unit_event(run, EV_UNIT_END, u, u->message, 0);
 	buf_release(&why);
 	/* without after probes the pause is a wait after the unit (with them it came before them) */
-	if (ok && u->step->pause_ms > 0 && u->step->n_after == 0 && !stop_requested(run))
-		cancel_wait(run->cancel, u->step->pause_ms);
+	if (ok && u->pause_ms > 0 && u->step->n_after == 0 && !stop_requested(run))
+		cancel_wait(run->cancel, u->pause_ms);
 	return ok;
 }
 
@@ -935,7 +935,7 @@ rollback_run(struct run *run, struct unit *u)
 	spec.n_env[1] = rb->n_env;
 	spec.workdir = &u->step->workdir;
 	spec.sudo = u->step->sudo == 1;
-	spec.timeout_ms = rb->timeout_ms > 0 ? rb->timeout_ms : u->step->timeout_ms;
+	spec.timeout_ms = rb->timeout_ms > 0 ? rb->timeout_ms : u->timeout_ms;
 	spec.no_deadline = true;
 	spec.idem = "rollback";
 	for (int a = 1; a <= attempts && !engine_interrupted; a++) {

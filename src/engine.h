@@ -70,8 +70,13 @@ struct unit {
 	const struct step *step;
 	size_t index;            /* in run->units */
 	char *key;               /* "step", "step[2]", "step@host", "step[2]@host" */
-	char *item;              /* NULL without for: */
+	char *item;              /* NULL without for:; a mapping item's first field */
 	size_t item_index;
+	const struct value *item_value; /* the item (string or mapping); NULL without for: */
+	/* the step's values, with the fields written ${item...} resolved for this unit */
+	int64_t timeout_ms;
+	int64_t pause_ms;
+	struct retry retry;
 	char *host;              /* host name, or "local" */
 	char *address;           /* address, "localhost" for local */
 	const struct exec_target *target; /* resolved when the run starts; NULL: local */

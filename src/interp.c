@@ -90,6 +90,17 @@ parse_ref(char *expr, struct interp_ref *ref)
 	} else if (strcmp(p, "item") == 0) {
 		ref->ns = REF_ITEM;
 		ref->name = p;
+	} else if (strncmp(p, "item.", 5) == 0) {
+		ref->ns = REF_ITEM;
+		p[4] = '\0';
+		ref->name = p;
+		ref->name2 = p + 5;
+		if (*ref->name2 == '\0' || strchr(ref->name2, '.'))
+			return "a field of a mapping item is written ${item.KEY}";
+		return NULL;
+	} else if (strncmp(p, "event.", 6) == 0) {
+		ref->ns = REF_EVENT;
+		ref->name = p + 6;
 	} else if (strcmp(p, "host") == 0) {
 		ref->ns = REF_HOST;
 		ref->name = p;

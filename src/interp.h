@@ -2,9 +2,9 @@
  * interp.h - ${...} interpolation (SPEC §2).
  *
  * Syntax: ${name} (vars), ${secrets.name}, ${env.NAME}, ${item}, ${host},
- * ${host.address}, ${steps.STEP.CAPTURE}, ${run.id}, ${phase}; a filter may
- * follow: ${name|quote} (shell single-quoting), ${name|urlencode} or
- * ${name|json} (the inside of a JSON string).
+ * ${host.address}, ${steps.STEP.CAPTURE}, ${run.id}, ${phase}, ${item.KEY},
+ * ${event.FIELD}; a filter may follow: ${name|quote} (shell single-quoting),
+ * ${name|urlencode} or ${name|json} (the inside of a JSON string).
  * $${ is a literal ${. A lone $ not followed by { is literal.
  *
  * The module knows nothing of runbooks or engines: callers resolve names
@@ -23,13 +23,14 @@ enum ref_ns {
 	REF_VAR,      /* ${name} */
 	REF_SECRET,   /* ${secrets.name} */
 	REF_ENV,      /* ${env.NAME} */
-	REF_ITEM,     /* ${item} */
+	REF_ITEM,     /* ${item}, or ${item.KEY} (name2 = KEY) */
 	REF_HOST,     /* ${host} */
 	REF_HOST_ADDR,/* ${host.address} */
 	REF_CAPTURE,  /* ${steps.STEP.CAPTURE} */
 	REF_RUN_ID,   /* ${run.id} */
 	REF_PHASE,    /* ${phase} */
 	REF_PROBE,    /* ${probes.NAME.value} */
+	REF_EVENT,    /* ${event.FIELD} in a notify hook (name = FIELD) */
 };
 
 enum ref_filter { FILTER_NONE, FILTER_QUOTE, FILTER_URLENCODE, FILTER_JSON };

@@ -9,6 +9,8 @@
 #include "regex.h"
 #include "util.h"
 
+static void jgate_cfg(struct json_object *o, const struct gate_cfg *g);
+
 static struct json_object *
 jstr(const char *s)
 {
@@ -135,6 +137,7 @@ jaction(const struct run *run, const struct unit *u, const struct action *a, con
 		break;
 	case ACT_GATE:
 		json_object_object_add(o, "question", jexpand(run, u, &a->gate));
+		jgate_cfg(o, a->gate_cfg);
 		break;
 	case ACT_PROBE:
 		json_object_object_add(o, "probe", jstr(a->probe_name ? a->probe_name : "(inline)"));
@@ -261,6 +264,76 @@ junwind(const struct unwind_index *ix, const struct unit *failing, size_t upto)
 }
 
 /* The step's own fields; its units are added by the caller, one at a time. */
+/* What a gate written as a mapping adds (SPEC §7). */
+static void
+jgate_cfg(struct json_object *o, const struct gate_cfg *g)
+{
+	if (g == NULL)
+		return;
+	json_object_object_add(o, "approvals", json_object_new_int(g->approvals));
+	if (g->n_show)
+		json_object_object_add(o, "show", jrefs(g->show, g->n_show));
+	if (g->timeout_ms) {
+		json_object_object_add(o, "timeout", jdur(g->timeout_ms));
+		json_object_object_add(o, "on_timeout", jstr(g->on_timeout == ON_TIMEOUT_ROLLBACK ? "rollback" : "stop"));
+	}
+}
+
+static struct json_object *
+jwatch(const struct watch *w)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "probes", jrefs(w->probes, w->n_probes));
+	json_object_object_add(o, "interval", jdur(w->interval_ms));
+	json_object_object_add(o, "failures", json_object_new_int(w->failures));
+	json_object_object_add(o, "window", json_object_new_int(w->window));
+	if (w->delay_ms)
+		json_object_object_add(o, "delay", jdur(w->delay_ms));
+	if (w->from_phase)
+		json_object_object_add(o, "from", jstr(w->from_phase->name));
+	return o;
+}
+
+static void
+jwindow(struct json_object *o, const struct wallclock *before, const struct wallclock *after)
+{
+	if (before->set)
+		json_object_object_add(o, "not_before", jstr(before->text));
+	if (after->set)
+		json_object_object_add(o, "not_after", jstr(after->text));
+}
+
+/* The runbook-level keys of SPEC §7: guard, verify_rollback, notify, window. */
+static void
+jrollout(const struct run *run, struct json_object *top)
+{
+	static const char *const ev[] = { "start", "phase", "gate", "failure", "rollback", "done" };
+	const struct runbook *rb = run->rb;
+	struct json_object *hooks;
+
+	jwindow(top, &rb->not_before, &rb->not_after);
+	if (rb->watch.set)
+		json_object_object_add(top, "watch", jwatch(&rb->watch));
+	if (rb->n_verify_rollback)
+		json_object_object_add(top, "verify_rollback", jrefs(rb->verify_rollback, rb->n_verify_rollback));
+	if (rb->n_notify == 0)
+		return;
+	hooks = json_object_new_array();
+	for (size_t i = 0; i < rb->n_notify; i++) {
+		const struct notify_hook *h = &rb->notify[i];
+		struct json_object *jh = jaction(run, NULL, &h->action, NULL);
+		struct json_object *on = json_object_new_array();
+		for (size_t k = 0; k < ARRAY_LEN(ev); k++)
+			if (h->events & (1u << k))
+				json_object_array_add(on, jstr(ev[k]));
+		json_object_object_add(jh, "on", on);
+		json_object_object_add(jh, "timeout", jdur(h->timeout_ms));
+		json_object_array_add(hooks, jh);
+	}
+	json_object_object_add(top, "notify", hooks);
+}
+
 static struct json_object *
 jstep(const struct run *run, const struct step *s, const struct unit *first)
 {
@@ -322,6 +395,13 @@ junit(const struct run *run, const struct unwind_index *ix, const struct unit *u
 		json_object_object_add(ju, "address", jstr(u->address));
 	if (u->item)
 		json_object_object_add(ju, "item", jstr(u->item));
+	/* values written ${item...}: resolved for this unit */
+	if (u->timeout_ms != s->timeout_ms)
+		json_object_object_add(ju, "timeout", jdur(u->timeout_ms));
+	if (u->pause_ms != s->pause_ms)
+		json_object_object_add(ju, "pause", jdur(u->pause_ms));
+	if (u->retry.attempts != s->retry.attempts || u->retry.interval_ms != s->retry.interval_ms)
+		json_object_object_add(ju, "retry", jretry(&u->retry));
 	json_object_object_add(ju, "action", jaction(run, u, &s->action, &s->expect));
 	if (s->rollback)
 		json_object_object_add(ju, "rollback", jaction(run, u, &s->rollback->action, NULL));
@@ -342,13 +422,18 @@ jphase(const struct run *run, const struct unwind_index *ix, const struct phase 
 		json_object_object_add(jp, "description", jstr(ph->description));
 	if (ph->gate.s)
 		json_object_object_add(jp, "gate", jexpand(run, NULL, &ph->gate));
-	if (ph->watch.set) {
-		struct json_object *w = json_object_new_object();
-		json_object_object_add(w, "probes", jrefs(ph->watch.probes, ph->watch.n_probes));
-		json_object_object_add(w, "interval", jdur(ph->watch.interval_ms));
-		json_object_object_add(w, "failures", json_object_new_int(ph->watch.failures));
-		json_object_object_add(jp, "watch", w);
+	if (ph->gate_cfg) {
+		struct json_object *g = json_object_new_object();
+		jgate_cfg(g, ph->gate_cfg);
+		json_object_object_add(jp, "gate_options", g);
 	}
+	if (ph->watch.set)
+		json_object_object_add(jp, "watch", jwatch(&ph->watch));
+	if (ph->commit)
+		json_object_object_add(jp, "commit", json_object_new_boolean(1));
+	if (ph->deadline_ms)
+		json_object_object_add(jp, "deadline", jdur(ph->deadline_ms));
+	jwindow(jp, &ph->not_before, &ph->not_after);
 	if (ph->n_verify) {
 		json_object_object_add(jp, "verify", jrefs(ph->verify, ph->n_verify));
 		json_object_object_add(jp, "on_verify_failure_unwind", junwind(ix, NULL, end));
@@ -467,6 +552,7 @@ plan_write_json(const struct run *run, plan_write_fn write, void *ctx)
 		json_object_object_add(top, "description", jstr(rb->description));
 	if (rb->deadline_ms)
 		json_object_object_add(top, "deadline", jdur(rb->deadline_ms));
+	jrollout(run, top);
 	emit_json_open(&o.b, top, 0);
 	json_object_put(top);
 	emit_key(&o.b, "phases", 2);
@@ -592,6 +678,81 @@ indent_block(struct buf *out, const char *indent, const char *label, const char 
 	}
 }
 
+static void render_list(struct json_object *arr, const char *sep, struct buf *out);
+static void render_action(struct json_object *a, const char *indent, struct buf *out);
+
+static void
+render_gate_cfg(struct json_object *g, const char *indent, struct buf *out)
+{
+	if (g == NULL || !has(g, "approvals"))
+		return;
+	buf_addf(out, "%sneeds %s distinct approval(s)", indent, gs(g, "approvals"));
+	if (has(g, "timeout"))
+		buf_addf(out, "; unanswered after %s: %s", gs(g, "timeout"),
+		    strcmp(gs(g, "on_timeout"), "rollback") == 0 ? "roll back" : "stop (exit 4)");
+	buf_addc(out, '\n');
+	if (go(g, "show")) {
+		buf_addf(out, "%sshows before asking: ", indent);
+		render_list(go(g, "show"), ", ", out);
+		buf_addc(out, '\n');
+	}
+}
+
+static void
+render_watch(struct json_object *w, const char *label, const char *indent, struct buf *out)
+{
+	buf_addf(out, "%s%s: ", indent, label);
+	render_list(go(w, "probes"), ", ", out);
+	buf_addf(out, " every %s", gs(w, "interval"));
+	if (has(w, "delay"))
+		buf_addf(out, " (first after %s)", gs(w, "delay"));
+	if (strcmp(gs(w, "failures"), gs(w, "window")) == 0)
+		buf_addf(out, "; abort after %s failure(s) in a row", gs(w, "failures"));
+	else
+		buf_addf(out, "; abort after %s failures among the last %s samples", gs(w, "failures"), gs(w, "window"));
+	if (has(w, "from"))
+		buf_addf(out, "; from phase %s to the end of the run", gs(w, "from"));
+	buf_addc(out, '\n');
+}
+
+static void
+render_window(struct json_object *o, const char *indent, struct buf *out)
+{
+	if (has(o, "not_before"))
+		buf_addf(out, "%smaintenance window: not before %s (run and resume refuse to start before it)\n",
+		    indent, gs(o, "not_before"));
+	if (has(o, "not_after"))
+		buf_addf(out, "%smaintenance window: not after %s (then the running unit stops and the run "
+		    "unwinds)\n", indent, gs(o, "not_after"));
+}
+
+/* The runbook-level keys of SPEC §7, before the phases. */
+static void
+render_rollout(const struct run *run, struct buf *out)
+{
+	struct json_object *top = json_object_new_object();
+	struct json_object *hooks;
+
+	jrollout(run, top);
+	render_window(top, "", out);
+	if (go(top, "watch"))
+		render_watch(go(top, "watch"), "guard (whole run)", "", out);
+	if (go(top, "verify_rollback")) {
+		buf_adds(out, "after any rollback, verify: ");
+		render_list(go(top, "verify_rollback"), ", ", out);
+		buf_addc(out, '\n');
+	}
+	hooks = go(top, "notify");
+	for (size_t i = 0; hooks && i < json_object_array_length(hooks); i++) {
+		struct json_object *h = json_object_array_get_idx(hooks, i);
+		buf_adds(out, "notify on ");
+		render_list(go(h, "on"), ", ", out);
+		buf_addf(out, " (at most %s):\n", gs(h, "timeout"));
+		render_action(h, "  ", out);
+	}
+	json_object_put(top);
+}
+
 static void
 render_action(struct json_object *a, const char *indent, struct buf *out)
 {
@@ -620,6 +781,7 @@ render_action(struct json_object *a, const char *indent, struct buf *out)
 		buf_addf(out, "%spause %s\n", indent, gs(a, "duration"));
 	} else if (strcmp(kind, "gate") == 0) {
 		buf_addf(out, "%sgate: \"%s\"\n", indent, gs(a, "question"));
+		render_gate_cfg(a, ind2.data, out);
 	} else if (strcmp(kind, "probe") == 0) {
 		buf_addf(out, "%sprobe %s\n", indent, gs(a, "probe"));
 		if (go(a, "probe_action"))
@@ -695,6 +857,27 @@ render_step_head(const struct step *s, const char *B, const char *R, const char 
 		buf_addf(out, "    %s%s%s\n", D, s->description, R);
 }
 
+/* A unit's own timeout, retry and pause where ${item...} made them differ from the step's. */
+static void
+render_unit_values(const struct step *s, const struct unit *u, const char *ind, struct buf *out)
+{
+	if (u->timeout_ms != s->timeout_ms) {
+		buf_addf(out, "%stimeout ", ind);
+		duration_format_exact(out, u->timeout_ms);
+		buf_addc(out, '\n');
+	}
+	if (u->retry.attempts != s->retry.attempts || u->retry.interval_ms != s->retry.interval_ms) {
+		buf_addf(out, "%sup to %d attempts every ", ind, u->retry.attempts);
+		duration_format_exact(out, u->retry.interval_ms);
+		buf_addc(out, '\n');
+	}
+	if (u->pause_ms != s->pause_ms) {
+		buf_addf(out, "%sthen pause ", ind);
+		duration_format_exact(out, u->pause_ms);
+		buf_addc(out, '\n');
+	}
+}
+
 /* What follows a step's units: captures, probes after, pause, rollback notes. */
 static void
 render_step_tail(const struct step *s, const char *D, const char *R, struct buf *out)
@@ -764,8 +947,9 @@ plan_write_text(const struct run *run, bool color, plan_write_fn write, void *ct
 	if (rb->deadline_ms) {
 		buf_adds(&o.b, "deadline: ");
 		duration_format_exact(&o.b, rb->deadline_ms);
-		buf_adds(&o.b, " for the whole run\n");
+		buf_adds(&o.b, " of working time for the whole run\n");
 	}
+	render_rollout(run, &o.b);
 	buf_addf(&o.b, "%snothing below has been run; this is what `migrate run` would do, in order.%s\n", D, R);
 	for (size_t p = 0; p < rb->n_phases; p++) {
 		const struct phase *ph = &rb->phases[p];
@@ -775,16 +959,16 @@ plan_write_text(const struct run *run, bool color, plan_write_fn write, void *ct
 			continue;
 		jp = jphase(run, &ix, ph, end);
 		buf_addf(&o.b, "\n%sphase %zu/%zu: %s%s\n", B, ++p_no, np, ph->name, R);
-		if (has(jp, "gate"))
-			buf_addf(&o.b, "  gate: \"%s\"\n    (asks for approval; without a terminal needs --approve %s or --yes)\n",
-			    gs(jp, "gate"), ph->name);
-		if (go(jp, "watch")) {
-			struct json_object *w = go(jp, "watch");
-			buf_adds(&o.b, "  watch: ");
-			render_list(go(w, "probes"), ", ", &o.b);
-			buf_addf(&o.b, " every %s; abort after %s failure(s) in a row\n", gs(w, "interval"),
-			    gs(w, "failures"));
+		render_window(jp, "  ", &o.b);
+		if (has(jp, "deadline"))
+			buf_addf(&o.b, "  deadline: %s of working time for this phase\n", gs(jp, "deadline"));
+		if (has(jp, "gate")) {
+			buf_addf(&o.b, "  gate: \"%s\"\n", gs(jp, "gate"));
+			render_gate_cfg(go(jp, "gate_options"), "    ", &o.b);
+			buf_addf(&o.b, "    (asks for approval; without a terminal needs --approve %s or --yes)\n", ph->name);
 		}
+		if (go(jp, "watch"))
+			render_watch(go(jp, "watch"), "watch", "  ", &o.b);
 		for (size_t i = 0; i < ph->n_steps; i++) {
 			const struct step *s = &ph->steps[i];
 			size_t f = ix.step_first[s->index], n = ix.step_units[s->index], nsel = 0;
@@ -807,6 +991,7 @@ plan_write_text(const struct run *run, bool color, plan_write_fn write, void *ct
 				ja = jaction(run, un, &s->action, &s->expect);
 				render_action(ja, ind, &o.b);
 				json_object_put(ja);
+				render_unit_values(s, un, ind, &o.b);
 				if (s->rollback) {
 					struct buf rind = BUF_INIT;
 					buf_addf(&rind, "%srollback ", ind);
@@ -826,6 +1011,9 @@ plan_write_text(const struct run *run, bool color, plan_write_fn write, void *ct
 			buf_addc(&o.b, '\n');
 			render_unwind(run, &ix, NULL, end, false, "    ", &o.b);
 		}
+		if (ph->commit)
+			buf_addf(&o.b, "  %s== commit point: once %s is verified, a later failure unwinds only what "
+			    "comes after it ==%s\n", B, ph->name, R);
 		json_object_put(jp);
 	}
 	render_order(&o, run, &ix, B, R);

@@ -485,13 +485,239 @@ check_for(struct checker *c, const struct step *s)
 		report_at(c->r, s->for_ref.pos, "'for' needs a list, but variable '%s' is a %s",
 		    ref.name, value_type_name(v->type));
 	else
-		for (size_t i = 0; i < v->n; i++)
-			if (v->items[i].type != VAL_STR) {
-				report_at(c->r, s->for_ref.pos, "'for' needs a list of plain values, but "
-				    "variable '%s' holds a %s", ref.name, value_type_name(v->items[i].type));
+		for (size_t i = 0; i < v->n; i++) {
+			const struct value *it = &v->items[i];
+			bool plain = it->type == VAL_STR || (it->type == VAL_MAP && it->n > 0);
+			for (size_t k = 0; it->type == VAL_MAP && k < it->n; k++)
+				plain = plain && it->items[k].type == VAL_STR;
+			if (!plain) {
+				report_at(c->r, s->for_ref.pos, "'for' needs a list of plain values or "
+				    "mappings of plain values, but variable '%s' holds a %s", ref.name,
+				    value_type_name(it->type));
 				break;
 			}
+		}
 	buf_release(&at);
+}
+
+/* --- rollout control (SPEC §7) --- */
+
+/* The items of a step's for: (a literal list or a var naming one); NULL: none known. */
+static const struct value *
+items_of(struct checker *c, const struct step *s)
+{
+	struct interp_ref ref;
+	const struct value *v = NULL;
+	struct buf at = BUF_INIT;
+
+	if (!s->has_for)
+		return NULL;
+	if (s->for_ref.s == NULL)
+		return &s->for_list;
+	if (interp_is_single_ref(s->for_ref.s, &ref, &c->single) && ref.ns == REF_VAR &&
+	    lookup_var(c, ref.name, &v, &at) == VAR_OK && v->type == VAL_LIST)
+		;
+	else
+		v = NULL;
+	buf_release(&at);
+	return v;
+}
+
+/* "item 2 of 'for' ({pct: 10, ...})": names an item in messages. */
+static const char *
+item_name(struct checker *c, const struct value *items, size_t i)
+{
+	const struct value *it = &items->items[i];
+
+	buf_reset(&c->hint);
+	buf_addf(&c->hint, "item %zu of 'for'", i + 1);
+	if (it->type == VAL_MAP && it->n > 0 && it->items[0].type == VAL_STR)
+		buf_addf(&c->hint, " (%s: %s%s)", it->keys[0], it->items[0].str, it->n > 1 ? ", ..." : "");
+	else if (it->type == VAL_STR)
+		buf_addf(&c->hint, " (%s)", it->str);
+	return c->hint.data;
+}
+
+/* ${item} / ${item.KEY} in field: every item must have what it names. */
+static void
+check_item_ref(struct checker *c, const struct interp_ref *ref, struct pos pos, const char *field)
+{
+	const struct value *items = items_of(c, c->step);
+
+	for (size_t i = 0; items && i < items->n; i++) {
+		const struct value *it = &items->items[i];
+		if (ref->name2 == NULL && it->type == VAL_MAP) {
+			report_at(c->r, pos, "${item} in '%s' is a mapping for %s: write ${item.KEY}",
+			    field, item_name(c, items, i));
+			return;
+		}
+		if (ref->name2 && it->type != VAL_MAP) {
+			report_at(c->r, it->pos, "%s is not a mapping, but '%s' uses ${item.%s}",
+			    item_name(c, items, i), field, ref->name2);
+			continue;
+		}
+		if (ref->name2 && value_get(it, ref->name2) == NULL)
+			report_at(c->r, it->pos, "%s has no key '%s' (used by ${item.%s} in '%s')",
+			    item_name(c, items, i), ref->name2, ref->name2, field);
+	}
+}
+
+/* May the engine resolve this field per unit? (A step's own timeout, pause, retry.) */
+static bool
+per_unit_field(const struct numref *nr)
+{
+	struct step *s = nr->step;
+
+	return s && (nr->target == &s->timeout_ms || nr->target == &s->pause_ms ||
+	    nr->target == &s->retry.attempts || nr->target == &s->retry.interval_ms);
+}
+
+/*
+ * Fields written as one ${...}: one naming vars gets its value now (before
+ * defaults: are copied into the steps); one naming the item is checked
+ * against every item, the engine resolving it per unit.
+ */
+static void
+resolve_numrefs(struct checker *c)
+{
+	struct runbook *rb = c->rb;
+	struct buf at = BUF_INIT;
+
+	for (size_t i = 0; i < rb->n_numrefs; i++) {
+		struct numref *nr = &rb->numrefs[i];
+		struct interp_ref ref;
+		const struct value *v = NULL;
+		const char *want;
+		enum var_status st;
+
+		if (!interp_is_single_ref(nr->ref.s, &ref, &c->single))
+			continue;
+		if (ref.filter != FILTER_NONE) {
+			report_at(c->r, nr->ref.pos, "'%s' takes a plain ${...} reference, without a filter", nr->field);
+			continue;
+		}
+		if (ref.ns == REF_ITEM) {
+			if (nr->step == NULL || !nr->step->has_for)
+				report_at(c->r, nr->ref.pos, "${item} in '%s' is only defined in a step with 'for:'",
+				    nr->field);
+			else if (!per_unit_field(nr))
+				report_at(c->r, nr->ref.pos, "'%s' cannot name the item here: per item, only a "
+				    "step's timeout, pause, retry.attempts and retry.interval are resolved "
+				    "(not available in this release elsewhere)", nr->field);
+			continue;
+		}
+		if (ref.ns != REF_VAR) {
+			report_at(c->r, nr->ref.pos, "'%s' can refer to vars or to the item, not to '%s'",
+			    nr->field, nr->ref.s);
+			continue;
+		}
+		st = lookup_var(c, ref.name, &v, &at);
+		if (st != VAR_OK) {
+			report_var(c, nr->ref.pos, ref.name, st, &at, nr->field);
+			continue;
+		}
+		if (v->type != VAL_STR) {
+			report_at(c->r, nr->ref.pos, "'%s' is %s, a %s variable", nr->field, nr->ref.s,
+			    value_type_name(v->type));
+			continue;
+		}
+		want = numref_parse(nr, v->str, nr->target);
+		if (want)
+			report_at(c->r, nr->ref.pos, "'%s' is %s = '%s', which is not %s", nr->field,
+			    nr->ref.s, v->str, want);
+	}
+	buf_release(&at);
+}
+
+/* Per-item fields: every item's value must have the field's type. */
+static void
+check_item_numrefs(struct checker *c)
+{
+	struct runbook *rb = c->rb;
+
+	for (size_t i = 0; i < rb->n_numrefs; i++) {
+		const struct numref *nr = &rb->numrefs[i];
+		struct interp_ref ref;
+		const struct value *items;
+
+		if (!nr->per_unit || !per_unit_field(nr) || !nr->step->has_for ||
+		    !interp_is_single_ref(nr->ref.s, &ref, &c->single))
+			continue;
+		items = items_of(c, nr->step);
+		for (size_t k = 0; items && k < items->n; k++) {
+			const struct value *it = &items->items[k];
+			const struct value *fv = ref.name2 ? value_get(it, ref.name2) : it;
+			union { int64_t ms; int n; } out;
+			const char *want;
+
+			if (fv == NULL || fv->type != VAL_STR)
+				continue;   /* reported by check_item_ref() */
+			want = numref_parse(nr, fv->str, &out);
+			if (want)
+				report_at(c->r, fv->pos, "'%s' of step '%s' is %s = '%s' for %s, which is "
+				    "not %s", nr->field, nr->step->name ? nr->step->name : "?", nr->ref.s,
+				    fv->str, item_name(c, items, k), want);
+		}
+	}
+}
+
+/* Every baseline probe of an expect: must exist (and is not the probe itself). */
+static void
+check_baselines(struct checker *c, struct expect *e)
+{
+	struct bound *b[] = { &e->below, &e->above, &e->equals, &e->at_most, &e->at_least };
+
+	for (size_t i = 0; i < ARRAY_LEN(b); i++)
+		if (b[i]->probe)
+			b[i]->base = find_probe(c, b[i]->probe, b[i]->probe_pos);
+}
+
+static void
+check_gate_cfg(struct checker *c, struct gate_cfg *g)
+{
+	if (g)
+		resolve_refs(c, g->show, g->n_show);
+}
+
+static void
+check_rollout(struct checker *c)
+{
+	struct runbook *rb = c->rb;
+
+	resolve_refs(c, rb->watch.probes, rb->watch.n_probes);
+	resolve_refs(c, rb->verify_rollback, rb->n_verify_rollback);
+	if (rb->watch.from) {
+		rb->watch.from_phase = index_find(&c->phases, rb->watch.from);
+		if (rb->watch.from_phase == NULL)
+			report_at(c->r, rb->watch.from_pos, "'from' names no phase: '%s'%s", rb->watch.from,
+			    index_hint(&c->phases, rb->watch.from, &c->hint));
+	} else if (rb->watch.set && rb->n_phases) {
+		rb->watch.from_phase = &rb->phases[0];
+	}
+	if (rb->not_before.set && rb->not_after.set && rb->not_after.epoch_ms <= rb->not_before.epoch_ms)
+		report_at(c->r, rb->not_after.pos, "'not_after' (%s) is not later than 'not_before' (%s)",
+		    rb->not_after.text, rb->not_before.text);
+	for (size_t i = 0; i < rb->n_probes; i++)
+		check_baselines(c, &rb->probes[i].expect);
+	for (size_t i = 0; i < rb->n_phases; i++) {
+		struct phase *ph = &rb->phases[i];
+		check_gate_cfg(c, ph->gate_cfg);
+		if (ph->not_before.set && ph->not_after.set && ph->not_after.epoch_ms <= ph->not_before.epoch_ms)
+			report_at(c->r, ph->not_after.pos, "'not_after' (%s) is not later than 'not_before' (%s)",
+			    ph->not_after.text, ph->not_before.text);
+		for (size_t j = 0; j < ph->n_steps; j++) {
+			struct step *s = &ph->steps[j];
+			check_gate_cfg(c, s->action.gate_cfg);
+			check_baselines(c, &s->expect);
+			if (s->action.probe_inline)
+				check_baselines(c, &s->action.probe_inline->expect);
+			if (s->check_inline)
+				check_baselines(c, &s->check_inline->expect);
+			if (s->rollback)
+				check_baselines(c, &s->rollback->expect);
+		}
+	}
+	check_item_numrefs(c);
 }
 
 /* --- ${...} in every text --- */
@@ -565,6 +791,18 @@ check_ref(void *ctx, const struct interp_ref *ref)
 	case REF_ITEM:
 		if (c->step == NULL || !c->step->has_for)
 			report_at(c->r, pos, "${item} in '%s' is only defined in a step with 'for:'", c->field);
+		else
+			check_item_ref(c, ref, pos, c->field);
+		break;
+	case REF_EVENT:
+		if (strncmp(c->field, "notify.", 7) != 0)
+			report_at(c->r, pos, "${event.%s} in '%s' is only defined in a notify hook", ref->name,
+			    c->field);
+		else if (strcmp(ref->name, "kind") != 0 && strcmp(ref->name, "phase") != 0 &&
+		    strcmp(ref->name, "step") != 0 && strcmp(ref->name, "text") != 0 &&
+		    strcmp(ref->name, "run_id") != 0)
+			report_at(c->r, pos, "unknown event field '%s' (use kind, phase, step, text, run_id)",
+			    ref->name);
 		break;
 	case REF_CAPTURE:
 		check_capture_ref(c, ref, pos);
@@ -626,8 +864,9 @@ runbook_check(struct runbook *rb, struct report *r)
 	memset(&c, 0, sizeof(c));
 	c.rb = rb;
 	c.r = r;
-	apply_defaults(rb);
 	build_indexes(&c);
+	resolve_numrefs(&c);
+	apply_defaults(rb);
 	check_hosts(&c);
 	check_on(&c, rb->defaults.on, rb->defaults.on_pos);
 	for (size_t i = 0; i < rb->n_probes; i++)
@@ -641,6 +880,7 @@ runbook_check(struct runbook *rb, struct report *r)
 			check_for(&c, &ph->steps[j]);
 		}
 	}
+	check_rollout(&c);
 	runbook_foreach_text(rb, check_text, &c);
 	checker_release(&c);
 }

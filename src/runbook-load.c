@@ -12,6 +12,7 @@
  */
 #include "runbook.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -49,6 +50,7 @@ struct loader {
 	bool have_doc;
 	struct runbook *rb;
 	const char *what;        /* the object being parsed: "step 'x'" */
+	struct step *step;       /* the step being parsed, NULL outside steps */
 	struct buf scratch;
 };
 
@@ -458,6 +460,12 @@ type_error(struct loader *ld, const struct field *f, yaml_node_t *key)
 	err(ld, key, "'%s' must be %s", f->key, f->what);
 }
 
+/* A gate written as a mapping, while it is parsed. */
+struct gate_parse {
+	struct text message;
+	struct gate_cfg cfg;
+};
+
 /* --- handler prototypes (the tables below point at them) --- */
 
 #define HANDLER(name) static void name(struct loader *ld, const struct field *f, \
@@ -505,6 +513,13 @@ HANDLER(h_kv);
 HANDLER(h_method);
 HANDLER(h_url);
 HANDLER(h_mode);
+HANDLER(h_gate);
+HANDLER(h_on_timeout);
+HANDLER(h_events);
+HANDLER(h_wallclock);
+HANDLER(h_notify);
+HANDLER(h_from);
+HANDLER(h_commit);
 
 #define FIELD(k, ty, w, fn, T, m, a) { k, ty, w, fn, offsetof(T, m), 0, a }
 #define FIELD2(k, ty, w, fn, T, m, m2, a) { k, ty, w, fn, offsetof(T, m), offsetof(T, m2), a }
@@ -521,7 +536,10 @@ HANDLER(h_mode);
 #define W_NUM "a number"
 #define W_MAP "a mapping"
 #define W_HOST "a host name"
+#define W_GATE "a question to approve, or a mapping (message, show, approvals, timeout, on_timeout)"
 #define W_NAMES "a list of probe names"
+#define W_TIME "an RFC 3339 time such as 2026-03-01T22:00:00Z"
+#define W_BOUND "a number or {probe: NAME, times: N, plus: N}"
 
 struct int_range {
 	int min, max;
@@ -536,6 +554,9 @@ static const struct int_range r_failures = { 1, 1000000 };
 static const struct int_range r_version = { 0, 1000000 };
 static const struct num_range r_backoff = { 1.0, 1000.0 };
 static const struct num_range r_jitter = { 0.0, 1.0 };
+static const struct num_range r_times = { 0.0, 1e12 };
+static const struct num_range r_plus = { -1e300, 1e300 };
+static const struct int_range r_approvals = { 1, 1000000 };
 static const int64_t d_positive = 1, d_any = 0;
 static const int a_batch = 1, a_max_fail = 0;
 /* arg of a list that must not be empty */
@@ -548,7 +569,7 @@ enum kv_kind { KV_ENV, KV_HEADERS };
 static const enum kv_kind kv_env = KV_ENV, kv_headers = KV_HEADERS;
 
 enum { T_RUNBOOK, T_NAME, T_DESCRIPTION, T_VARS, T_SECRETS, T_HOSTS, T_DEFAULTS, T_PROBES,
-	T_PHASES, T_DEADLINE };
+	T_PHASES, T_DEADLINE, T_WATCH, T_VERIFY_ROLLBACK, T_NOTIFY, T_NOT_BEFORE, T_NOT_AFTER };
 static const struct field top_fields[] = {
 	[T_RUNBOOK] = FIELD("runbook", SCALAR, "1 (the format version)", h_version, struct runbook, version, NULL),
 	[T_NAME] = FIELD("name", SCALAR, W_NAME, h_name, struct runbook, name, NULL),
@@ -560,6 +581,11 @@ static const struct field top_fields[] = {
 	[T_PROBES] = FIELD2("probes", MAP, "a mapping of probe names to probes", h_probes, struct runbook, probes, n_probes, NULL),
 	[T_PHASES] = FIELD2("phases", SEQ, "a list of phases", h_phases, struct runbook, phases, n_phases, NULL),
 	[T_DEADLINE] = FIELD("deadline", SCALAR, W_DUR, h_duration, struct runbook, deadline_ms, &d_positive),
+	[T_WATCH] = FIELD("watch", MAP, W_MAP, h_watch, struct runbook, watch, NULL),
+	[T_VERIFY_ROLLBACK] = FIELD2("verify_rollback", SEQ, W_NAMES, h_refs, struct runbook, verify_rollback, n_verify_rollback, &non_empty),
+	[T_NOTIFY] = FIELD2("notify", SEQ, "a list of hooks (on:, and run: or http:)", h_notify, struct runbook, notify, n_notify, NULL),
+	[T_NOT_BEFORE] = FIELD("not_before", SCALAR, W_TIME, h_wallclock, struct runbook, not_before, NULL),
+	[T_NOT_AFTER] = FIELD("not_after", SCALAR, W_TIME, h_wallclock, struct runbook, not_after, NULL),
 };
 
 static const struct field secret_fields[] = {
@@ -621,11 +647,11 @@ enum { V_REGEX, V_JSON, V_BELOW, V_ABOVE, V_EQUALS, V_AT_MOST, V_AT_LEAST };
 static const struct field value_fields[] = {
 	[V_REGEX] = FIELD("regex", SCALAR, "a regular expression", h_regex, struct expect, value_re, NULL),
 	[V_JSON] = FIELD("json", SCALAR, "a JSON pointer such as /data/result/0/value/1", h_json_pointer, struct expect, value_json, NULL),
-	[V_BELOW] = FIELD("below", SCALAR, W_NUM, h_bound, struct expect, below, NULL),
-	[V_ABOVE] = FIELD("above", SCALAR, W_NUM, h_bound, struct expect, above, NULL),
-	[V_EQUALS] = FIELD("equals", SCALAR, W_NUM, h_bound, struct expect, equals, NULL),
-	[V_AT_MOST] = FIELD("at_most", SCALAR, W_NUM, h_bound, struct expect, at_most, NULL),
-	[V_AT_LEAST] = FIELD("at_least", SCALAR, W_NUM, h_bound, struct expect, at_least, NULL),
+	[V_BELOW] = FIELD("below", ANY, W_BOUND, h_bound, struct expect, below, NULL),
+	[V_ABOVE] = FIELD("above", ANY, W_BOUND, h_bound, struct expect, above, NULL),
+	[V_EQUALS] = FIELD("equals", ANY, W_BOUND, h_bound, struct expect, equals, NULL),
+	[V_AT_MOST] = FIELD("at_most", ANY, W_BOUND, h_bound, struct expect, at_most, NULL),
+	[V_AT_LEAST] = FIELD("at_least", ANY, W_BOUND, h_bound, struct expect, at_least, NULL),
 };
 
 enum { HT_METHOD, HT_URL, HT_HEADERS, HT_BODY, HT_BODY_FILE, HT_INSECURE, HT_CA_CERT, HT_FOLLOW };
@@ -710,27 +736,58 @@ static const struct field step_fields[] = {
 	[S_RUN] = FIELD("run", SCALAR, "a shell command", h_kind, struct step, action, &k_run),
 	[S_HTTP] = FIELD("http", MAP, W_MAP, h_kind, struct step, action, &k_http),
 	[S_PROBE] = FIELD("probe", ANY, "a probe name or a probe", h_kind, struct step, action, &k_probe),
-	[S_GATE] = FIELD("gate", SCALAR, "a question to approve", h_kind, struct step, action, &k_gate),
+	[S_GATE] = FIELD("gate", ANY, W_GATE, h_kind, struct step, action, &k_gate),
 	[S_UPLOAD] = FIELD("upload", MAP, W_MAP, h_kind, struct step, action, &k_upload),
 	[S_DOWNLOAD] = FIELD("download", MAP, W_MAP, h_kind, struct step, action, &k_download),
 };
 
-enum { PH_NAME, PH_DESCRIPTION, PH_GATE, PH_STEPS, PH_VERIFY, PH_WATCH };
+enum { PH_NAME, PH_DESCRIPTION, PH_GATE, PH_STEPS, PH_VERIFY, PH_WATCH, PH_COMMIT, PH_DEADLINE,
+	PH_NOT_BEFORE, PH_NOT_AFTER };
 static const struct field phase_fields[] = {
 	[PH_NAME] = FIELD("name", SCALAR, W_NAME, h_name, struct phase, name, NULL),
 	[PH_DESCRIPTION] = FIELD("description", SCALAR, W_STR, h_string, struct phase, description, NULL),
-	[PH_GATE] = FIELD("gate", SCALAR, "a question to approve", h_text, struct phase, gate, NULL),
+	[PH_GATE] = FIELD2("gate", ANY, W_GATE, h_gate, struct phase, gate, gate_cfg, NULL),
+	[PH_COMMIT] = FIELD("commit", SCALAR, W_BOOL, h_commit, struct phase, commit, NULL),
+	[PH_DEADLINE] = FIELD("deadline", SCALAR, W_DUR, h_duration, struct phase, deadline_ms, &d_positive),
+	[PH_NOT_BEFORE] = FIELD("not_before", SCALAR, W_TIME, h_wallclock, struct phase, not_before, NULL),
+	[PH_NOT_AFTER] = FIELD("not_after", SCALAR, W_TIME, h_wallclock, struct phase, not_after, NULL),
 	[PH_STEPS] = FIELD2("steps", SEQ, "a list of steps", h_steps, struct phase, steps, n_steps, NULL),
 	[PH_VERIFY] = FIELD2("verify", SEQ, W_NAMES, h_refs, struct phase, verify, n_verify, NULL),
 	[PH_WATCH] = FIELD("watch", MAP, W_MAP, h_watch, struct phase, watch, NULL),
 };
 
-enum { WA_PROBES, WA_INTERVAL, WA_FAILURES, WA_WINDOW };
+enum { WA_PROBES, WA_INTERVAL, WA_FAILURES, WA_WINDOW, WA_DELAY, WA_FROM };
 static const struct field watch_fields[] = {
 	[WA_PROBES] = FIELD2("probes", SEQ, W_NAMES, h_refs, struct watch, probes, n_probes, &non_empty),
 	[WA_INTERVAL] = FIELD("interval", SCALAR, W_DUR, h_duration, struct watch, interval_ms, &d_positive),
 	[WA_FAILURES] = FIELD("failures", SCALAR, W_INT, h_int, struct watch, failures, &r_failures),
 	[WA_WINDOW] = FIELD("window", SCALAR, W_INT, h_int, struct watch, window, &r_failures),
+	[WA_DELAY] = FIELD("delay", SCALAR, W_DUR, h_duration, struct watch, delay_ms, &d_any),
+	[WA_FROM] = FIELD2("from", SCALAR, "a phase name", h_from, struct watch, from, from_pos, NULL),
+};
+
+enum { G_MESSAGE, G_SHOW, G_APPROVALS, G_TIMEOUT, G_ON_TIMEOUT };
+static const struct field gate_fields[] = {
+	[G_MESSAGE] = FIELD("message", SCALAR, "a question to approve", h_text, struct gate_parse, message, NULL),
+	[G_SHOW] = FIELD2("show", SEQ, W_NAMES, h_refs, struct gate_parse, cfg.show, cfg.n_show, &non_empty),
+	[G_APPROVALS] = FIELD("approvals", SCALAR, "a number of approvers (at least 1)", h_int, struct gate_parse, cfg.approvals, &r_approvals),
+	[G_TIMEOUT] = FIELD("timeout", SCALAR, W_DUR, h_duration, struct gate_parse, cfg.timeout_ms, &d_positive),
+	[G_ON_TIMEOUT] = FIELD("on_timeout", SCALAR, "'stop' or 'rollback'", h_on_timeout, struct gate_parse, cfg.on_timeout, NULL),
+};
+
+enum { N_ON, N_RUN, N_HTTP, N_TIMEOUT };
+static const struct field notify_fields[] = {
+	[N_ON] = FIELD("on", ANY, "a list of events (start, phase, gate, failure, rollback, done)", h_events, struct notify_hook, events, NULL),
+	[N_RUN] = FIELD("run", SCALAR, "a shell command", h_kind, struct notify_hook, action, &k_run),
+	[N_HTTP] = FIELD("http", MAP, W_MAP, h_kind, struct notify_hook, action, &k_http),
+	[N_TIMEOUT] = FIELD("timeout", SCALAR, W_DUR, h_duration, struct notify_hook, timeout_ms, &d_positive),
+};
+
+enum { B_PROBE, B_TIMES, B_PLUS };
+static const struct field baseline_fields[] = {
+	[B_PROBE] = FIELD2("probe", SCALAR, "a probe name", h_hostname, struct bound, probe, probe_pos, NULL),
+	[B_TIMES] = FIELD("times", SCALAR, W_NUM, h_number, struct bound, times, &r_times),
+	[B_PLUS] = FIELD("plus", SCALAR, W_NUM, h_number, struct bound, plus, &r_plus),
 };
 
 /* --- the table walker --- */
@@ -892,6 +949,55 @@ h_tristate(struct loader *ld, const struct field *f, yaml_node_t *key, yaml_node
 		*AT(obj, f->off, int) = b;
 }
 
+/* Keys that take one ${...} reference instead of a literal (SPEC §7). */
+static bool
+takes_ref(const char *key)
+{
+	static const char *const keys[] = { "timeout", "pause", "batch", "max_fail", "attempts",
+		"interval", "deadline", "below", "above", "equals", "at_most", "at_least" };
+
+	for (size_t i = 0; i < ARRAY_LEN(keys); i++)
+		if (strcmp(keys[i], key) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * A numeric or duration value written as ${...}: remember it for
+ * runbook_check() (vars) or the engine (the item) and return true; the
+ * field keeps its default meanwhile. false: a literal, for the handler.
+ */
+static bool
+deferred(struct loader *ld, const struct field *f, yaml_node_t *val, void *target,
+    enum numref_kind kind, int64_t min)
+{
+	struct numref nr;
+	struct interp_ref ref;
+
+	if (val->type != YAML_SCALAR_NODE || strstr(sval(val), "${") == NULL)
+		return false;
+	if (!takes_ref(f->key)) {
+		err(ld, val, "'%s' must be %s; it does not take a ${...} reference", f->key, f->what);
+		return true;
+	}
+	if (!interp_is_single_ref(sval(val), &ref, &ld->scratch)) {
+		err(ld, val, "'%s' must be %s, or exactly one ${...} reference", f->key, f->what);
+		return true;
+	}
+	memset(&nr, 0, sizeof(nr));
+	nr.ref = text_of(ld, val);
+	nr.field = f->key;
+	nr.kind = kind;
+	nr.min = min;
+	nr.target = target;
+	nr.step = ld->step;
+	nr.per_unit = ref.ns == REF_ITEM;
+	if (kind == NUM_BOUND)
+		((struct bound *)target)->set = true;   /* its value comes later */
+	PUSH(ld->rb->numrefs, ld->rb->n_numrefs, ld->rb->cap_numrefs, nr);
+	return true;
+}
+
 static bool
 int_in(struct loader *ld, const struct field *f, yaml_node_t *key, yaml_node_t *val,
     const struct int_range *r, int *out)
@@ -916,6 +1022,8 @@ int_in(struct loader *ld, const struct field *f, yaml_node_t *key, yaml_node_t *
 static void
 h_int(struct loader *ld, const struct field *f, yaml_node_t *key, yaml_node_t *val, void *obj)
 {
+	if (deferred(ld, f, val, AT(obj, f->off, int), NUM_INT, ((const struct int_range *)f->arg)->min))
+		return;
 	int_in(ld, f, key, val, f->arg, AT(obj, f->off, int));
 }
 
@@ -924,6 +1032,8 @@ h_duration(struct loader *ld, const struct field *f, yaml_node_t *key, yaml_node
 {
 	int64_t ms;
 
+	if (deferred(ld, f, val, AT(obj, f->off, int64_t), NUM_DURATION, *(const int64_t *)f->arg))
+		return;
 	if (duration_parse(sval(val), &ms) < 0) {
 		err(ld, val, "invalid duration '%s' for '%s' (write e.g. 250ms, 30s, 5m, 1h30m)",
 		    sval(val), f->key);
@@ -954,12 +1064,34 @@ h_number(struct loader *ld, const struct field *f, yaml_node_t *key, yaml_node_t
 	*AT(obj, f->off, double) = v;
 }
 
-/* A numeric bound of expect.value. */
+/*
+ * A bound of expect.value: a number, one ${...}, or relative to a baseline
+ * probe ({probe: NAME, times: N, plus: N}).
+ */
 static void
 h_bound(struct loader *ld, const struct field *f, yaml_node_t *key, yaml_node_t *val, void *obj)
 {
 	struct bound *b = AT(obj, f->off, struct bound);
+	struct seen seen;
+	char *what;
 
+	if (val->type == YAML_MAPPING_NODE) {
+		b->times = 1.0;
+		b->plus = 0.0;
+		what = xasprintf("'%s' of expect.value", f->key);
+		PARSE(ld, val, baseline_fields, b, what, &seen);
+		free(what);
+		if (!seen.key[B_PROBE])
+			err(ld, key, "'%s' relative to a baseline needs 'probe' (the probe to compare with)", f->key);
+		b->set = true;
+		return;
+	}
+	if (val->type != YAML_SCALAR_NODE || is_null(val)) {
+		type_error(ld, f, key);
+		return;
+	}
+	if (!scalar_ok(ld, f->key, val) || deferred(ld, f, val, b, NUM_BOUND, 0))
+		return;
 	if (!parse_num(sval(val), &b->v)) {
 		type_error(ld, f, key);
 		return;
@@ -1475,10 +1607,15 @@ h_for(struct loader *ld, const struct field *f, yaml_node_t *key, yaml_node_t *v
 
 	if (val->type == YAML_SEQUENCE_NODE) {
 		value_of(ld, val, &s->for_list);
-		for (size_t i = 0; i < s->for_list.n; i++)
-			if (s->for_list.items[i].type != VAL_STR)
-				report_at(&ld->rep, s->for_list.items[i].pos,
-				    "the items of 'for' must be plain values (strings or numbers)");
+		for (size_t i = 0; i < s->for_list.n; i++) {
+			const struct value *it = &s->for_list.items[i];
+			bool plain = it->type == VAL_STR || (it->type == VAL_MAP && it->n > 0);
+			for (size_t k = 0; it->type == VAL_MAP && k < it->n; k++)
+				plain = plain && it->items[k].type == VAL_STR;
+			if (!plain)
+				report_at(&ld->rep, it->pos, "item %zu of 'for' must be a plain value or a "
+				    "mapping of plain values ({pct: 10, bake: 5m})", i + 1);
+		}
 	} else if (val->type == YAML_SCALAR_NODE && !is_null(val)) {
 		s->for_ref = text_of(ld, val);
 	} else {
@@ -1498,6 +1635,8 @@ h_amount(struct loader *ld, const struct field *f, yaml_node_t *key, yaml_node_t
 	long long v;
 
 	a->pos = npos(ld, val);
+	if (deferred(ld, f, val, a, NUM_AMOUNT, min))
+		return;
 	if (len > 1 && s[len - 1] == '%') {
 		char *num = xstrndup(s, len - 1);
 		bool ok = parse_ll(num, &v);
@@ -1671,6 +1810,179 @@ check_tcp(struct loader *ld, yaml_node_t *val)
 }
 
 /*
+ * A gate: a question (message only), or a mapping with message, show,
+ * approvals, timeout and on_timeout (SPEC §7); *cfg stays NULL for a
+ * question.
+ */
+static void
+parse_gate(struct loader *ld, yaml_node_t *key, yaml_node_t *val, struct text *msg,
+    struct gate_cfg **cfg)
+{
+	struct gate_parse gp;
+	struct seen seen;
+
+	text_release(msg);
+	gate_cfg_free(*cfg);
+	*cfg = NULL;
+	if (val->type == YAML_SCALAR_NODE && !is_null(val)) {
+		if (scalar_ok(ld, "gate", val))
+			*msg = text_of(ld, val);
+		return;
+	}
+	if (val->type != YAML_MAPPING_NODE) {
+		err(ld, key, "'gate' must be " W_GATE);
+		return;
+	}
+	memset(&gp, 0, sizeof(gp));
+	gp.cfg.approvals = 1;
+	gp.cfg.pos = npos(ld, key);
+	PARSE(ld, val, gate_fields, &gp, "gate", &seen);
+	if (seen.key[G_APPROVALS])
+		gp.cfg.approvals_pos = npos(ld, seen.val[G_APPROVALS]);
+	if (seen.key[G_TIMEOUT])
+		gp.cfg.timeout_pos = npos(ld, seen.key[G_TIMEOUT]);
+	if (seen.key[G_SHOW])
+		gp.cfg.show_pos = npos(ld, seen.key[G_SHOW]);
+	if (seen.key[G_ON_TIMEOUT] && !seen.key[G_TIMEOUT])
+		err(ld, seen.key[G_ON_TIMEOUT], "'on_timeout' needs a 'timeout' in the gate");
+	if (gp.message.s == NULL) {
+		err(ld, key, "the gate is missing 'message' (the question to approve)");
+		gp.message = text_of(ld, key);
+	}
+	*msg = gp.message;
+	*cfg = xcalloc(1, sizeof(**cfg));
+	**cfg = gp.cfg;
+}
+
+static void
+h_gate(struct loader *ld, const struct field *f, yaml_node_t *key, yaml_node_t *val, void *obj)
+{
+	parse_gate(ld, key, val, AT(obj, f->off, struct text), AT(obj, f->off2, struct gate_cfg *));
+}
+
+static void
+h_on_timeout(struct loader *ld, const struct field *f, yaml_node_t *key, yaml_node_t *val, void *obj)
+{
+	enum on_timeout *o = AT(obj, f->off, enum on_timeout);
+
+	if (strcmp(sval(val), "stop") == 0)
+		*o = ON_TIMEOUT_STOP;
+	else if (strcmp(sval(val), "rollback") == 0)
+		*o = ON_TIMEOUT_ROLLBACK;
+	else
+		type_error(ld, f, key);
+}
+
+static void
+h_commit(struct loader *ld, const struct field *f, yaml_node_t *key, yaml_node_t *val, void *obj)
+{
+	struct phase *ph = obj;
+
+	h_bool(ld, f, key, val, obj);
+	ph->commit_pos = npos(ld, key);
+}
+
+/* The phase a run-level watch starts at (resolved by runbook_check()). */
+static void
+h_from(struct loader *ld, const struct field *f, yaml_node_t *key, yaml_node_t *val, void *obj)
+{
+	if (ld->what == NULL || strcmp(ld->what, "runbook") != 0) {
+		err(ld, key, "'from' is only for the run-level watch (a phase's watch covers its phase)");
+		return;
+	}
+	h_hostname(ld, f, key, val, obj);
+}
+
+static void
+h_wallclock(struct loader *ld, const struct field *f, yaml_node_t *key, yaml_node_t *val, void *obj)
+{
+	struct wallclock *w = AT(obj, f->off, struct wallclock);
+
+	if (!rfc3339_parse(sval(val), &w->epoch_ms)) {
+		err(ld, val, "'%s' must be %s (with Z or an offset such as +02:00), not '%s'",
+		    f->key, W_TIME, sval(val));
+		return;
+	}
+	free(w->text);
+	w->text = xstrdup(sval(val));
+	w->pos = npos(ld, val);
+	w->set = true;
+}
+
+static void require_kind(struct loader *ld, yaml_node_t *node, const struct action *a,
+    const struct seen *seen, const int *kinds, size_t n, const char *list);
+
+/* on: of a notify hook: one event or a list of them. */
+static void
+h_events(struct loader *ld, const struct field *f, yaml_node_t *key, yaml_node_t *val, void *obj)
+{
+	static const char *const names[] = { "start", "phase", "gate", "failure", "rollback", "done" };
+	unsigned *ev = AT(obj, f->off, unsigned);
+	yaml_node_t *one[1] = { val }, **items = one;
+	size_t n = 1;
+
+	if (val->type == YAML_SEQUENCE_NODE)
+		items = seq_strings(ld, f, key, val, &n);
+	else if (val->type != YAML_SCALAR_NODE || is_null(val)) {
+		type_error(ld, f, key);
+		return;
+	}
+	*ev = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct suggest sg;
+		size_t j;
+		suggest_init(&sg, sval(items[i]));
+		for (j = 0; j < ARRAY_LEN(names); j++) {
+			if (strcmp(names[j], sval(items[i])) == 0)
+				break;
+			suggest_try(&sg, names[j]);
+		}
+		if (j == ARRAY_LEN(names))
+			err(ld, items[i], "unknown event '%s' (events: start, phase, gate, failure, "
+			    "rollback, done)%s", sval(items[i]), suggest_hint(&sg, &ld->scratch));
+		else
+			*ev |= 1u << j;
+	}
+	if (items != one)
+		free(items);
+	if (n == 0)
+		err(ld, key, "'on' is empty");
+}
+
+static void
+h_notify(struct loader *ld, const struct field *f, yaml_node_t *key, yaml_node_t *val, void *obj)
+{
+	static const int kinds[] = { N_RUN, N_HTTP };
+	struct runbook *rb = obj;
+	yaml_node_item_t *it = val->data.sequence.items.start;
+	size_t n = (size_t)(val->data.sequence.items.top - it);
+	const char *old = ld->what;
+
+	rb->notify = xcalloc(n, sizeof(*rb->notify));
+	for (size_t i = 0; i < n; i++) {
+		yaml_node_t *node = node_at(ld, it[i]);
+		struct notify_hook *h = &rb->notify[rb->n_notify++];
+		struct seen seen;
+		char *what = xasprintf("notify hook %zu", i + 1);
+
+		action_init(&h->action);
+		h->events = NOTIFY_ALL;
+		h->timeout_ms = DEFAULT_NOTIFY_TIMEOUT_MS;
+		h->pos = npos(ld, node);
+		if (node->type != YAML_MAPPING_NODE) {
+			err(ld, node, "a notify hook must be a mapping (on: [...], and run: or http:)");
+			free(what);
+			continue;
+		}
+		ld->what = what;
+		PARSE(ld, node, notify_fields, h, what, &seen);
+		require_kind(ld, node, &h->action, &seen, kinds, ARRAY_LEN(kinds), "run, http");
+		ld->what = old;
+		free(what);
+	}
+}
+
+/*
  * A kind key (run, http, probe, gate, upload, download, tcp). A second kind
  * is reported, and still parsed (into a scratch action) so its own errors
  * show too.
@@ -1709,7 +2021,7 @@ h_kind(struct loader *ld, const struct field *f, yaml_node_t *key, yaml_node_t *
 		check_tcp(ld, val);
 		break;
 	case ACT_GATE:
-		a->gate = text_of(ld, val);
+		parse_gate(ld, key, val, &a->gate, &a->gate_cfg);
 		break;
 	case ACT_PROBE:
 		if (val->type == YAML_MAPPING_NODE) {
@@ -1877,6 +2189,21 @@ alone_ok(int i)
 	return i == S_NAME || i == S_DESCRIPTION;
 }
 
+/* Point a deferred ${...} field at another place; true if one was there. */
+static bool
+retarget(struct runbook *rb, void *from, void *to)
+{
+	bool found = false;
+
+	for (size_t i = 0; i < rb->n_numrefs; i++) {
+		if (rb->numrefs[i].target == from) {
+			rb->numrefs[i].target = to;
+			found = true;
+		}
+	}
+	return found;
+}
+
 static void
 parse_step(struct loader *ld, yaml_node_t *node, struct step *s)
 {
@@ -1898,10 +2225,13 @@ parse_step(struct loader *ld, yaml_node_t *node, struct step *s)
 	else
 		what = xstrdup("step");
 	ld->what = what;
+	ld->step = s;
 	PARSE(ld, node, step_fields, s, what, &seen);
+	ld->step = NULL;
 	require(ld, node, &seen, step_fields, S_NAME, "step");
 	/* pause: is the step's kind when nothing else is, else a wait after each unit */
-	if (s->action.kind == ACT_NONE && seen.key[S_PAUSE] && s->pause_ms > 0) {
+	if (s->action.kind == ACT_NONE && seen.key[S_PAUSE] &&
+	    (s->pause_ms > 0 || retarget(ld->rb, &s->pause_ms, &s->action.pause_ms))) {
 		bool other = false;
 		for (size_t i = 0; i + 1 < ARRAY_LEN(kinds); i++)
 			other |= seen.key[kinds[i]] != NULL;
@@ -1957,11 +2287,16 @@ h_watch(struct loader *ld, const struct field *f, yaml_node_t *key, yaml_node_t 
 	struct watch *w = AT(obj, f->off, struct watch);
 	struct seen seen;
 
+	const char *old = ld->what;
+
 	w->set = true;
 	w->pos = npos(ld, key);
 	w->interval_ms = DEFAULT_WATCH_INTERVAL_MS;
 	w->failures = 1;
+	/* h_from tells the run-level watch by ld->what */
+	ld->what = f == &top_fields[T_WATCH] ? "runbook" : "watch";
 	PARSE(ld, val, watch_fields, w, "watch", &seen);
+	ld->what = old;
 	require(ld, key, &seen, watch_fields, WA_PROBES, "watch");
 	if (!seen.key[WA_WINDOW])
 		w->window = w->failures;
@@ -1987,6 +2322,8 @@ parse_phase(struct loader *ld, yaml_node_t *node, struct phase *ph)
 		what = xstrdup("phase");
 	PARSE(ld, node, phase_fields, ph, what, &seen);
 	require(ld, node, &seen, phase_fields, PH_NAME, "phase");
+	if (seen.key[PH_DEADLINE])
+		ph->deadline_pos = npos(ld, seen.key[PH_DEADLINE]);
 	if (!seen.key[PH_STEPS] && !seen.key[PH_VERIFY])
 		err(ld, node, "%s has no 'steps' (or 'verify')", what);
 	free(what);

@@ -5,11 +5,14 @@
  */
 #include "runbook.h"
 
+#include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "buf.h"
+#include "duration.h"
 #include "regex.h"
 #include "runbook-private.h"
 #include "util.h"
@@ -175,6 +178,66 @@ value_get(const struct value *map, const char *key)
 	return NULL;
 }
 
+const char *
+item_field(const struct value *item, const char *key)
+{
+	if (item == NULL)
+		return NULL;
+	if (key)
+		item = value_get(item, key);
+	return item && item->type == VAL_STR ? item->str : NULL;
+}
+
+const char *
+numref_parse(const struct numref *nr, const char *s, void *out)
+{
+	char *end;
+	long long v;
+	double d;
+	size_t len = strlen(s);
+
+	switch (nr->kind) {
+	case NUM_DURATION:
+		if (duration_parse(s, out) < 0)
+			return "a duration such as 30s or 5m";
+		if (*(int64_t *)out < nr->min)
+			return "a duration longer than 0";
+		return NULL;
+	case NUM_INT:
+		errno = 0;
+		v = strtoll(s, &end, 10);
+		if (*s == '\0' || *end != '\0' || errno || v < nr->min || v > 1000000)
+			return nr->min > 0 ? "a whole number of at least 1" : "a whole number";
+		*(int *)out = (int)v;
+		return NULL;
+	case NUM_AMOUNT: {
+		struct amount *a = out;
+		bool pct = len > 1 && s[len - 1] == '%';
+		char *num = xstrndup(s, pct ? len - 1 : len);
+		errno = 0;
+		v = strtoll(num, &end, 10);
+		if (*num == '\0' || *end != '\0' || errno || v < nr->min || v > (pct ? 100 : 1000000)) {
+			free(num);
+			return "a number of hosts or a percentage such as \"25%\"";
+		}
+		free(num);
+		a->set = true;
+		a->percent = pct;
+		a->n = (int)v;
+		return NULL;
+	}
+	case NUM_BOUND:
+		errno = 0;
+		d = strtod(s, &end);
+		if (*s == '\0' || *end != '\0' || errno || isnan(d))
+			return "a number";
+		((struct bound *)out)->set = true;
+		((struct bound *)out)->v = d;
+		return NULL;
+	}
+	return "a value";
+}
+
 /* --- constructors --- */
 
 void
@@ -278,6 +341,23 @@ http_release(struct http_req *h)
 	text_release(&h->ca_cert);
 }
 
+static void
+probe_refs_release(struct probe_ref *refs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(refs[i].name);
+	free(refs);
+}
+
+void
+gate_cfg_free(struct gate_cfg *g)
+{
+	if (g == NULL)
+		return;
+	probe_refs_release(g->show, g->n_show);
+	free(g);
+}
+
 void
 action_release(struct action *a)
 {
@@ -287,6 +367,7 @@ action_release(struct action *a)
 	text_release(&a->xfer.dest);
 	text_release(&a->tcp);
 	text_release(&a->gate);
+	gate_cfg_free(a->gate_cfg);
 	free(a->probe_name);
 	if (a->probe_inline) {
 		probe_release(a->probe_inline);
@@ -298,6 +379,10 @@ action_release(struct action *a)
 void
 expect_release(struct expect *e)
 {
+	struct bound *b[] = { &e->below, &e->above, &e->equals, &e->at_most, &e->at_least };
+
+	for (size_t i = 0; i < ARRAY_LEN(b); i++)
+		free(b[i]->probe);
 	free(e->exit_codes);
 	regex_free(e->out_re);
 	regex_free(e->err_re);
@@ -335,14 +420,6 @@ rollback_free(struct rollback *rb)
 }
 
 static void
-probe_refs_release(struct probe_ref *refs, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(refs[i].name);
-	free(refs);
-}
-
-static void
 step_release(struct step *s)
 {
 	free(s->name);
@@ -374,6 +451,10 @@ phase_release(struct phase *ph)
 	free(ph->name);
 	free(ph->description);
 	text_release(&ph->gate);
+	gate_cfg_free(ph->gate_cfg);
+	free(ph->not_before.text);
+	free(ph->not_after.text);
+	free(ph->watch.from);
 	for (size_t i = 0; i < ph->n_steps; i++)
 		step_release(&ph->steps[i]);
 	free(ph->steps);
@@ -427,6 +508,17 @@ runbook_free(struct runbook *rb)
 	for (size_t i = 0; i < rb->n_phases; i++)
 		phase_release(&rb->phases[i]);
 	free(rb->phases);
+	probe_refs_release(rb->watch.probes, rb->watch.n_probes);
+	free(rb->watch.from);
+	probe_refs_release(rb->verify_rollback, rb->n_verify_rollback);
+	for (size_t i = 0; i < rb->n_notify; i++)
+		action_release(&rb->notify[i].action);
+	free(rb->notify);
+	free(rb->not_before.text);
+	free(rb->not_after.text);
+	for (size_t i = 0; i < rb->n_numrefs; i++)
+		text_release(&rb->numrefs[i].ref);
+	free(rb->numrefs);
 	free(rb);
 }
 
@@ -608,6 +700,16 @@ runbook_foreach_text(const struct runbook *rb, text_visit_fn fn, void *ctx)
 		visit_text(&v, &ph->gate, "gate");
 		for (size_t j = 0; j < ph->n_steps; j++)
 			visit_step(&v, &ph->steps[j]);
+	}
+	for (size_t i = 0; i < rb->n_notify; i++) {
+		size_t old = visit_push(&v, "notify.");
+		visit_action(&v, &rb->notify[i].action);
+		v.base = old;
+	}
+	for (size_t i = 0; i < rb->n_numrefs; i++) {
+		v.step = rb->numrefs[i].step;
+		visit_text(&v, &rb->numrefs[i].ref, rb->numrefs[i].field);
+		v.step = NULL;
 	}
 	buf_release(&v.field);
 }

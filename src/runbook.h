@@ -74,10 +74,18 @@ struct retry {
 	double jitter;           /* 0..1; default 0 */
 };
 
-/* A numeric bound of expect.value. */
+/*
+ * A numeric bound of expect.value: a number (v), or relative to another
+ * probe sampled at the same moment (SPEC §7): base × times + plus.
+ */
 struct bound {
 	bool set;
 	double v;
+	char *probe;                 /* baseline probe name; NULL: absolute */
+	struct pos probe_pos;
+	const struct probe *base;    /* resolved at load time */
+	double times;                /* default 1 */
+	double plus;                 /* default 0 */
 };
 
 /* expect.no_data: what a result without a value means (SPEC §2). */
@@ -142,6 +150,7 @@ enum action_kind {
 };
 
 struct probe;
+struct gate_cfg;
 
 /* What a step, probe or rollback does: exactly one kind. */
 struct action {
@@ -153,6 +162,7 @@ struct action {
 	struct text tcp;             /* ACT_TCP: HOST:PORT */
 	int64_t pause_ms;            /* ACT_PAUSE */
 	struct text gate;            /* ACT_GATE: the question */
+	struct gate_cfg *gate_cfg;   /* ACT_GATE: NULL when written as a message */
 	/* ACT_PROBE: a reference (probe_name set, resolved into probe) or an
 	 * inline probe (probe_inline owned here, probe points at it). */
 	char *probe_name;
@@ -239,14 +249,89 @@ struct watch {
 	int64_t interval_ms;         /* default 30s */
 	int failures;                /* default 1 */
 	int window;                  /* failed samples counted among the last window; default failures */
+	int64_t delay_ms;            /* first sample after this long; default 0 */
+	char *from;                  /* run-level watch: phase it starts at; NULL: the first */
+	struct pos from_pos;
+	const struct phase *from_phase; /* resolved at load time */
 	struct pos pos;
 };
+
+/* A wall-clock time (RFC 3339) of a maintenance window (SPEC §7). */
+struct wallclock {
+	bool set;
+	int64_t epoch_ms;
+	char *text;                  /* as written */
+	struct pos pos;
+};
+
+enum on_timeout { ON_TIMEOUT_STOP = 0, ON_TIMEOUT_ROLLBACK };
+
+/* What a gate written as a mapping adds to its message (SPEC §7). */
+struct gate_cfg {
+	struct probe_ref *show;      /* probes run and shown before asking */
+	size_t n_show;
+	int approvals;               /* distinct approvers; default 1 */
+	int64_t timeout_ms;          /* 0: none */
+	enum on_timeout on_timeout;
+	struct pos pos;              /* of the gate: key */
+	struct pos approvals_pos, timeout_pos, show_pos;
+};
+
+/* Events a notify hook listens to (bits). */
+enum notify_event {
+	NOTIFY_START = 1 << 0,
+	NOTIFY_PHASE = 1 << 1,
+	NOTIFY_GATE = 1 << 2,
+	NOTIFY_FAILURE = 1 << 3,
+	NOTIFY_ROLLBACK = 1 << 4,
+	NOTIFY_DONE = 1 << 5,
+};
+#define NOTIFY_ALL 0x3f
+
+struct notify_hook {
+	unsigned events;             /* enum notify_event bits; default all */
+	struct action action;        /* ACT_RUN or ACT_HTTP */
+	int64_t timeout_ms;          /* default 10s */
+	struct pos pos;
+};
+
+enum numref_kind { NUM_DURATION, NUM_INT, NUM_AMOUNT, NUM_BOUND };
+
+/*
+ * A numeric or duration field written as exactly one ${...} reference
+ * (SPEC §7). One that names vars is resolved into target at load time;
+ * one that names the item (${item} or ${item.KEY}) is checked against
+ * every item at load time and resolved per unit by the engine.
+ */
+struct numref {
+	struct text ref;
+	const char *field;           /* the key as written: "timeout", "pause", ... */
+	enum numref_kind kind;
+	int64_t min;                 /* smallest value allowed */
+	void *target;                /* the field it fills (inside the runbook) */
+	struct step *step;           /* the step it is written in; NULL elsewhere */
+	bool per_unit;               /* names the item */
+};
+
+/*
+ * Parse s as a value of nr's kind into out, which points at what the
+ * kind fills: int64_t (ms), int, struct amount or struct bound. Returns
+ * NULL, or a static description of what was expected ("a duration such
+ * as 30s or 5m").
+ */
+const char *numref_parse(const struct numref *nr, const char *s, void *out);
 
 struct phase {
 	char *name;
 	struct pos pos;
 	char *description;
 	struct text gate;            /* s NULL: no gate */
+	struct gate_cfg *gate_cfg;   /* NULL when the gate is a plain message */
+	bool commit;                 /* a point of no return (SPEC §7) */
+	struct pos commit_pos;
+	int64_t deadline_ms;         /* working time of this phase; 0: none */
+	struct pos deadline_pos;
+	struct wallclock not_before, not_after;
 	struct step *steps;
 	size_t n_steps;
 	struct probe_ref *verify;
@@ -313,6 +398,15 @@ struct runbook {
 	size_t n_phases;
 	size_t n_steps;              /* over all phases */
 	int64_t deadline_ms;         /* 0: none */
+	struct pos deadline_pos;
+	struct watch watch;          /* run-level guard (SPEC §7) */
+	struct probe_ref *verify_rollback;
+	size_t n_verify_rollback;
+	struct notify_hook *notify;
+	size_t n_notify;
+	struct wallclock not_before, not_after;
+	struct numref *numrefs;      /* fields written as one ${...} */
+	size_t n_numrefs, cap_numrefs;
 	char sha256[65];             /* hex digest of the file's bytes */
 };
 
@@ -321,6 +415,7 @@ struct runbook {
 #define DEFAULT_PROBE_TIMEOUT_MS ((int64_t)10 * 1000)
 #define DEFAULT_RETRY_INTERVAL_MS 1000
 #define DEFAULT_WATCH_INTERVAL_MS 30000
+#define DEFAULT_NOTIFY_TIMEOUT_MS 10000
 #define NAME_PATTERN "[a-z0-9][a-z0-9._-]*"
 
 /* Overrides from the command line, applied on top of vars: at load time. */
@@ -371,6 +466,12 @@ void runbook_foreach_text(const struct runbook *rb, text_visit_fn fn, void *ctx)
  * command at all ("$MIGRATE_SECRET_NAME" is the way). Returns how many.
  */
 size_t runbook_warnings(const struct runbook *rb, struct diags *w);
+
+/*
+ * The value of a unit's item for ${item} (key NULL) or ${item.KEY}: a
+ * string, or NULL when the item has no such key or is not a string.
+ */
+const char *item_field(const struct value *item, const char *key);
 
 void value_release(struct value *v);
 void value_copy(struct value *dst, const struct value *src);

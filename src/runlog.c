@@ -87,37 +87,7 @@ set_obj(struct json_object **dst, struct json_object *rec, const char *key, enum
 static bool
 parse_ts(const char *s, int64_t *ms)
 {
-	struct tm tm;
-	int y, mo, d, h, mi, sec, frac = 0, n = 0;
-	time_t t;
-
-	if (s == NULL)
-		return false;
-	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6)
-		return false;
-	s += n;
-	if (*s == '.') {
-		int digits = 0;
-		for (s++; *s >= '0' && *s <= '9'; s++, digits++)
-			if (digits < 3)
-				frac = frac * 10 + (*s - '0');
-		for (; digits < 3; digits++)
-			frac *= 10;
-	}
-	if (strcmp(s, "Z") != 0)
-		return false;
-	memset(&tm, 0, sizeof(tm));
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = sec;
-	t = timegm(&tm);
-	if (t == (time_t)-1)
-		return false;
-	*ms = (int64_t)t * 1000 + frac;
-	return true;
+	return s && rfc3339_parse(s, ms);
 }
 
 /* ts(b) - ts(a) in ms, or 0 when either cannot be read. */

@@ -1,5 +1,6 @@
 #include "util.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,4 +109,60 @@ sleep_ms(int64_t ms, volatile int *stop)
 		while (nanosleep(&ts, &ts) == -1 && errno == EINTR && !(stop && *stop))
 			;
 	}
+}
+
+/*
+ * An RFC 3339 time: YYYY-MM-DDTHH:MM:SS, an optional fraction (kept to the
+ * millisecond), then Z or +HH:MM / -HH:MM ('t' or ' ' may stand for 'T').
+ */
+bool
+rfc3339_parse(const char *s, int64_t *ms)
+{
+	int y, mo, d, h, mi, sec, oh = 0, om = 0, frac = 0, n = 0;
+	char sep, sign;
+	struct tm tm;
+	time_t t;
+
+	if (sscanf(s, "%4d-%2d-%2d%c%2d:%2d:%2d%n", &y, &mo, &d, &sep, &h, &mi, &sec, &n) != 7 ||
+	    n != 19 || (sep != 'T' && sep != 't' && sep != ' '))
+		return false;
+	s += n;
+	if (*s == '.') {
+		int digits = 0;
+		if (!isdigit((unsigned char)s[1]))
+			return false;
+		for (s++; isdigit((unsigned char)*s); s++, digits++)
+			if (digits < 3)
+				frac = frac * 10 + (*s - '0');
+		for (; digits < 3; digits++)
+			frac *= 10;
+	}
+	if (*s == 'Z' || *s == 'z') {
+		s++;
+	} else if (*s == '+' || *s == '-') {
+		sign = *s++;
+		if (sscanf(s, "%2d:%2d%n", &oh, &om, &n) != 2 || n != 5 || oh > 23 || om > 59)
+			return false;
+		s += n;
+		if (sign == '-') {
+			oh = -oh;
+			om = -om;
+		}
+	} else {
+		return false;
+	}
+	if (*s != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+		return false;
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	t = timegm(&tm);
+	if (t == (time_t)-1 || tm.tm_mday != d)
+		return false;
+	*ms = ((int64_t)t - (int64_t)oh * 3600 - (int64_t)om * 60) * 1000 + frac;
+	return true;
 }

@@ -8,6 +8,7 @@
 #ifndef MIGRATE_UTIL_H
 #define MIGRATE_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,6 +25,9 @@ int64_t now_ms(void);
 int64_t wall_ms(void);
 /* Sleep for ms milliseconds, or until *stop becomes non-zero (checked every 50 ms). */
 void sleep_ms(int64_t ms, volatile int *stop);
+
+/* Milliseconds since the epoch of an RFC 3339 time (Z or an offset); false if it is not one. */
+bool rfc3339_parse(const char *s, int64_t *ms);
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define PUSH(arr, n, cap, val) do { \

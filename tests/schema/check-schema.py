@@ -65,6 +65,33 @@ def load_yaml(text):
 # as a /-joined path into the document ("" for the top level), YAML). The path
 # makes sure each snippet fails for the reason it was written for.
 MUST_FAIL = [
+    ("gate approvals 0", "phases/0/gate", """
+runbook: 1
+name: x
+phases: [{name: p, gate: {message: "go?", approvals: 0}, steps: [{name: s, run: "true"}]}]
+"""),
+    ("gate on_timeout without timeout", "phases/0/gate", """
+runbook: 1
+name: x
+phases: [{name: p, gate: {message: "go?", on_timeout: rollback}, steps: [{name: s, run: "true"}]}]
+"""),
+    ("unknown notify event", "notify/0/on", """
+runbook: 1
+name: x
+notify: [{on: [gates], run: "true"}]
+phases: [{name: p, steps: [{name: s, run: "true"}]}]
+"""),
+    ("numeric field with text around a reference", "phases/0/steps/0/timeout", """
+runbook: 1
+name: x
+phases: [{name: p, steps: [{name: s, run: "true", timeout: "${t}s"}]}]
+"""),
+    ("not_before that is not RFC 3339", "not_before", """
+runbook: 1
+name: x
+not_before: tomorrow
+phases: [{name: p, steps: [{name: s, run: "true"}]}]
+"""),
     ("unknown top-level key", "", """
 runbook: 1
 name: x

@@ -24,7 +24,11 @@ lookup(void *ctx, const struct interp_ref *ref, struct buf *out, bool *secret, c
 		*secret = true;
 		buf_adds(out, "hunter2");
 		return 0;
-	case REF_ITEM: buf_adds(out, "25"); return 0;
+	case REF_ITEM:
+		if (ref->name2) { buf_addf(out, "<item.%s>", ref->name2); return 0; }
+		buf_adds(out, "25");
+		return 0;
+	case REF_EVENT: buf_addf(out, "<event.%s>", ref->name); return 0;
 	case REF_CAPTURE:
 		buf_addf(out, "<%s.%s>", ref->name, ref->name2);
 		return 0;
@@ -73,6 +77,8 @@ START_TEST(test_plain_refs)
 	EXPECT_EXPAND("${probes.error-rate.value}", "[error-rate]");
 	EXPECT_EXPAND("${ api }", "https://api.example.com");
 	EXPECT_EXPAND("${env.HOME}", "E");
+	EXPECT_EXPAND("flagctl set ${item.pct} for ${item.bake}", "flagctl set <item.pct> for <item.bake>");
+	EXPECT_EXPAND("${event.kind}: ${event.text}", "<event.kind>: <event.text>");
 }
 END_TEST
 

@@ -1302,7 +1302,128 @@ START_TEST(test_for)
 	EXPECT_ERROR(VSTEPS "      - {name: s, for: \"${secrets.token}\", run: x}\n", 12, 24, "'for' must be a list");
 	EXPECT_ERROR(VSTEPS "      - {name: s, for: {a: 1}, run: x}\n", 12, 19, "'for' must be a list or a single ${var}");
 	EXPECT_ERROR(VSTEPS "      - {name: s, for: [a, [b]], run: x}\n", 12, 28,
-	    "the items of 'for' must be plain values");
+	    "item 2 of 'for' must be a plain value or a mapping of plain values");
+}
+END_TEST
+
+/* --- rollout control (SPEC §7) --- */
+
+#define RVARS HEAD "vars:\n  bake: 2s\n  who: bob\n  stages: [{pct: 1, bake: 1s}, {pct: 5, bake: 2s}]\n" \
+	"probes:\n  up: {run: 'true'}\n  base: {run: 'echo 1', expect: {value: {regex: '(\\d+)', at_least: 0}}}\n"
+/* with RVARS, what follows starts on line 10; with RSTEPS, steps on line 12 */
+#define RSTEPS RVARS "phases:\n  - name: p\n    steps:\n"
+
+START_TEST(test_mapping_items)
+{
+	struct runbook *rb = load_ok(RSTEPS
+	    "      - name: shift\n"
+	    "        for: [{pct: 1, bake: 10m}, {pct: 10, bake: 30m}]\n"
+	    "        run: flagctl set ${item.pct}\n"
+	    "        pause: ${item.bake}\n"
+	    "        timeout: ${bake}\n"
+	    "      - {name: ramp, for: \"${stages}\", run: \"echo ${item.pct}\", retry: {attempts: \"${item.pct}\"}}\n");
+	const struct step *s = runbook_step(rb, "shift");
+	ck_assert_int_eq(s->for_list.n, 2);
+	ck_assert_int_eq(s->for_list.items[1].type, VAL_MAP);
+	ck_assert_int_eq(s->timeout_ms, 2000);     /* ${bake} resolved at load time */
+	ck_assert_int_eq(s->pause_ms, 0);          /* per unit */
+	ck_assert_str_eq(item_field(&s->for_list.items[1], "bake"), "30m");
+	runbook_free(rb);
+
+	/* an item without the key: named by its position and first field */
+	EXPECT_ERROR(RSTEPS "      - {name: s, for: [{pct: 1, bake: 1m}, {pct: 2}], run: \"x ${item.bake}\"}\n",
+	    13, 45, "item 2 of 'for' (pct: 2) has no key 'bake' (used by ${item.bake} in 'run')");
+	/* a per-item duration that is text */
+	EXPECT_ERROR(RSTEPS "      - {name: s, for: [{pct: 1, bake: soon}], pause: \"${item.bake}\", run: x}\n",
+	    13, 40, "'pause' of step 's' is ${item.bake} = 'soon' for item 1 of 'for' (pct: 1, ...), "
+	    "which is not a duration");
+	/* a ${var} numeric field that is text */
+	EXPECT_ERROR(RSTEPS "      - {name: s, timeout: \"${who}\", run: x}\n", 13, 28,
+	    "'timeout' is ${who} = 'bob', which is not a duration such as 30s or 5m");
+	EXPECT_ERROR(RSTEPS "      - {name: s, retry: {attempts: \"${who}\"}, run: x}\n", 13, 37,
+	    "'attempts' is ${who} = 'bob', which is not a whole number");
+	EXPECT_ERROR(RSTEPS "      - {name: s, timeout: \"${who}s\", run: x}\n", 13, 28,
+	    "'timeout' must be a duration such as 30s or 5m, or exactly one ${...} reference");
+	EXPECT_ERROR(RSTEPS "      - {name: s, run: x, retry: {max_interval: \"${bake}\"}}\n", 13, 49,
+	    "it does not take a ${...} reference");
+	EXPECT_ERROR(RSTEPS "      - {name: s, for: [1], run: x}\n      - {name: t, pause: \"${item}\"}\n", 14, 26,
+	    "${item} in 'pause' is only defined in a step with 'for:'");
+	EXPECT_ERROR(RSTEPS "      - {name: s, for: [{a: 1}], run: \"x ${item}\"}\n", 13, 42,
+	    "${item} in 'run' is a mapping for item 1 of 'for' (a: 1): write ${item.KEY}");
+	EXPECT_ERROR(RSTEPS "      - {name: s, for: [{a: 1}], run: x, expect: {value: {regex: '(1)', below: \"${item.a}\"}}}\n",
+	    13, 80, "'below' cannot name the item here");
+}
+END_TEST
+
+START_TEST(test_rollout_keys)
+{
+	struct runbook *rb = load_ok(RVARS
+	    "watch: {probes: [up], interval: 5s, failures: 2, window: 5, delay: 1s, from: q}\n"
+	    "verify_rollback: [up]\n"
+	    "not_before: 2026-03-01T22:00:00Z\n"
+	    "not_after: 2026-03-02T01:00:00+01:00\n"
+	    "notify:\n"
+	    "  - {on: [gate, done], run: \"echo ${event.kind} ${event.text|quote}\", timeout: 3s}\n"
+	    "phases:\n"
+	    "  - name: p\n"
+	    "    commit: true\n"
+	    "    deadline: 45m\n"
+	    "    gate: {message: go?, show: [up], approvals: 2, timeout: 30m, on_timeout: rollback}\n"
+	    "    steps:\n"
+	    "      - {name: s, run: 'echo 2', expect: {value: {regex: '(\\d+)', below: {probe: base, times: 1.2, plus: 1}}}}\n"
+	    "      - {name: g, gate: {message: again?, approvals: 2}}\n"
+	    "  - name: q\n"
+	    "    watch: {probes: [up], failures: 2, window: 3}\n"
+	    "    steps: [{name: t, run: x}]\n");
+	const struct phase *p = runbook_phase(rb, "p");
+	ck_assert(rb->watch.set);
+	ck_assert_ptr_eq(rb->watch.from_phase, runbook_phase(rb, "q"));
+	ck_assert_int_eq(rb->watch.window, 5);
+	ck_assert_int_eq(rb->watch.delay_ms, 1000);
+	ck_assert_int_eq(rb->n_verify_rollback, 1);
+	ck_assert_int_eq(rb->not_before.epoch_ms, 1772402400000LL);
+	ck_assert_int_eq(rb->not_after.epoch_ms, 1772409600000LL);
+	ck_assert_int_eq(rb->n_notify, 1);
+	ck_assert_uint_eq(rb->notify[0].events, NOTIFY_GATE | NOTIFY_DONE);
+	ck_assert_int_eq(rb->notify[0].timeout_ms, 3000);
+	ck_assert(p->commit);
+	ck_assert_int_eq(p->deadline_ms, 45 * 60000);
+	ck_assert_str_eq(p->gate.s, "go?");
+	ck_assert_int_eq(p->gate_cfg->approvals, 2);
+	ck_assert_int_eq(p->gate_cfg->on_timeout, ON_TIMEOUT_ROLLBACK);
+	ck_assert_ptr_eq(p->gate_cfg->show[0].probe, runbook_probe(rb, "up"));
+	ck_assert_ptr_eq(runbook_step(rb, "s")->expect.below.base, runbook_probe(rb, "base"));
+	ck_assert(runbook_step(rb, "s")->expect.below.times > 1.19);
+	ck_assert_str_eq(runbook_step(rb, "g")->action.gate.s, "again?");
+	ck_assert_int_eq(runbook_step(rb, "g")->action.gate_cfg->approvals, 2);
+	runbook_free(rb);
+
+	EXPECT_ERROR(RVARS "watch: {probes: [up], from: nowhere}\nphases: [{name: p, steps: [{name: s, run: x}]}]\n",
+	    10, 29, "'from' names no phase: 'nowhere'");
+	EXPECT_ERROR(RSTEPS "      - {name: g, gate: {message: go?, approvals: 0}}\n", 13, 51,
+	    "'approvals' must be at least 1");
+	EXPECT_ERROR(RVARS "phases:\n  - {name: p, gate: {message: go?, on_timeout: stop}, steps: [{name: s, run: x}]}\n",
+	    11, 36, "'on_timeout' needs a 'timeout' in the gate");
+	EXPECT_ERROR(RVARS "phases:\n  - {name: p, gate: {show: [up]}, steps: [{name: s, run: x}]}\n",
+	    11, 15, "the gate is missing 'message'");
+	EXPECT_ERROR(RVARS "phases:\n  - {name: p, gate: {message: go?, on_timeout: later, timeout: 1m}, steps: [{name: s, run: x}]}\n",
+	    11, 36, "'on_timeout' must be 'stop' or 'rollback'");
+	EXPECT_ERROR(RVARS "notify: [{on: [gates], run: x}]\nphases: [{name: p, steps: [{name: s, run: x}]}]\n",
+	    10, 16, "unknown event 'gates' (events: start, phase, gate, failure, rollback, done) (did you mean 'gate'?)");
+	EXPECT_ERROR(RVARS "notify: [{on: [done]}]\nphases: [{name: p, steps: [{name: s, run: x}]}]\n",
+	    10, 10, "notify hook 1 has no kind (one of run, http)");
+	EXPECT_ERROR(RVARS "phases: [{name: p, steps: [{name: s, run: \"${event.kind}\"}]}]\n",
+	    10, 44, "${event.kind} in 'run' is only defined in a notify hook");
+	EXPECT_ERROR(RVARS "not_before: tomorrow\nphases: [{name: p, steps: [{name: s, run: x}]}]\n",
+	    10, 13, "'not_before' must be an RFC 3339 time");
+	EXPECT_ERROR(RVARS "phases:\n  - {name: p, watch: {probes: [up], from: p}, steps: [{name: s, run: x}]}\n",
+	    11, 37, "'from' is only for the run-level watch");
+	EXPECT_ERROR(RVARS "phases:\n  - {name: p, watch: {probes: [up], failures: 3, window: 2}, steps: [{name: s, run: x}]}\n",
+	    11, 50, "'window' (2) must be at least 'failures' (3)");
+	EXPECT_ERROR(RSTEPS "      - {name: s, run: x, expect: {value: {regex: '(1)', below: {probe: nope}}}}\n",
+	    13, 73, "unknown probe 'nope'");
+	EXPECT_ERROR(RSTEPS "      - {name: s, run: x, expect: {value: {regex: '(1)', below: {times: 2}}}}\n",
+	    13, 58, "'below' relative to a baseline needs 'probe'");
 }
 END_TEST
 
@@ -1501,6 +1622,8 @@ load_suite(void)
 	tcase_add_test(tc, test_interp_item);
 	tcase_add_test(tc, test_interp_captures);
 	tcase_add_test(tc, test_for);
+	tcase_add_test(tc, test_mapping_items);
+	tcase_add_test(tc, test_rollout_keys);
 	tcase_add_test(tc, test_overrides);
 	tcase_add_test(tc, test_vars_file);
 	tcase_add_test(tc, test_collects_all_errors);

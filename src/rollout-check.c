@@ -1,0 +1,96 @@
+/*
+ * rollout-check.c - the preflight of rollout control (SPEC §7): the parts
+ * of it a runbook uses that this build cannot run yet are refused before
+ * anything runs, each at its position, rather than silently ignored.
+ * Each check goes away as its engine part lands.
+ */
+#include "rollout.h"
+
+#include <stdio.h>
+
+#include "engine.h"
+
+static void
+refuse(struct diags *d, const struct runbook *rb, struct pos pos, const char *what)
+{
+	diags_add(d, rb->file, pos.line, pos.col, "%s: not available in this release (nothing was run)", what);
+}
+
+static bool
+bound_relative(const struct expect *e)
+{
+	return e->below.probe || e->above.probe || e->equals.probe || e->at_most.probe || e->at_least.probe;
+}
+
+static void
+check_expect(struct diags *d, const struct runbook *rb, const struct expect *e, struct pos pos)
+{
+	if (bound_relative(e))
+		refuse(d, rb, e->pos.line ? e->pos : pos, "a bound relative to a baseline probe (expect.value)");
+}
+
+static void
+check_gate(struct diags *d, const struct runbook *rb, const struct gate_cfg *g)
+{
+	if (g == NULL)
+		return;
+	if (g->n_show)
+		refuse(d, rb, g->show_pos, "gate 'show'");
+	if (g->approvals > 1)
+		refuse(d, rb, g->approvals_pos, "gate 'approvals' above 1");
+	if (g->timeout_ms)
+		refuse(d, rb, g->timeout_pos, "gate 'timeout' and 'on_timeout'");
+}
+
+static void
+check_watch(struct diags *d, const struct runbook *rb, const struct watch *w, bool run_level)
+{
+	if (!w->set)
+		return;
+	if (run_level)
+		refuse(d, rb, w->pos, "a run-level 'watch'");
+	else if (w->delay_ms > 0)
+		refuse(d, rb, w->pos, "watch 'delay'");
+}
+
+int
+rollout_preflight(const struct run *run, struct diags *d)
+{
+	const struct runbook *rb = run->rb;
+	size_t before = d->n;
+
+	check_watch(d, rb, &rb->watch, true);
+	if (rb->n_verify_rollback)
+		refuse(d, rb, rb->verify_rollback[0].pos, "'verify_rollback'");
+	if (rb->n_notify)
+		refuse(d, rb, rb->notify[0].pos, "'notify' hooks");
+	if (rb->not_before.set)
+		refuse(d, rb, rb->not_before.pos, "'not_before' (maintenance window)");
+	if (rb->not_after.set)
+		refuse(d, rb, rb->not_after.pos, "'not_after' (maintenance window)");
+	for (size_t i = 0; i < rb->n_probes; i++)
+		check_expect(d, rb, &rb->probes[i].expect, rb->probes[i].pos);
+	for (size_t p = 0; p < rb->n_phases; p++) {
+		const struct phase *ph = &rb->phases[p];
+		check_watch(d, rb, &ph->watch, false);
+		check_gate(d, rb, ph->gate_cfg);
+		if (ph->commit)
+			refuse(d, rb, ph->commit_pos, "'commit' (commit points)");
+		if (ph->deadline_ms)
+			refuse(d, rb, ph->deadline_pos, "a phase 'deadline'");
+		if (ph->not_before.set)
+			refuse(d, rb, ph->not_before.pos, "'not_before' (maintenance window)");
+		if (ph->not_after.set)
+			refuse(d, rb, ph->not_after.pos, "'not_after' (maintenance window)");
+		for (size_t i = 0; i < ph->n_steps; i++) {
+			const struct step *s = &ph->steps[i];
+			if (!step_selected(run, s))
+				continue;
+			check_gate(d, rb, s->action.gate_cfg);
+			check_expect(d, rb, &s->expect, s->pos);
+			if (s->action.probe_inline)
+				check_expect(d, rb, &s->action.probe_inline->expect, s->pos);
+		}
+	}
+	return d->n > before ? -1 : 0;
+}
