@@ -709,6 +709,8 @@ unit_attempt(struct run *run, struct unit *u, struct buf *why)
 		return true;
 	case ACT_PROBE:
 		ok = probe_eval(run, s->action.probe, u, s->action.probe_name, "step", &sample, why) == VERDICT_PASS;
+		if (s->action.probe_name)   /* ${probes.NAME.value} and the report's probe results */
+			run_add_sample(run, probe_sample_copy(sample));
 		unit_keep_result(u, sample);
 		break;
 	case ACT_RUN:

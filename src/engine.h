@@ -301,6 +301,7 @@ struct observed;
 /* A new sample (strings copied; message masked by the caller). */
 struct probe_sample *probe_sample_new(const char *probe, const char *context, const char *unit,
     enum sample_verdict verdict, const struct observed *obs, const char *bounds, const char *message);
+struct probe_sample *probe_sample_copy(const struct probe_sample *s);
 void probe_sample_free(struct probe_sample *s);
 /* Keep s (owned from now on) as the latest result of its probe. */
 void run_add_sample(struct run *run, struct probe_sample *s);

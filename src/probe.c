@@ -32,6 +32,21 @@ probe_sample_new(const char *probe, const char *context, const char *unit, enum 
 	return s;
 }
 
+struct probe_sample *
+probe_sample_copy(const struct probe_sample *s)
+{
+	struct probe_sample *c = xcalloc(1, sizeof(*c));
+
+	*c = *s;
+	c->probe = s->probe ? xstrdup(s->probe) : NULL;
+	c->context = xstrdup(s->context);
+	c->unit = s->unit ? xstrdup(s->unit) : NULL;
+	c->value_text = s->value_text ? xstrdup(s->value_text) : NULL;
+	c->bounds = s->bounds ? xstrdup(s->bounds) : NULL;
+	c->message = s->message ? xstrdup(s->message) : NULL;
+	return c;
+}
+
 void
 probe_sample_free(struct probe_sample *s)
 {

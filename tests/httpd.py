@@ -22,6 +22,9 @@ RESPONSE fields (all optional):
            "redirect": 302 to `location`
   prom     a Prometheus instant-query answer: a number (one sample), null
            (empty result) or "error" (an error payload)
+  switch   PATH: answer by the body last sent to PATH: `cases` maps that body
+           to a RESPONSE, `default` is the RESPONSE otherwise (so a metric
+           can follow a setting, as a real system would)
 
 Every request is appended to --log as one JSON line: time, peer (the
 client's port: the same port means the same kept-alive connection),
@@ -44,7 +47,17 @@ class Script:
         self.mtime = None
         self.routes = {}
         self.counts = {}
+        self.bodies = {}
         self.lock = threading.Lock()
+
+    def remember(self, path, body):
+        with self.lock:
+            self.bodies[path] = body
+
+    def pick(self, r):
+        with self.lock:
+            last = self.bodies.get(r["switch"])
+        return r.get("cases", {}).get(last, r.get("default", {"status": 404}))
 
     def next(self, full, bare):
         with self.lock:
@@ -107,7 +120,11 @@ class Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length > 0 else b""
         self.record(body)
         bare = self.path.split("?", 1)[0]
+        if body:
+            self.server.script.remember(bare, body.decode("utf-8", "replace"))
         r = self.server.script.next(self.path, bare)
+        if "switch" in r:
+            r = self.server.script.pick(r)
         if r.get("delay"):
             time.sleep(float(r["delay"]))
         mode = r.get("mode")
@@ -159,6 +176,16 @@ class Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = handle_any
 
 
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # a client that gave up (timeout, cancel, SIGKILL) is part of the tests
+        if isinstance(sys.exc_info()[1], OSError):
+            return
+        super().handle_error(request, client_address)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--config", required=True)
@@ -168,8 +195,7 @@ def main():
     ap.add_argument("--key")
     a = ap.parse_args()
 
-    ThreadingHTTPServer.daemon_threads = True
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    srv = Server(("127.0.0.1", 0), Handler)
     srv.script = Script(a.config)
     srv.log_path = a.log
     srv.log_lock = threading.Lock()
