@@ -24,7 +24,7 @@ _migrate_options()
             "--forks --state-dir --report --accept-new-host-keys -v --verbose -q --quiet" \
             "--color -h --help" ;;
     plan) echo "--var --vars --phase --from --to --format --color -h --help" ;;
-    validate) echo "--var --vars --format --color -v --verbose -q --quiet -h --help" ;;
+    validate) echo "--var --vars --format --color --strict -v --verbose -q --quiet -h --help" ;;
     check) echo "--var --vars --accept-new-host-keys --state-dir --color -h --help" ;;
     resume)
         echo "--yes --approve --force --retry-in-doubt --skip-in-doubt --no-rollback" \

@@ -214,6 +214,7 @@ complete -c migrate -n '__migrate_using run resume' -l forks -x -d 'Hosts worked
 complete -c migrate -n '__migrate_using run check resume rollback status history' -l state-dir -x -a '(__fish_complete_directories)' -d 'Journals and locks'
 complete -c migrate -n '__migrate_using run resume rollback' -l report -x -a '(__migrate_report)' -d 'Write a report: junit=FILE or json=FILE'
 complete -c migrate -n '__migrate_using run check resume rollback' -l accept-new-host-keys -d 'Trust and record host keys never seen before'
+complete -c migrate -n '__migrate_using validate' -l strict -d 'Treat warnings as errors (exit 2)'
 complete -c migrate -n '__migrate_using plan validate status history' -l format -x -a 'text json' -d 'Output format'
 complete -c migrate -n '__migrate_using run validate resume rollback' -s v -l verbose -d 'Stream step output live'
 complete -c migrate -n '__migrate_using run validate resume rollback' -s q -l quiet -d 'Print only failures and the summary'

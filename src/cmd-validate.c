@@ -80,9 +80,9 @@ const struct cmd_entry cmd_validate_entry = {
 		"syntax, keys and types, names, durations, references to hosts, probes\n"
 		"and steps, every ${...} reference, and every regular expression.\n"
 		"Every problem is reported, with the source line and a caret.\n"
-		"Warns (FILE:LINE:COL: warning: ...) where a var, capture, item or host\n"
-		"value reaches a command without |quote, or a secret reaches a command\n"
-		"at all; warnings do not change the exit status unless --strict.\n",
+		"Warns (FILE:LINE:COL: warning: ...) where a var, capture, item, host,\n"
+		"probe value or secret reaches a command without |quote; warnings do\n"
+		"not change the exit status unless --strict.\n",
 	.options = OPT_VARS | OPT_FORMAT | OPT_COLOR | OPT_VERBOSITY | OPT_STRICT,
 	.min_args = 1,
 	.max_args = -1,

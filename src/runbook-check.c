@@ -909,17 +909,17 @@ injection_ref(void *ctx, const struct interp_ref *ref)
 		buf_addf(&where, "'%s' of step '%s'", in->field, in->step->name);
 	else
 		buf_addf(&where, "'%s' of a probe", in->field);
+	if (ref->filter == FILTER_QUOTE || ref->filter == FILTER_URLENCODE)
+		goto cleanup;
 	if (ref->ns == REF_SECRET) {
 		buf_adds(&name, "MIGRATE_SECRET_");
 		for (const char *c = ref->name; *c; c++)
 			buf_addc(&name, isalnum((unsigned char)*c) ? (char)toupper((unsigned char)*c) : '_');
 		buf_reset(&in->msg);
-		buf_addf(&in->msg, "warning: secret '%s' is interpolated into the command %s, which puts it in "
-		    "the script; use \"$%s\" (the environment) instead", ref->name, buf_str(&where), buf_str(&name));
+		buf_addf(&in->msg, "warning: secret '%s' is interpolated into the command %s without |quote; "
+		    "use \"$%s\" (the environment) instead", ref->name, buf_str(&where), buf_str(&name));
 		goto add;
 	}
-	if (ref->filter == FILTER_QUOTE || ref->filter == FILTER_URLENCODE)
-		goto cleanup;
 	switch (ref->ns) {
 	case REF_VAR:
 		what = "variable";
@@ -937,6 +937,10 @@ injection_ref(void *ctx, const struct interp_ref *ref)
 	case REF_HOST_ADDR:
 		what = "host value";
 		buf_adds(&name, ref->ns == REF_HOST ? "host" : "host.address");
+		break;
+	case REF_PROBE:
+		what = "probe value";
+		buf_addf(&name, "probes.%s.value", ref->name);
 		break;
 	default:
 		goto cleanup;   /* env, run.id, phase: not values an attacker supplies */

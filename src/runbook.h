@@ -462,8 +462,8 @@ void runbook_foreach_text(const struct runbook *rb, text_visit_fn fn, void *ctx)
  * diagnostics (FILE:LINE:COL): every var, capture, ${item}, ${host} or
  * ${host.address} interpolated into a command (the run: of a step, probe,
  * check or rollback) without |quote or |urlencode, which a value holding
- * shell syntax could inject into; and every secret interpolated into a
- * command at all ("$MIGRATE_SECRET_NAME" is the way). Returns how many.
+ * shell syntax could inject into (for a secret, "$MIGRATE_SECRET_NAME" is
+ * the way). Returns how many.
  */
 size_t runbook_warnings(const struct runbook *rb, struct diags *w);
 
