@@ -100,7 +100,8 @@ _migrate_runbook_names()
     }' "$2" 2>/dev/null
 }
 
-# The state directory the line uses: --state-dir, $MIGRATE_STATE_DIR, ./.migrate.
+# The state directory the line uses: --state-dir, $MIGRATE_STATE_DIR,
+# $XDG_STATE_HOME/migrate, ~/.local/state/migrate.
 _migrate_state_dir()
 {
     local i
@@ -114,7 +115,13 @@ _migrate_state_dir()
             return
         fi
     done
-    echo "${MIGRATE_STATE_DIR:-./.migrate}"
+    if [[ -n ${MIGRATE_STATE_DIR-} ]]; then
+        echo "$MIGRATE_STATE_DIR"
+    elif [[ ${XDG_STATE_HOME-} == /* ]]; then
+        echo "$XDG_STATE_HOME/migrate"
+    else
+        echo "$HOME/.local/state/migrate"
+    fi
 }
 
 _migrate_run_ids()

@@ -152,10 +152,12 @@ function __migrate_state_dir
             return 0
         end
     end
-    if set -q MIGRATE_STATE_DIR
+    if test -n "$MIGRATE_STATE_DIR"
         echo $MIGRATE_STATE_DIR
+    else if string match -q -- '/*' "$XDG_STATE_HOME"
+        echo $XDG_STATE_HOME/migrate
     else
-        echo ./.migrate
+        echo $HOME/.local/state/migrate
     end
 end
 

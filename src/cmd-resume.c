@@ -57,6 +57,10 @@ cmd_resume_exec(const struct cmd_entry *self, struct opts *o)
 		return rc;
 	if ((rc = resume_load(&s, o, PICK_UNFINISHED, &r)) != 0 || (rc = refuse_finished(&r)) != 0)
 		goto cleanup;
+	if (cmd_check_approve(self->name, r.rb, o) < 0) {
+		rc = EXIT_USAGE;
+		goto cleanup;
+	}
 	r.eo.yes = o->yes;
 	r.eo.approve = (const char *const *)o->approve;
 	r.eo.n_approve = o->n_approve;

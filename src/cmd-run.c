@@ -32,6 +32,8 @@ cmd_run_exec(const struct cmd_entry *self, struct opts *o)
 	rb = cmd_load_runbook(o->args[0], o);
 	if (rb == NULL)
 		return EXIT_USAGE;
+	if (cmd_check_approve(self->name, rb, o) < 0)
+		goto cleanup;
 	if (o->dry_run) {
 		rc = cmd_plan_show(o, rb);
 		goto cleanup;

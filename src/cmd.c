@@ -69,7 +69,7 @@ static const struct {
 	{ { "approve", required_argument, NULL, LO_APPROVE }, OPT_APPROVE, "NAME", "approve one gate (phase or step name; repeatable)" },
 	{ { "no-rollback", no_argument, NULL, LO_NO_ROLLBACK }, OPT_NO_ROLLBACK, NULL, "on failure stop without unwinding (exit 3)" },
 	{ { "forks", required_argument, NULL, LO_FORKS }, OPT_FORKS, "N", "hosts worked on at once (default 10)" },
-	{ { "state-dir", required_argument, NULL, LO_STATE_DIR }, OPT_STATE_DIR, "DIR", "journals and locks (default $MIGRATE_STATE_DIR or ./.migrate)" },
+	{ { "state-dir", required_argument, NULL, LO_STATE_DIR }, OPT_STATE_DIR, "DIR", "journals and locks (default $MIGRATE_STATE_DIR,\n  else $XDG_STATE_HOME/migrate, else ~/.local/state/migrate)" },
 	{ { "report", required_argument, NULL, LO_REPORT }, OPT_REPORT, "junit=FILE|json=FILE", "write a report when the run ends (repeatable)" },
 	{ { "accept-new-host-keys", no_argument, NULL, LO_HOST_KEYS }, OPT_HOST_KEYS, NULL, "trust and record unknown host keys" },
 	{ { "format", required_argument, NULL, LO_FORMAT }, OPT_FORMAT, "text|json", "output format" },
@@ -394,4 +394,105 @@ cmd_not_available(const struct cmd_entry *self, struct opts *o)
 {
 	fprintf(stderr, "migrate %s: not available in this release yet; nothing was done\n", self->name);
 	return EXIT_USAGE;
+}
+
+/* Edit distance between a and b (for "did you mean"). */
+static size_t
+edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	size_t *row = xcalloc(lb + 1, sizeof(*row));
+	size_t d;
+
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t diag = row[0];
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t up = row[j];
+			size_t best = diag + (a[i - 1] != b[j - 1]);
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			diag = up;
+		}
+	}
+	d = row[lb];
+	free(row);
+	return d;
+}
+
+struct gate_name {
+	const char *name;  /* the phase's or the step's */
+	const char *kind;  /* "phase gate" or "gate step" */
+};
+
+/* The runbook's gates in runbook order (malloc'ed array; names not owned). */
+static struct gate_name *
+list_gates(const struct runbook *rb, size_t *n)
+{
+	struct gate_name *g = NULL;
+	size_t cap = 0;
+
+	*n = 0;
+	for (size_t p = 0; p < rb->n_phases; p++) {
+		const struct phase *ph = &rb->phases[p];
+		if (ph->gate.s)
+			PUSH(g, *n, cap, ((struct gate_name){ ph->name, "phase gate" }));
+		for (size_t i = 0; i < ph->n_steps; i++)
+			if (ph->steps[i].action.kind == ACT_GATE)
+				PUSH(g, *n, cap, ((struct gate_name){ ph->steps[i].name, "gate step" }));
+	}
+	return g;
+}
+
+int
+cmd_check_approve(const char *cmd, const struct runbook *rb, const struct opts *o)
+{
+	struct gate_name *g;
+	size_t n;
+	int rc = 0;
+
+	if (o->n_approve == 0)
+		return 0;
+	g = list_gates(rb, &n);
+	for (size_t a = 0; a < o->n_approve; a++) {
+		const char *want = o->approve[a];
+		const char *best = NULL;
+		size_t best_d = (size_t)-1;
+		bool found = false;
+
+		for (size_t i = 0; i < n && !found; i++) {
+			size_t d = edit_distance(want, g[i].name);
+			found = d == 0;
+			if (d < best_d) {
+				best_d = d;
+				best = g[i].name;
+			}
+		}
+		if (found)
+			continue;
+		rc = -1;
+		fprintf(stderr, "migrate %s: --approve '%s' names no gate of runbook '%s'", cmd, want, rb->name);
+		/* a suggestion only when it is plausibly a typo of it */
+		if (best && best_d <= (strlen(want) > 6 ? strlen(want) / 3 : 2))
+			fprintf(stderr, "; did you mean '%s'?", best);
+		fputc('\n', stderr);
+	}
+	if (rc == 0)
+		goto out;
+	if (n == 0) {
+		fprintf(stderr, "migrate %s: runbook '%s' has no gates\n", cmd, rb->name);
+	} else {
+		fprintf(stderr, "migrate %s: the gates of runbook '%s':\n", cmd, rb->name);
+		for (size_t i = 0; i < n; i++)
+			fprintf(stderr, "  %s (%s)\n", g[i].name, g[i].kind);
+	}
+	fprintf(stderr, "migrate %s: nothing was run\n", cmd);
+out:
+	free(g);
+	return rc;
 }

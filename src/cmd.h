@@ -109,6 +109,12 @@ struct runbook *cmd_load_runbook(const char *path, struct opts *o);
 void cmd_print_diags(const char *path, struct diags *d, struct opts *o);
 /* Print warnings (diagnostics whose messages say "warning: ...") with source lines, and a count. */
 void cmd_print_warnings(const char *path, struct diags *d, struct opts *o);
+/*
+ * Check that every --approve NAME of o names a gate of rb (a phase with a
+ * gate, or a gate step). Returns 0, or -1 having printed, for each unknown
+ * name, the nearest gate name and then the runbook's gates (a usage error).
+ */
+int cmd_check_approve(const char *cmd, const struct runbook *rb, const struct opts *o);
 /* Commands not built yet: print a clear message and return EXIT_USAGE. */
 int cmd_not_available(const struct cmd_entry *self, struct opts *o);
 

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +35,18 @@ statedir_resolve(const char *dir)
 	env = getenv("MIGRATE_STATE_DIR");
 	if (env != NULL && *env != '\0')
 		return xstrdup(env);
-	return xstrdup(".migrate");
+	/* the XDG base directory spec ignores a relative XDG_STATE_HOME */
+	env = getenv("XDG_STATE_HOME");
+	if (env != NULL && env[0] == '/')
+		return xasprintf("%s/migrate", env);
+	env = getenv("HOME");
+	if (env == NULL || *env == '\0') {
+		const struct passwd *pw = getpwuid(getuid());
+		env = pw ? pw->pw_dir : NULL;
+	}
+	if (env == NULL || *env == '\0')
+		return NULL;
+	return xasprintf("%s/.local/state/migrate", env);
 }
 
 /* The directory that holds path: "." for a bare name, "/" for "/x". */
@@ -221,6 +233,10 @@ statedir_open(const char *dir, bool create, char **err)
 	sd->path = statedir_resolve(dir);
 	sd->runs_fd = -1;
 	sd->locks_fd = -1;
+	if (sd->path == NULL) {
+		*err = xstrdup("no state directory: HOME is not set; use --state-dir or MIGRATE_STATE_DIR");
+		goto fail;
+	}
 	if (create && make_dirs(sd->path, err) < 0)
 		goto fail;
 	dirfd = open(sd->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -3,14 +3,15 @@
  *
  * Layout:
  *
- *     STATE-DIR/            --state-dir, else $MIGRATE_STATE_DIR, else .migrate
+ *     STATE-DIR/            --state-dir, else $MIGRATE_STATE_DIR, else
+ *                           $XDG_STATE_HOME/migrate, else ~/.local/state/migrate
  *         runs/RUN-ID.jsonl     one journal per run (journal.h)
  *         locks/NAME.lock       one lock file per runbook name (lock.h)
  *
  * Directories this module creates get mode 0700, and the parent of each new
  * directory is fsync'ed so the entry survives a power loss. The state
  * directory itself may be reached through a symbolic link (an operator may
- * point .migrate elsewhere), but runs/ and locks/ may not be links: they are
+ * point it elsewhere), but runs/ and locks/ may not be links: they are
  * opened with O_NOFOLLOW and kept open, and journal.c and lock.c create their
  * files relative to those descriptors with O_NOFOLLOW, so no path component
  * below the state directory can be swapped for a link.
@@ -44,8 +45,11 @@ struct statedir;
 
 /*
  * The state directory to use: dir when it is non-NULL and non-empty, else
- * $MIGRATE_STATE_DIR when set and non-empty, else ".migrate". Returns a
- * malloc'ed string the caller frees.
+ * $MIGRATE_STATE_DIR when set and non-empty, else $XDG_STATE_HOME/migrate
+ * when XDG_STATE_HOME is an absolute path, else ~/.local/state/migrate
+ * ($HOME, else the user's home from the password database): the same
+ * wherever the command is typed. Returns a malloc'ed string the caller
+ * frees, or NULL when no home directory is known.
  */
 char *statedir_resolve(const char *dir);
 

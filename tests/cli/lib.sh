@@ -13,6 +13,8 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/migrate-test.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 export NO_COLOR=1
 unset MIGRATE_STATE_DIR
+# the default state directory ($XDG_STATE_HOME/migrate) stays in $T
+export XDG_STATE_HOME="$T/xdg-state"
 cd "$T" || exit 1
 
 passed=0

@@ -25,7 +25,7 @@ YAML
 run_migrate plan creates.yaml --var dir="$T/p"
 expect_rc "plan" 0
 [ -z "$(ls -A "$T" | grep -v -e '^out$' -e '^err$' -e '^creates.yaml$')" ] && pass "plan created no file" || fail "plan created files" "$(ls -A "$T")"
-[ -e "$T/.migrate" ] && fail "plan created a state dir" || pass "plan created no state dir"
+[ -e "$XDG_STATE_HOME" ] && fail "plan created a state dir" || pass "plan created no state dir"
 expect_in "plan shows resolved command" "$T/out" "touch \"$T/p/b-y\""
 expect_in "plan shows the gate" "$T/out" 'gate: "ready?"'
 expect_in "plan shows rollback order" "$T/out" "roll back touch-b[1] <- touch-b[0] <- touch-a"

@@ -50,8 +50,19 @@ START_TEST(resolve_order)
 	ck_assert_str_eq(s, "/env/dir");
 	free(s);
 	unsetenv("MIGRATE_STATE_DIR");
+	setenv("XDG_STATE_HOME", "/xdg/state", 1);
 	s = statedir_resolve(NULL);
-	ck_assert_str_eq(s, ".migrate");
+	ck_assert_str_eq(s, "/xdg/state/migrate");
+	free(s);
+	/* a relative XDG_STATE_HOME is ignored, as the XDG spec says */
+	setenv("XDG_STATE_HOME", "rel/state", 1);
+	setenv("HOME", "/home/op", 1);
+	s = statedir_resolve(NULL);
+	ck_assert_str_eq(s, "/home/op/.local/state/migrate");
+	free(s);
+	unsetenv("XDG_STATE_HOME");
+	s = statedir_resolve(NULL);
+	ck_assert_str_eq(s, "/home/op/.local/state/migrate");
 	free(s);
 }
 END_TEST
