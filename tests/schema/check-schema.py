@@ -390,6 +390,28 @@ def undescribed(node, path=""):
     return sorted(set(out))
 
 
+def undeclared_required(node, path=""):
+    """Paths of `required` names not declared in the same (sub)schema's
+    properties, and of propertyNames without "type": "object": ajv's strict
+    mode (strictRequired, strictTypes) rejects both. Declare a name that
+    only a subschema requires as `"NAME": true`."""
+    out = []
+    if isinstance(node, dict):
+        req = node.get("required")
+        if isinstance(req, list):
+            props = node.get("properties", {})
+            out += ["%s: required '%s'" % (path or "/", r) for r in req if r not in props]
+        if "propertyNames" in node and "type" not in node:
+            out.append("%s: propertyNames without type" % (path or "/"))
+        for key, sub in node.items():
+            if isinstance(sub, (dict, list)):
+                out += undeclared_required(sub, "%s/%s" % (path, key))
+    elif isinstance(node, list):
+        for i, sub in enumerate(node):
+            out += undeclared_required(sub, "%s/%d" % (path, i))
+    return out
+
+
 def main():
     root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
         os.path.dirname(os.path.abspath(__file__)), "..", "..")
@@ -406,6 +428,12 @@ def main():
         print("FAIL schema: no description at %s" % ", ".join(missing))
     else:
         print("ok   schema: every property has a description")
+    strict = undeclared_required(schema)
+    if strict:
+        failed += 1
+        print("FAIL schema: ajv strict mode rejects %s" % ", ".join(strict))
+    else:
+        print("ok   schema: required names declared where required (ajv strict mode)")
 
     def problems(doc):
         errs = sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path))
