@@ -2,7 +2,7 @@
 #
 # Completes commands (and unique prefixes of them), each command's options,
 # option values (--color, --format, --report, --state-dir, --vars), runbook
-# files for run/plan/validate/check, run ids for resume/rollback/status, and
+# files for run/plan/validate/check, run ids for resume/rollback/approve/status, and
 # phase, step and variable names read from the runbook already on the line
 # (for --phase, --from, --to, --approve and --var).
 #
@@ -13,7 +13,7 @@
 # characters, so plain COMPREPLY=($(compgen -W ...)) is safe for them.
 # shellcheck disable=SC2207
 
-_migrate_commands="run plan validate check resume rollback status history version help"
+_migrate_commands="run plan validate check resume rollback approve status history version help"
 
 # Options of each command, and the options among them that take a value.
 _migrate_options()
@@ -33,6 +33,7 @@ _migrate_options()
     rollback)
         echo "--force --retry-in-doubt --skip-in-doubt --state-dir --report" \
             "--accept-new-host-keys -v --verbose -q --quiet --color -h --help" ;;
+    approve) echo "--as --state-dir -h --help" ;;
     status | history) echo "--state-dir --format --color -h --help" ;;
     version | help) echo "-h --help" ;;
     esac
@@ -42,7 +43,7 @@ _migrate_takes_value()
 {
     case $1 in
     --var | --vars | --phase | --from | --to | --approve | --forks | --state-dir | \
-        --report | --format | --color) return 0 ;;
+        --report | --format | --color | --as) return 0 ;;
     esac
     return 1
 }
@@ -257,7 +258,7 @@ _migrate()
         [[ -z $runbook ]] && _migrate_files "$cur" ;;
     validate)
         _migrate_files "$cur" ;;
-    resume | rollback | status)
+    resume | rollback | status | approve)
         [[ -z $runbook ]] && COMPREPLY=($(compgen -W "$(_migrate_run_ids)" -- "$cur")) ;;
     help)
         [[ $COMP_CWORD -eq 2 ]] && COMPREPLY=($(compgen -W "$_migrate_commands" -- "$cur")) ;;

@@ -2,7 +2,7 @@
 # values, runbook files, run ids from the state directory, and phase, step
 # and variable names read from the runbook already on the line.
 
-set -g __migrate_commands run plan validate check resume rollback status history version help
+set -g __migrate_commands run plan validate check resume rollback approve status history version help
 set -g __migrate_value_options --var --vars --phase --from --to --approve --forks --state-dir --report --format --color
 
 # The command on the line (unique prefixes accepted), or nothing.
@@ -189,6 +189,7 @@ complete -c migrate -n __migrate_needs_command -a validate -d 'Check runbook fil
 complete -c migrate -n __migrate_needs_command -a check -d 'Validate, then reach every host and URL read-only'
 complete -c migrate -n __migrate_needs_command -a resume -d 'Continue an interrupted or gated run'
 complete -c migrate -n __migrate_needs_command -a rollback -d 'Unwind the completed steps of a run'
+complete -c migrate -n __migrate_needs_command -a approve -d 'Record an approval for a run stopped at a gate'
 complete -c migrate -n __migrate_needs_command -a status -d 'State of one run'
 complete -c migrate -n __migrate_needs_command -a history -d 'Runs in the state directory, newest first'
 complete -c migrate -n __migrate_needs_command -a version -d 'Print the version'
@@ -199,7 +200,7 @@ complete -c migrate -n __migrate_needs_command -s h -l help -d 'Show help'
 # positional arguments
 complete -c migrate -n '__migrate_using run plan check; and __migrate_no_positional' -k -a '(__migrate_runbook_files)'
 complete -c migrate -n '__migrate_using validate' -k -a '(__migrate_runbook_files)'
-complete -c migrate -n '__migrate_using resume rollback status; and __migrate_no_positional' -a '(__migrate_run_ids)' -d 'run id'
+complete -c migrate -n '__migrate_using resume rollback approve status; and __migrate_no_positional' -a '(__migrate_run_ids)' -d 'run id'
 complete -c migrate -n '__migrate_using help; and __migrate_no_positional' -a "$__migrate_commands"
 
 # options
@@ -213,7 +214,8 @@ complete -c migrate -n '__migrate_using run resume' -l yes -d 'Approve every gat
 complete -c migrate -n '__migrate_using run resume' -l approve -x -a '(__migrate_runbook_names gates)' -d 'Approve one gate'
 complete -c migrate -n '__migrate_using run resume' -l no-rollback -d 'On failure, leave completed steps in place'
 complete -c migrate -n '__migrate_using run resume' -l forks -x -d 'Hosts worked on at once (default 10)'
-complete -c migrate -n '__migrate_using run check resume rollback status history' -l state-dir -x -a '(__fish_complete_directories)' -d 'Journals and locks'
+complete -c migrate -n '__migrate_using approve' -l as -x -d 'Approve as this name'
+complete -c migrate -n '__migrate_using run check resume rollback approve status history' -l state-dir -x -a '(__fish_complete_directories)' -d 'Journals and locks'
 complete -c migrate -n '__migrate_using run resume rollback' -l report -x -a '(__migrate_report)' -d 'Write a report: junit=FILE or json=FILE'
 complete -c migrate -n '__migrate_using run check resume rollback' -l accept-new-host-keys -d 'Trust and record host keys never seen before'
 complete -c migrate -n '__migrate_using validate' -l strict -d 'Treat warnings as errors (exit 2)'

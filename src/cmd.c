@@ -17,6 +17,7 @@ const struct cmd_entry *const cmd_table[] = {
 	&cmd_check_entry,
 	&cmd_resume_entry,
 	&cmd_rollback_entry,
+	&cmd_approve_entry,
 	&cmd_status_entry,
 	&cmd_history_entry,
 	&cmd_version_entry,
@@ -50,7 +51,7 @@ enum {
 	LO_VAR = 256, LO_VARS, LO_PHASE, LO_FROM, LO_TO, LO_DRY_RUN, LO_YES,
 	LO_APPROVE, LO_NO_ROLLBACK, LO_FORKS, LO_STATE_DIR, LO_REPORT,
 	LO_HOST_KEYS, LO_FORMAT, LO_COLOR, LO_FORCE, LO_RETRY_IN_DOUBT,
-	LO_SKIP_IN_DOUBT, LO_STRICT,
+	LO_SKIP_IN_DOUBT, LO_STRICT, LO_AS,
 };
 
 static const struct {
@@ -80,6 +81,7 @@ static const struct {
 	{ { "retry-in-doubt", no_argument, NULL, LO_RETRY_IN_DOUBT }, OPT_RESUME, NULL, "run in-doubt units again" },
 	{ { "skip-in-doubt", no_argument, NULL, LO_SKIP_IN_DOUBT }, OPT_RESUME, NULL, "count in-doubt units as done" },
 	{ { "strict", no_argument, NULL, LO_STRICT }, OPT_STRICT, NULL, "treat warnings as errors (exit 2)" },
+	{ { "as", required_argument, NULL, LO_AS }, OPT_AS, "NAME", "approve as NAME (default: your login name)" },
 	{ { "help", no_argument, NULL, 'h' }, ~0u, NULL, "show this help" },
 };
 
@@ -284,6 +286,9 @@ cmd_parse(const struct cmd_entry *e, int argc, char **argv, struct opts *o)
 			break;
 		case LO_STRICT:
 			o->strict = true;
+			break;
+		case LO_AS:
+			o->as = optarg;
 			break;
 		case LO_RETRY_IN_DOUBT:
 			o->retry_in_doubt = true;

@@ -31,6 +31,7 @@ enum {
 	OPT_COLOR = 1 << 11,
 	OPT_RESUME = 1 << 12,    /* --force, --retry-in-doubt, --skip-in-doubt */
 	OPT_STRICT = 1 << 13,    /* --strict (validate) */
+	OPT_AS = 1 << 14,        /* --as NAME (approve) */
 };
 
 enum color_mode { COLOR_AUTO, COLOR_ALWAYS, COLOR_NEVER };
@@ -65,6 +66,7 @@ struct opts {
 	bool retry_in_doubt;
 	bool skip_in_doubt;
 	bool strict;             /* validate: warnings are errors */
+	char *as;                /* approve: who approves */
 	char **args;             /* positional arguments (not owned) */
 	size_t n_args;
 };
@@ -86,6 +88,7 @@ extern const struct cmd_entry cmd_validate_entry;
 extern const struct cmd_entry cmd_check_entry;
 extern const struct cmd_entry cmd_resume_entry;
 extern const struct cmd_entry cmd_rollback_entry;
+extern const struct cmd_entry cmd_approve_entry;
 extern const struct cmd_entry cmd_status_entry;
 extern const struct cmd_entry cmd_history_entry;
 extern const struct cmd_entry cmd_version_entry;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "gate.h"
 #include "interp.h"
 #include "rollout.h"
 #include "util.h"
@@ -284,6 +285,7 @@ run_free(struct run *run)
 	for (size_t i = 0; i < run->n_approved_gates; i++)
 		free(run->approved_gates[i]);
 	free(run->approved_gates);
+	gate_approvals_free(run);
 	free(run->record_error);
 	free(run->id);
 	pthread_mutex_destroy(&run->lock);

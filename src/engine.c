@@ -18,6 +18,7 @@
 #include "exec.h"
 #include "exitcode.h"
 #include "expect.h"
+#include "gate.h"
 #include "http-action.h"
 #include "regex.h"
 #include "util.h"
@@ -560,7 +561,8 @@ probe_run_event(struct run *run, const struct probe_ref *ref, const struct unit 
 	return v;
 }
 
-static int gate_ask(struct run *run, const char *name, const struct text *question);
+static int gate_ask(struct run *run, const char *name, const struct text *question,
+    const struct gate_cfg *cfg);
 
 /*
  * An after or verify probe found no data under no_data: hold: stop as a
@@ -576,7 +578,7 @@ probe_hold(struct run *run, const char *probe, const char *where)
 
 	memset(&q, 0, sizeof(q));
 	q.s = s;
-	v = gate_ask(run, probe, &q);
+	v = gate_ask(run, probe, &q, NULL);
 	free(s);
 	if (v > 0)
 		return true;
@@ -851,13 +853,39 @@ unit_run(struct run *run, struct unit *u)
 
 /* ---- gates ---- */
 
-/* 1 approved, 0 declined, -1 unanswered, -2 interrupted while asking. */
+/* An approval of gate name by the invoking user (via --yes, --approve, the terminal): counted and journaled. */
+static void
+gate_approve_here(struct run *run, const char *name, const char *via)
+{
+	const char *who = run->opts->user ? run->opts->user : gate_user_name();
+	struct event ev;
+
+	if (gate_approved_by(run, name, who))
+		return;
+	gate_add_approval(run, name, who);
+	memset(&ev, 0, sizeof(ev));
+	ev.type = EV_APPROVAL;
+	ev.phase = run->phase;
+	ev.probe = name;
+	ev.by = who;
+	ev.detail = via;
+	emit(run, &ev);
+}
+
+/*
+ * Ask for a gate (SPEC §7): it passes once it has cfg->approvals (default
+ * 1) distinct approvals, counting those journaled (migrate approve) and
+ * --yes, --approve or a yes at the terminal as one by the invoking user.
+ * 1 approved, 0 declined, -1 unanswered (or short of approvals), -2
+ * interrupted while asking.
+ */
 static int
-gate_ask(struct run *run, const char *name, const struct text *question)
+gate_ask(struct run *run, const char *name, const struct text *question, const struct gate_cfg *cfg)
 {
 	const struct engine_opts *o = run->opts;
-	struct buf q = BUF_INIT;
-	const char *by = NULL;
+	size_t need = cfg ? (size_t)cfg->approvals : 1;
+	struct buf q = BUF_INIT, names = BUF_INIT, why = BUF_INIT;
+	const char *by = NULL, *via = NULL;
 	struct event ev;
 	char *err = NULL;
 	int verdict = -1;
@@ -874,25 +902,50 @@ gate_ask(struct run *run, const char *name, const struct text *question)
 	ev.message = buf_str(&q);
 	ev.detail = "asked";
 	emit(run, &ev);
-	if (o->yes) {
-		verdict = 1;
-		by = "--yes";
-	} else {
-		for (size_t i = 0; i < o->n_approve; i++)
-			if (strcmp(o->approve[i], name) == 0) {
-				verdict = 1;
-				by = "--approve";
-			}
+	if (gate_approvers(run, name, NULL) < need) {
+		if (o->yes) {
+			verdict = 1;
+			via = "--yes";
+		} else {
+			for (size_t i = 0; i < o->n_approve; i++)
+				if (strcmp(o->approve[i], name) == 0) {
+					verdict = 1;
+					via = "--approve";
+				}
+		}
+		if (verdict < 0 && o->ask) {
+			verdict = o->ask(o->ask_ctx, name, buf_str(&q), &by);
+			via = "terminal";
+		}
+		if (verdict <= 0 && engine_interrupted)
+			verdict = -2;
+		if (verdict > 0)
+			gate_approve_here(run, name, via);
 	}
-	if (verdict < 0 && o->ask)
-		verdict = o->ask(o->ask_ctx, name, buf_str(&q), &by);
-	if (verdict <= 0 && engine_interrupted)
-		verdict = -2;
+	if (verdict >= 0 || gate_approvers(run, name, NULL) >= need) {
+		size_t have = gate_approvers(run, name, &names);
+		if (have >= need) {
+			verdict = 1;
+			if (need > 1 || via == NULL) {
+				buf_addf(&why, "approvals: %s", buf_str(&names));
+				by = buf_str(&why);
+			} else if (strcmp(via, "terminal") != 0) {
+				by = via;
+			}
+		} else if (verdict > 0) {
+			/* approved here, but more people must approve */
+			verdict = -1;
+			buf_addf(&why, "needs %zu distinct approvals, has %zu (%s)", need, have, buf_str(&names));
+			by = buf_str(&why);
+		}
+	}
 	ev.detail = verdict > 0 ? "approved" : verdict == 0 ? "declined" : verdict == -2 ? "interrupted" : "unanswered";
 	ev.by = by;
 	ev.ok = verdict > 0;
 	emit(run, &ev);
 	buf_release(&q);
+	buf_release(&names);
+	buf_release(&why);
 	return verdict;
 }
 
@@ -1054,7 +1107,7 @@ phase_run(struct run *run, const struct phase *ph)
 
 	memset(&wc, 0, sizeof(wc));
 	if (ph->gate.s && !gate_approved_before(run, ph->name)) {
-		int v = gate_ask(run, ph->name, &ph->gate);
+		int v = gate_ask(run, ph->name, &ph->gate, ph->gate_cfg);
 		if (v == -2)
 			return -2;
 		if (v <= 0)
@@ -1092,7 +1145,7 @@ phase_run(struct run *run, const struct phase *ph)
 			/* the unit starts and ends only once approved: a gate that
 			 * stops the run leaves nothing in doubt */
 			int v = gate_approved_before(run, u->step->name) ? 1
-			    : gate_ask(run, u->step->name, &u->step->action.gate);
+			    : gate_ask(run, u->step->name, &u->step->action.gate, u->step->action.gate_cfg);
 			if (v <= 0) {
 				rc = v == -2 ? -2 : -1;
 				break;

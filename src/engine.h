@@ -102,6 +102,7 @@ enum event_type {
 	EV_PHASE_START,
 	EV_PHASE_END,        /* ok tells the verdict */
 	EV_GATE,             /* message = question; detail = "asked" | "approved" | "declined" | "unanswered"; by = who */
+	EV_APPROVAL,         /* probe = gate, by = the approver's name, detail = via ("--yes", "--approve", "terminal") */
 	EV_UNIT_START,
 	EV_UNIT_OUTPUT,      /* data/len: a chunk of output, already masked, whole lines */
 	EV_UNIT_RETRY,       /* an attempt failed; another follows after delay_ms */
@@ -153,6 +154,7 @@ struct engine_opts {
 	const char *to;
 	bool yes;
 	const char *const *approve;
+	const char *user;        /* who --yes/--approve/the terminal approve as; NULL: the OS user */
 	size_t n_approve;
 	bool no_rollback;
 	int forks;
@@ -167,6 +169,12 @@ struct engine_opts {
 	bool accept_new_host_keys;
 	/* TESTS ONLY: remote `run` actions run on this machine (see exec.h) */
 	bool test_local_hosts;
+};
+
+/* One approval of a gate by a name (SPEC §7); see gate.h. */
+struct gate_approval {
+	char *gate;
+	char *name;
 };
 
 struct run {
@@ -208,6 +216,9 @@ struct run {
 	/* resume: gates approved earlier (by name), and phases finished earlier */
 	char **approved_gates;
 	size_t n_approved_gates, cap_approved_gates;
+	/* approvals of gates by name: from the journal and from this process */
+	struct gate_approval *approvals;
+	size_t n_approvals, cap_approvals;
 	bool resumed;
 	bool secrets_loaded;
 	bool held;                 /* an after/verify probe without data (no_data: hold) stopped the run at a gate */

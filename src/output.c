@@ -414,8 +414,12 @@ output_on_event(void *ctx, const struct event *ev)
 			line(o, C_YELLOW, mark(o, "■", "STOPPED"), ev->probe, NULL, -1,
 			    strcmp(ev->detail, "declined") == 0 ? "gate declined" :
 			    strcmp(ev->detail, "interrupted") == 0 ? "interrupted at the gate" :
-			    "gate needs approval (no terminal)");
+			    ev->by ? ev->by : "gate needs approval (no terminal)");
 		}
+		break;
+	case EV_APPROVAL:
+		if (!quiet)
+			message(o, C_GREEN, "  gate %s: approved by %s", ev->probe, ev->by);
 		break;
 	case EV_UNIT_START:
 		if (u->step->action.kind == ACT_GATE)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "exitcode.h"
+#include "gate.h"
 #include "journal.h"
 #include "util.h"
 
@@ -249,6 +250,8 @@ resume_restore(struct resumed *r, struct run *run, struct opts *o, bool for_roll
 
 	run->resumed = true;
 	restore_gates(r, run);
+	for (size_t i = 0; i < rl->n_approvals; i++)
+		gate_add_approval(run, rl->approvals[i].gate, rl->approvals[i].name);
 	for (size_t i = 0; i < rl->n_units; i++)
 		if (rl->units[i].completed_seq > max_seq)
 			max_seq = rl->units[i].completed_seq;

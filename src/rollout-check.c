@@ -36,8 +36,6 @@ check_gate(struct diags *d, const struct runbook *rb, const struct gate_cfg *g)
 		return;
 	if (g->n_show)
 		refuse(d, rb, g->show_pos, "gate 'show'");
-	if (g->approvals > 1)
-		refuse(d, rb, g->approvals_pos, "gate 'approvals' above 1");
 	if (g->timeout_ms)
 		refuse(d, rb, g->timeout_pos, "gate 'timeout' and 'on_timeout'");
 }

@@ -8,6 +8,7 @@
 
 #include "buf.h"
 #include "config.h"
+#include "gate.h"
 #include "output.h"
 #include "runlog.h"
 #include "util.h"
@@ -165,6 +166,22 @@ host_fields(struct json_object *r)
 	add_str(r, "host", host);
 }
 
+struct json_object *
+run_journal_approval(const char *gate, const char *name, const char *via)
+{
+	struct json_object *r = record(RL_APPROVAL);
+	const char *user = gate_user_name();
+	char host[256] = "";
+
+	gethostname(host, sizeof(host) - 1);
+	add_str(r, "gate", gate);
+	add_str(r, "name", name);
+	add_str(r, "user", user);
+	add_str(r, "host", host);
+	add_str(r, "via", via);
+	return r;
+}
+
 static struct json_object *
 start_record(struct run_journal *rj, const struct run *run)
 {
@@ -261,6 +278,8 @@ event_record(struct run_journal *rj, const struct event *ev)
 		add_str(r, "by", ev->by);
 		add_str(r, "question", ev->message);
 		break;
+	case EV_APPROVAL:
+		return run_journal_approval(ev->probe, ev->by, ev->detail);
 	case EV_UNIT_START:
 		r = record(RL_UNIT_START);
 		unit_fields(r, u);

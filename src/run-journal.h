@@ -22,5 +22,10 @@ struct run_journal;
 struct run_journal *run_journal_new(struct journal *j, const char *file, const char *by, bool forced);
 void run_journal_free(struct run_journal *rj);
 void run_journal_on_event(void *ctx, const struct event *ev);
+/*
+ * An approval record (runlog.h) of gate by name, with the OS user and host
+ * of this process; via says how ("migrate approve", "--yes", ...).
+ */
+struct json_object *run_journal_approval(const char *gate, const char *name, const char *via);
 
 #endif

@@ -206,6 +206,42 @@ on_gate(struct replay *rp, struct json_object *rec)
 }
 
 static void
+on_approval(struct replay *rp, struct json_object *rec, const char *ts)
+{
+	struct rl_run *run = rp->run;
+	struct rl_approval a;
+	const char *gate = str_field(rec, "gate"), *name = str_field(rec, "name");
+
+	if (gate == NULL || name == NULL)
+		return;
+	memset(&a, 0, sizeof(a));
+	set_str(&a.gate, gate);
+	set_str(&a.name, name);
+	set_str(&a.user, str_field(rec, "user"));
+	set_str(&a.host, str_field(rec, "host"));
+	set_str(&a.via, str_field(rec, "via"));
+	set_str(&a.ts, ts);
+	PUSH(run->approvals, run->n_approvals, run->cap_approvals, a);
+}
+
+size_t
+runlog_approvers(const struct rl_run *r, const char *gate, const char **names, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->n_approvals && n < max; i++) {
+		size_t k;
+		if (strcmp(r->approvals[i].gate, gate) != 0)
+			continue;
+		for (k = 0; k < n && strcmp(names[k], r->approvals[i].name) != 0; k++)
+			;
+		if (k == n)
+			names[n++] = r->approvals[i].name;
+	}
+	return n;
+}
+
+static void
 on_unit_start(struct replay *rp, struct json_object *rec, const char *ts)
 {
 	struct rl_unit *u = record_unit(rp, rec);
@@ -358,6 +394,8 @@ apply(struct replay *rp, struct json_object *rec)
 		on_resume(rp, rec);
 	else if (strcmp(type, RL_GATE) == 0)
 		on_gate(rp, rec);
+	else if (strcmp(type, RL_APPROVAL) == 0)
+		on_approval(rp, rec, ts);
 	else if (strcmp(type, RL_UNIT_START) == 0)
 		on_unit_start(rp, rec, ts);
 	else if (strcmp(type, RL_UNIT_RETRY) == 0)
@@ -449,6 +487,16 @@ runlog_release(struct rl_run *r)
 	free(r->outcome);
 	free(r->failure);
 	free(r->pending_gate);
+	for (size_t i = 0; i < r->n_approvals; i++) {
+		struct rl_approval *a = &r->approvals[i];
+		free(a->gate);
+		free(a->name);
+		free(a->user);
+		free(a->host);
+		free(a->via);
+		free(a->ts);
+	}
+	free(r->approvals);
 	memset(r, 0, sizeof(*r));
 }
 

@@ -21,6 +21,11 @@
  *   gate          name, phase, state ("asked" | "approved" | "declined" |
  *                 "unanswered"), by (who approved: "--yes", "--approve",
  *                 "operator at the terminal"), question
+ *   approval      gate, name (who approves: --as NAME, or the OS user for
+ *                 --yes/--approve/an answer at the terminal), user (OS user),
+ *                 host, via ("migrate approve" | "--yes" | "--approve" |
+ *                 "terminal"); a gate needing N approvals passes once N
+ *                 distinct names approved it (SPEC §7)
  *   unit_start    unit, step, phase, item (string or null), host, attempt
  *   unit_retry    unit, attempt (the one that failed), message, delay_ms
  *   unit_end      unit, status ("done" | "failed" | "interrupted": stopped by
@@ -49,6 +54,7 @@
 #define RL_PHASE_START "phase_start"
 #define RL_PHASE_END "phase_end"
 #define RL_GATE "gate"
+#define RL_APPROVAL "approval"
 #define RL_UNIT_START "unit_start"
 #define RL_UNIT_RETRY "unit_retry"
 #define RL_UNIT_END "unit_end"
@@ -156,6 +162,11 @@ struct rl_unit {
 	char *in_doubt_decision;   /* last in_doubt decision of this sequence, or NULL */
 };
 
+/* One approval record (SPEC §7). */
+struct rl_approval {
+	char *gate, *name, *user, *host, *via, *ts;
+};
+
 struct rl_run {
 	char *run_id, *runbook, *file, *sha256, *host, *user;
 	long pid;                     /* of run_start, or of the latest resume */
@@ -171,6 +182,8 @@ struct rl_run {
 	size_t n_units;
 	bool unwinding;
 	char *pending_gate;
+	struct rl_approval *approvals; /* every approval record, in order */
+	size_t n_approvals, cap_approvals;
 	bool interrupted;
 	size_t n_resumes;
 	bool torn_tail;
@@ -185,6 +198,11 @@ struct rl_run {
  * On failure sets *err (malloc'ed; caller frees).
  */
 int runlog_load(const char *journal_path, struct rl_run *out, char **err);
+/*
+ * The distinct names that approved gate, in order of their first approval:
+ * names[0..n) point into r. Returns n.
+ */
+size_t runlog_approvers(const struct rl_run *r, const char *gate, const char **names, size_t max);
 /* Free what r holds and zero it. Accepts NULL. */
 void runlog_release(struct rl_run *r);
 /* The unit with this key, or NULL (owned by r). */

@@ -79,7 +79,7 @@ lacks()
     fi
 }
 
-cmds="run plan validate check resume rollback status history version help"
+cmds="run plan validate check resume rollback approve status history version help"
 
 # commands
 expect "$cmds -h --help --version -V" ""
@@ -96,6 +96,7 @@ contains "--force --retry-in-doubt --skip-in-doubt --no-rollback" resume --
 lacks "--phase --dry-run" resume --
 expect "--state-dir --format --color -h --help" status -
 expect "--state-dir --format --color -h --help" history -
+expect "--as" approve --a
 contains "--force --retry-in-doubt --skip-in-doubt --report" rollback --
 lacks "--yes --approve --phase" rollback --
 expect "--forks" run "$fixture" --fo

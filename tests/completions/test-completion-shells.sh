@@ -35,7 +35,8 @@ check()
 cases()
 {
     s=$1
-    check "$s" "check help history plan resume rollback run status validate version" "migrate "
+    check "$s" "approve check help history plan resume rollback run status validate version" "migrate "
+    check "$s" "--as" "migrate approve --a"
     check "$s" "resume rollback run" "migrate r"
     check "$s" "prepare switch-over cleanup" "migrate run fixture.yaml --phase "
     check "$s" "" "migrate run --phase "
