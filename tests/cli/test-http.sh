@@ -326,6 +326,44 @@ expect_rc "accepted with insecure: true" 0
 run_migrate plan tls.yaml
 expect_in "plan flags insecure" "$T/out" "TLS verification OFF"
 
+# ---- migrate check: every endpoint reached once, TLS included, nothing sent ----
+: >"$T/s.log"
+: >"$T/k.log"
+cat >check.yaml <<EOF
+runbook: 1
+name: http-check
+probes:
+  health:
+    http: {url: "http://127.0.0.1:$K/health"}
+phases:
+  - name: p
+    steps:
+      - name: change
+        http: {method: POST, url: "http://127.0.0.1:$K/change", body: x}
+        after: [health]
+        rollback:
+          http: {method: DELETE, url: "http://127.0.0.1:$K/change"}
+      - name: tls
+        http: {method: PUT, url: "https://127.0.0.1:$S/h", ca_cert: "$T/s.crt"}
+EOF
+run_migrate check check.yaml
+expect_rc "check: every endpoint reached" 0
+expect_in "check: the http endpoint" "$T/out" "http://127.0.0.1:$K"
+expect_in "check: the https endpoint, TLS handshake done" "$T/out" "TLS ok"
+expect_in "check: counts" "$T/out" "2 HTTP endpoints: 2 reachable, 0 failed"
+if [ -s "$T/k.log" ] || [ -s "$T/s.log" ]; then
+	fail "check sent a request" "$(cat "$T/k.log" "$T/s.log")"
+else
+	pass "check sent no request"
+fi
+sed -i 's|, ca_cert: "[^"]*"||' check.yaml
+run_migrate check check.yaml
+expect_rc "check: an untrusted certificate" 1
+expect_in "check says why" "$T/out" "TLS certificate not trusted"
+sed -i "s|127.0.0.1:$K/health|127.0.0.1:1/health|" check.yaml
+run_migrate check check.yaml
+expect_in "check: a refused connection" "$T/out" "cannot connect"
+
 # ---- redirects, a dripping server, a 5 MiB body ----
 start_httpd r '{"/old": [{"mode": "redirect", "location": "/new"}], "/new": [{"body": "here"}], "/drip": [{"mode": "drip"}], "/big": [{"mode": "big", "size": 5242880}], "/huge": [{"mode": "big", "size": 104857600}]}'
 R=$PORT
