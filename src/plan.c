@@ -51,7 +51,7 @@ static const char *
 kind_name(enum action_kind k)
 {
 	static const char *const names[] = { "none", "run", "http", "probe", "pause", "gate",
-		"upload", "download", "tcp" };
+		"upload", "download", "tcp", "prometheus" };
 	return names[k];
 }
 
