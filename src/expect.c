@@ -127,7 +127,15 @@ json_number(struct json_object *o, const char *where, struct observed *obs, stru
 			buf_addf(why, "value '%s' at %s is not a number", json_object_get_string(o), where);
 			return FOUND_BAD;
 		}
-		snprintf(text, sizeof(text), "%s", json_object_get_string(o));
+		{
+			const char *t = json_object_get_string(o);
+			size_t n;
+			t += strspn(t, " \t\r\n");
+			n = strlen(t);
+			while (n > 0 && strchr(" \t\r\n", t[n - 1]))
+				n--;
+			snprintf(text, sizeof(text), "%.*s", (int)n, t);
+		}
 		break;
 	default:
 		buf_addf(why, "value at %s is not a number (%s)", where, json_type_to_name(json_object_get_type(o)));

@@ -73,6 +73,8 @@ run_migrate run retry.yaml --state-dir "$T/st"
 expect_rc "503,503,200 with retry" 0
 expect_count "exactly 3 requests" a "GET /health" 3
 expect_in "retries say the status" "$T/out" "status 503, expected 200"
+peers=$(python3 -c 'import json,sys; print(len({json.loads(l)["peer"] for l in open(sys.argv[1])}))' "$T/a.log")
+if [ "$peers" -eq 1 ]; then pass "one kept-alive connection for the 3 requests"; else fail "$peers connections for 3 requests"; fi
 
 # ---- body / not_body / latency ----
 start_httpd b '{"/ok": [{"body": "{\"status\": \"ok\"}"}], "/degraded": [{"body": "{\"status\": \"ok\", \"errors\": [\"disk\"]}"}], "/slow": [{"body": "ok", "delay": 1.5}]}'
