@@ -451,6 +451,10 @@ list_gates(const struct runbook *rb, size_t *n)
 			if (ph->steps[i].action.kind == ACT_GATE)
 				PUSH(g, *n, cap, ((struct gate_name){ ph->steps[i].name, "gate step" }));
 	}
+	/* a probe with no_data: hold stops the run as a gate does (its name approves it) */
+	for (size_t i = 0; i < rb->n_probes; i++)
+		if (rb->probes[i].expect.no_data == NO_DATA_HOLD)
+			PUSH(g, *n, cap, ((struct gate_name){ rb->probes[i].name, "probe holding on no data" }));
 	return g;
 }
 

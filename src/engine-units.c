@@ -273,6 +273,7 @@ run_free(struct run *run)
 	for (size_t i = 0; i < run->n_samples; i++)
 		probe_sample_free(run->samples[i]);
 	free(run->samples);
+	free(run->pending_hold);
 	free(run->units);
 	free(run->completed);
 	captures_free(run->captures, run->n_captures);

@@ -1333,6 +1333,8 @@ engine_run(struct run *run)
 			sig_watch_stop(run);
 			return EXIT_CANNOT_START;
 		}
+		if (run->pending_hold && !probe_hold(run, run->pending_hold, "(it stopped this run)"))
+			run->outcome = engine_interrupted ? OUTCOME_INTERRUPTED : OUTCOME_GATE;
 	}
 
 	for (size_t p = 0; p < rb->n_phases && run->outcome == OUTCOME_RUNNING; p++) {

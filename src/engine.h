@@ -222,6 +222,7 @@ struct run {
 	bool resumed;
 	bool secrets_loaded;
 	bool held;                 /* an after/verify probe without data (no_data: hold) stopped the run at a gate */
+	char *pending_hold;        /* resume: the probe whose hold stopped the run, asked again first */
 	/* set by a listener that could not record an event (the journal): the
 	 * run stops at once, without unwinding, and exits 3 */
 	char *record_error;

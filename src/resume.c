@@ -250,6 +250,12 @@ resume_restore(struct resumed *r, struct run *run, struct opts *o, bool for_roll
 
 	run->resumed = true;
 	restore_gates(r, run);
+	/* stopped by a probe without data (no_data: hold): asked again first */
+	if (rl->outcome && strcmp(rl->outcome, "gate") == 0 && rl->pending_gate) {
+		const struct probe *p = runbook_probe(r->rb, rl->pending_gate);
+		if (p && p->expect.no_data == NO_DATA_HOLD)
+			run->pending_hold = xstrdup(rl->pending_gate);
+	}
 	for (size_t i = 0; i < rl->n_approvals; i++)
 		gate_add_approval(run, rl->approvals[i].gate, rl->approvals[i].name);
 	for (size_t i = 0; i < rl->n_units; i++)

@@ -208,6 +208,11 @@ expect_rc "empty Prometheus result, no_data: hold stops at a gate" 4
 expect_in "hold asks to go on" "$T/out" "has no data"
 run_migrate run nodata.yaml --state-dir "$T/st-hold2" --yes
 expect_rc "hold approved with --yes" 0
+run_migrate resume --state-dir "$T/st-hold"
+expect_rc "resume asks the hold again (nobody to answer)" 4
+expect_in "resume says which probe holds" "$T/out" "probe 'error-rate' has no data"
+run_migrate resume --state-dir "$T/st-hold" --approve error-rate
+expect_rc "resume --approve PROBE goes on" 0
 set_config c '{"/prom/api/v1/query": [{"status": 400, "prom": "error"}]}'
 nodata fail
 run_migrate run nodata.yaml --state-dir "$T/st-err"
