@@ -473,6 +473,41 @@ else
 	fail "Idempotency-Key after resume" "$(reqs i)"
 fi
 
+# ---- check: on resume, an http check probe settles an in-doubt unit ----
+set_config i '{"/apply": [{"mode": "hang"}], "/applied": [{"status": 200, "body": "{\"applied\": 1}"}], "/get": [{"status": 200}]}'
+: >"$T/i.log"
+cat >settle.yaml <<EOF
+runbook: 1
+name: http-settle
+phases:
+  - name: p
+    steps:
+      - name: apply
+        http: {method: POST, url: "http://127.0.0.1:$I/apply", body_file: payload.json}
+        timeout: 20s
+        check:
+          http: {url: "http://127.0.0.1:$I/applied"}
+          expect: {value: {json: /applied, equals: 1}, no_data: fail}
+      - name: read
+        http: {url: "http://127.0.0.1:$I/get"}
+EOF
+printf '{"replicas": 3}' >payload.json
+"$MIGRATE" run settle.yaml --state-dir "$T/st3" </dev/null >"$T/out" 2>"$T/err" &
+mpid=$!
+for _ in $(seq 100); do grep -q '"POST"' "$T/i.log" && break; sleep 0.1; done
+kill -9 "$mpid"
+wait "$mpid" 2>/dev/null
+expect_in "body_file sent as the body" <(reqs i) 'POST /apply'
+expect_in "body_file content" "$T/i.log" '"body": "{\"replicas\": 3}"'
+run_migrate resume --state-dir "$T/st3"
+expect_rc "check probe settles the in-doubt unit" 0
+expect_in "the check passed" "$T/out" "check probe"
+expect_count "apply not sent again" i "POST /apply" 1
+rm payload.json
+run_migrate run settle.yaml --state-dir "$T/st4"
+expect_rc "a missing body_file" 1
+expect_in "says which file" "$T/out" "cannot read body_file 'payload.json'"
+
 # ---- CR/LF in a header: refused at load, and once expanded ----
 cat >crlf.yaml <<EOF
 runbook: 1
