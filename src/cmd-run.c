@@ -20,6 +20,7 @@ cmd_run_exec(const struct cmd_entry *self, struct opts *o)
 		.approve = (const char *const *)o->approve, .n_approve = o->n_approve,
 		.no_rollback = o->no_rollback,
 		.forks = o->forks,
+		.accept_new_host_keys = o->accept_new_host_keys,
 	};
 	struct diags d = DIAGS_INIT;
 	struct session s = { 0 };

@@ -101,7 +101,8 @@ run_resolve_targets(struct run *run, char **err)
 
 	*err = NULL;
 	targets_free(run);
-	run->targets = xcalloc(run->n_units + rb->n_hosts + 1, sizeof(*run->targets));
+	/* units' hosts, plus every host by name (probes' and rollbacks' on:, via) */
+	run->targets = xcalloc(run->n_units + 2 * rb->n_hosts + 1, sizeof(*run->targets));
 	for (size_t i = 0; i < run->n_units && *err == NULL; i++) {
 		struct unit *u = &run->units[i];
 		const struct host *h;
@@ -116,5 +117,22 @@ run_resolve_targets(struct run *run, char **err)
 			h = NULL;
 		u->target = target_add(run, u->host, u->address, h, 0, err);
 	}
+	/* single hosts named by a probe's or a rollback's on: */
+	for (size_t i = 0; i < rb->n_hosts && *err == NULL; i++) {
+		const struct host *h = &rb->hosts[i];
+		if (h->address.s)
+			target_add(run, h->name, h->address.s, h, 0, err);
+	}
 	return *err ? -1 : 0;
+}
+
+const struct exec_target *
+run_target(struct run *run, const char *name)
+{
+	struct exec_target *t;
+
+	if (name == NULL || strcmp(name, "local") == 0)
+		return &exec_target_local;
+	t = target_find(run, name);
+	return t ? t : &exec_target_local;
 }

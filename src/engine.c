@@ -321,9 +321,11 @@ struct action_spec {
 	size_t n_env[2];
 	const struct text *workdir;
 	bool sudo;
+	bool sudo_set;      /* the step said sudo: (else a remote host's sudo: applies) */
 	int64_t timeout_ms;
 	bool no_deadline;   /* rollbacks: the unwind is not cut short by the deadline */
 	const char *idem;   /* http: the Idempotency-Key's purpose ("step", "rollback"); NULL: none */
+	const struct exec_target *target;  /* NULL: the unit's host (local without a unit) */
 };
 
 struct expand_scope {
@@ -348,7 +350,7 @@ run_action(struct run *run, const struct unit *u, struct unit *out_unit,
     const struct action_spec *spec, struct exec_result *res, struct buf *why)
 {
 	struct exec_req req;
-	struct buf script = BUF_INIT, workdir = BUF_INIT, tcp = BUF_INIT;
+	struct buf script = BUF_INIT, workdir = BUF_INIT, tcp = BUF_INIT, src = BUF_INIT, dest = BUF_INIT;
 	struct http_call call;
 	struct pump pp;
 	char **env = NULL;
@@ -366,7 +368,15 @@ run_action(struct run *run, const struct unit *u, struct unit *out_unit,
 	mask_stream_init(&pp.mask[1], run->secrets.mask);
 	mask_stream_init(&pp.mask[2], run->secrets.mask);
 	req.kind = spec->action->kind;
-	req.target = u && u->target ? u->target : &exec_target_local;
+	req.target = spec->target ? spec->target : u && u->target ? u->target : &exec_target_local;
+	if (req.kind == ACT_UPLOAD || req.kind == ACT_DOWNLOAD) {
+		if (run_expand(run, u, &spec->action->xfer.src, false, &src, &err) < 0 ||
+		    run_expand(run, u, &spec->action->xfer.dest, false, &dest, &err) < 0)
+			goto cleanup;
+		req.xfer.src = buf_str(&src);
+		req.xfer.dest = buf_str(&dest);
+		req.xfer.mode = spec->action->xfer.mode;
+	}
 	if (req.kind == ACT_RUN) {
 		if (run_expand(run, u, &spec->action->run, false, &script, &err) < 0)
 			goto cleanup;
@@ -401,6 +411,8 @@ run_action(struct run *run, const struct unit *u, struct unit *out_unit,
 		goto cleanup;
 	req.env = (const char *const *)env;
 	req.sudo = spec->sudo;
+	if (req.kind == ACT_RUN && exec_target_is_local(req.target) == false)
+		req.sudo = spec->sudo_set ? spec->sudo : req.target->sudo == 1;
 	by_deadline = false;
 	req.timeout_ms = spec->no_deadline ? spec->timeout_ms
 	    : effective_timeout(run, spec->timeout_ms, &by_deadline);
@@ -436,6 +448,8 @@ cleanup:
 	buf_release(&workdir);
 	buf_release(&tcp);
 	http_call_release(&call);
+	buf_release(&src);
+	buf_release(&dest);
 	if (env) {
 		for (size_t i = 0; i < n_env; i++)
 			explicit_bzero(env[i], strlen(env[i]));
@@ -507,6 +521,14 @@ probe_eval(struct run *run, const struct probe *p, const struct unit *u, const c
 	spec.env[0] = p->env;
 	spec.n_env[0] = p->n_env;
 	spec.timeout_ms = p->timeout_ms > 0 ? p->timeout_ms : DEFAULT_PROBE_TIMEOUT_MS;
+	/*
+	 * Where it runs (SPEC §2): its own on:; without one a run probe follows
+	 * the unit (after, check, a probe step's host), anything else is local.
+	 */
+	if (p->on)
+		spec.target = run_target(run, p->on);
+	else if (u == NULL || p->action.kind != ACT_RUN)
+		spec.target = &exec_target_local;
 	for (int a = 1; a <= attempts; a++) {
 		struct exec_result res;
 
@@ -717,12 +739,15 @@ unit_attempt(struct run *run, struct unit *u, struct buf *why)
 		break;
 	case ACT_RUN:
 	case ACT_HTTP:
+	case ACT_UPLOAD:
+	case ACT_DOWNLOAD:
 		memset(&spec, 0, sizeof(spec));
 		spec.action = &s->action;
 		spec.env[0] = s->env;   /* defaults.env is merged in by the loader */
 		spec.n_env[0] = s->n_env;
 		spec.workdir = &s->workdir;
 		spec.sudo = s->sudo == 1;
+		spec.sudo_set = s->sudo >= 0;
 		spec.timeout_ms = u->timeout_ms;
 		spec.idem = "step";
 		if (run_action(run, u, u, &spec, &res, why) < 0)
@@ -990,6 +1015,9 @@ rollback_run(struct run *run, struct unit *u)
 	spec.n_env[1] = rb->n_env;
 	spec.workdir = &u->step->workdir;
 	spec.sudo = u->step->sudo == 1;
+	spec.sudo_set = u->step->sudo >= 0;
+	if (rb->on)
+		spec.target = run_target(run, rb->on);
 	spec.timeout_ms = rb->timeout_ms > 0 ? rb->timeout_ms : u->timeout_ms;
 	spec.no_deadline = true;
 	spec.idem = "rollback";

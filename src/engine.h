@@ -296,6 +296,8 @@ int engine_rollback(struct run *run);
  */
 int run_resolve_targets(struct run *run, char **err);
 void targets_free(struct run *run);
+/* The resolved target of a host name (a single host of hosts:, or a unit's host); "local" or unknown: this machine. */
+const struct exec_target *run_target(struct run *run, const char *name);
 
 /* Record a unit as completed (in completion order), e.g. when restoring from a journal. */
 void run_mark_completed(struct run *run, struct unit *u);

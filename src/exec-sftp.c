@@ -378,6 +378,8 @@ sftp_transfer(struct ssh_pool *pool, const struct exec_req *req, struct exec_res
 		for (unsigned i = 0; i < mdlen; i++)
 			buf_addf(&res->out, "%02x", md[i]);
 		buf_addc(&res->out, '\n');
+		if (req->on_output)
+			req->on_output(req->ctx, 1, res->out.data, res->out.len);
 		res->status = EXEC_DONE;
 		res->exit_code = 0;
 	} else if (cancel_fired(req->cancel) || x.over == SSH_WAIT_CANCELLED) {

@@ -340,6 +340,7 @@ resume_open_run(struct session *s, struct resumed *r, struct opts *o, bool for_r
 	*run = NULL;
 	if ((rc = session_lock(s, r->rb->name, r->rl.run_id)) != 0)
 		return rc;
+	r->eo.accept_new_host_keys = o->accept_new_host_keys;
 	*run = run_create(r->rb, &r->eo, r->rl.run_id, &err);
 	if (*run == NULL) {
 		fprintf(stderr, "migrate: %s\n", err);

@@ -496,7 +496,6 @@ auth_key(struct ssh_conn *c, const char *user, const char *file, const char *lab
 {
 	struct buf pub = BUF_INIT;
 	struct stat st;
-	char *msg = NULL;
 	int rc;
 
 	buf_addf(&pub, "%s.pub", file);
@@ -511,12 +510,11 @@ auth_key(struct ssh_conn *c, const char *user, const char *file, const char *lab
 		buf_adds(tried, ", ");
 	if (rc == 0)
 		return 1;
-	if (rc == LIBSSH2_ERROR_FILE) {
-		libssh2_session_last_error(c->session, &msg, NULL, 0);
-		buf_addf(tried, "key %s (cannot use it: %s%s)", label,
-		    passphrase ? "wrong passphrase or unreadable file" :
-		    "unreadable, or protected by a passphrase (give one with passphrase: ${secrets.X})",
-		    "");
+	if (passphrase) {
+		buf_addf(tried, "key %s (refused, or wrong passphrase)", label);
+	} else if (rc == LIBSSH2_ERROR_FILE) {
+		buf_addf(tried, "key %s (cannot use it: unreadable, or protected by a passphrase; "
+		    "give one with passphrase: ${secrets.X})", label);
 	} else {
 		buf_addf(tried, "key %s (refused)", label);
 	}

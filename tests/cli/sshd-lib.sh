@@ -132,6 +132,21 @@ EOF
 	return 1
 }
 
+# sshd_kill_hard NAME: SIGKILL the server and every sshd process of its
+# sessions (a crash of the machine's sshd: connections drop at once; the
+# commands they ran are left to their lifeline).
+sshd_kill_hard() {
+	local pid kids all
+	pid=$(cat "$SSHD_DIR/$1/pid" 2>/dev/null) || return 0
+	all=$pid
+	kids=$pid
+	while [ -n "$kids" ]; do
+		kids=$(ps -eo pid=,ppid=,comm= | awk -v p=" $kids " '$3 == "sshd" && index(p, " " $2 " ") { print $1 }' | tr '\n' ' ')
+		all="$all $kids"
+	done
+	kill -9 $all 2>/dev/null
+}
+
 sshd_stop() {
 	local pid
 	pid=$(cat "$SSHD_DIR/$1/pid" 2>/dev/null) || return 0

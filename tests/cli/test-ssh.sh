@@ -1,0 +1,382 @@
+#!/bin/bash
+# SSH hosts against real OpenSSH sshd servers on 127.0.0.1 (sshd-lib.sh):
+# remote steps, captures and rollbacks, host keys, authentication, groups,
+# jump hosts, SFTP, timeouts and faults.
+. "$(dirname "$0")/lib.sh"
+. "$SRCDIR/tests/cli/sshd-lib.sh"
+sshd_need
+
+sshd_start a
+sshd_start b
+sshd_start c
+for n in a b c; do sshd_known "$n"; done
+ST="$T/state"
+
+# remote_ps: the argument lists of every process of the test user (as root: the remote side).
+remote_ps() { ps -u "$SSH_USER" -o args= 2>/dev/null; }
+no_remote_left() { # PATTERN: wait up to 12 s until no process of the test user matches
+	for _ in $(seq 120); do remote_ps | grep -q -- "$1" || return 0; sleep 0.1; done
+	return 1
+}
+
+# ---- run, capture and rollback on one host ----
+cat >one.yaml <<YAML
+runbook: 1
+name: ssh-one
+$(hosts_yaml a)
+vars:
+  dir: $REMOTE
+phases:
+  - name: p
+    steps:
+      - name: make
+        on: a
+        env: {GREETING: hello}
+        workdir: $REMOTE
+        run: |
+          echo "\$GREETING from \${host} as \$(id -un) in \$(pwd)"
+          echo made > made.txt
+          echo "size 42 bytes"
+        capture: {size: 'size (\\d+) bytes'}
+        rollback: {run: 'rm -f \${dir}/made.txt; echo undone > \${dir}/undo.txt'}
+      - name: use
+        on: a
+        run: 'test "\${steps.make.size}" = 42 && echo used-\${steps.make.size}'
+      - name: boom
+        on: a
+        run: 'echo failing on purpose >&2; exit 7'
+YAML
+run_migrate run one.yaml --state-dir "$ST" -v
+expect_rc "a failing remote step unwinds" 1
+expect_in "remote env and workdir" "$T/out" "hello from a as $SSH_USER in $REMOTE"
+expect_in "capture from remote output reaches a later step" "$T/out" "used-42"
+expect_in "exit code of the remote command" "$T/out" "exit 7"
+expect_in "remote stderr in the failure tail" "$T/out" "failing on purpose"
+expect_in "unit named by its host" "$T/out" "make@a"
+[ ! -e "$REMOTE/made.txt" ] && [ -e "$REMOTE/undo.txt" ] && pass "remote rollback ran on the host" ||
+	fail "remote rollback did not run" "$(ls -la "$REMOTE")"
+rm -f "$REMOTE"/*
+
+# ---- host keys ----
+cat >hk.yaml <<YAML
+runbook: 1
+name: ssh-hostkeys
+$(hosts_yaml a)
+phases:
+  - name: p
+    steps:
+      - name: touch
+        on: a
+        run: 'touch $REMOTE/ran-\$\$; echo ran'
+YAML
+mv "$HOME/.ssh/known_hosts" "$T/kh.saved"
+run_migrate run hk.yaml --state-dir "$ST"
+expect_rc "unknown host key refused" 1
+expect_in "unknown key message names the host and the fingerprint" "$T/out" "$(sshd_fingerprint a)"
+expect_in "unknown key message says how to accept" "$T/out" "--accept-new-host-keys"
+[ -z "$(ls "$REMOTE")" ] && pass "nothing ran on an unknown host" || fail "a command ran on an unknown host"
+[ -e "$HOME/.ssh/known_hosts" ] && fail "an unknown key was recorded without --accept-new-host-keys" || pass "unknown key not recorded"
+
+run_migrate run hk.yaml --state-dir "$ST" --accept-new-host-keys
+expect_rc "--accept-new-host-keys trusts a new host" 0
+expect_in "new key recorded as [127.0.0.1]:PORT" "$HOME/.ssh/known_hosts" "[127.0.0.1]:$(sshd_port a) ssh-ed25519 "
+[ "$(stat -c %a "$HOME/.ssh/known_hosts")" = 600 ] && pass "known_hosts created mode 0600" || fail "known_hosts mode $(stat -c %a "$HOME/.ssh/known_hosts")"
+run_migrate run hk.yaml --state-dir "$ST"
+expect_rc "the recorded key is accepted next time" 0
+rm -f "$REMOTE"/*
+
+# a changed key: another server's key recorded for a's address
+sshd_start x
+{ printf '[127.0.0.1]:%s ' "$(sshd_port a)"; cut -d' ' -f1-2 "$SSHD_DIR/x/host_ed25519.pub"; } >"$HOME/.ssh/known_hosts"
+chmod 644 "$HOME/.ssh/known_hosts"
+cp "$HOME/.ssh/known_hosts" "$T/kh.changed"
+run_migrate run hk.yaml --state-dir "$ST" --accept-new-host-keys
+expect_rc "changed host key refused even with --accept-new-host-keys" 1
+expect_in "changed key: the recorded fingerprint" "$T/out" "$(sshd_fingerprint x)"
+expect_in "changed key: the offered fingerprint" "$T/out" "$(sshd_fingerprint a)"
+expect_in "changed key is called so" "$T/out" "HOST KEY CHANGED"
+[ -z "$(ls "$REMOTE")" ] && pass "nothing ran on a host with a changed key" || fail "a command ran on a host with a changed key"
+cmp -s "$HOME/.ssh/known_hosts" "$T/kh.changed" && pass "known_hosts untouched on a changed key" || fail "known_hosts was modified"
+sshd_stop x
+
+# hashed entries, and a known_hosts: file of the host's own
+rm -f "$HOME/.ssh/known_hosts"
+sshd_known a "$T/hashed_known" hashed
+grep -q '^|1|' "$T/hashed_known" && pass "fixture is hashed" || fail "ssh-keygen -H did not hash"
+sed "s|user: $SSH_USER}|user: $SSH_USER, known_hosts: $T/hashed_known}|" hk.yaml >hk2.yaml
+run_migrate run hk2.yaml --state-dir "$ST"
+expect_rc "hashed entry in the host's known_hosts: file" 0
+cp "$T/kh.saved" "$HOME/.ssh/known_hosts"
+rm -f "$REMOTE"/*
+
+# ---- authentication ----
+mv "$HOME/.ssh/id_ed25519" "$T/client_key"
+mv "$HOME/.ssh/id_ed25519.pub" "$T/client_key.pub"
+run_migrate run hk.yaml --state-dir "$ST"
+expect_rc "no usable key" 1
+expect_in "auth failure names host, user and methods" "$T/out" "authentication as '$SSH_USER' failed; tried: ssh-agent (SSH_AUTH_SOCK not set)"
+
+eval "$(ssh-agent -s)" >/dev/null
+ssh-add -q "$T/client_key" 2>/dev/null
+run_migrate run hk.yaml --state-dir "$ST"
+expect_rc "ssh-agent authentication" 0
+kill "$SSH_AGENT_PID" 2>/dev/null
+unset SSH_AUTH_SOCK SSH_AGENT_PID
+
+ssh-keygen -q -p -P '' -N 'correct horse battery' -f "$T/client_key" >/dev/null
+cat >key.yaml <<YAML
+runbook: 1
+name: ssh-key
+secrets:
+  keypass: {env: KEYPASS}
+hosts:
+  a: {address: 127.0.0.1, port: $(sshd_port a), user: $SSH_USER, key: $T/client_key, passphrase: '\${secrets.keypass}'}
+phases:
+  - name: p
+    steps:
+      - name: hi
+        on: a
+        run: echo key-auth-ok
+YAML
+KEYPASS='correct horse battery' run_migrate run key.yaml --state-dir "$ST" -v
+expect_rc "key file with a passphrase from a secret" 0
+expect_in "key auth ran the step" "$T/out" "key-auth-ok"
+KEYPASS='not-the-passphrase' run_migrate run key.yaml --state-dir "$ST"
+expect_rc "wrong passphrase" 1
+expect_in "wrong passphrase is named" "$T/out" "wrong passphrase"
+expect_not_in "the passphrase never shows" "$T/out" "not-the-passphrase"
+mv "$T/client_key.pub" "$HOME/.ssh/id_ed25519.pub"
+ssh-keygen -q -p -P 'correct horse battery' -N '' -f "$T/client_key" >/dev/null
+mv "$T/client_key" "$HOME/.ssh/id_ed25519"
+
+# ---- a group, parallel and in batches, after probes on each host ----
+cat >group.yaml <<YAML
+runbook: 1
+name: ssh-group
+$(hosts_yaml a b c)
+  web: {hosts: [a, b, c]}
+probes:
+  on-host:
+    run: 'echo "probe \${host}" >> $REMOTE/order'
+phases:
+  - name: p
+    steps:
+      - name: deploy
+        on: web
+        batch: 1
+        run: 'echo "unit \${host}" >> $REMOTE/order; echo deployed-\${host}'
+        after: [on-host]
+        rollback: {run: 'echo "undo \${host}" >> $REMOTE/order'}
+      - name: all
+        on: web
+        run: 'echo all-\${host}'
+YAML
+run_migrate run group.yaml --state-dir "$ST" -v
+expect_rc "a step on a group of three hosts" 0
+for h in a b c; do expect_in "unit on $h" "$T/out" "deploy@$h"; expect_in "output of $h names its host" "$T/out" "all-$h"; done
+expect_file "batch: 1 runs each host's after probe on that host before the next batch" "$REMOTE/order" "unit a
+probe a
+unit b
+probe b
+unit c
+probe c"
+rm -f "$REMOTE"/*
+
+# ---- jump hosts ----
+sshd_start nofwd 127.0.0.1 "AllowTcpForwarding no"
+sshd_known nofwd
+cat >jump.yaml <<YAML
+runbook: 1
+name: ssh-jump
+$(hosts_yaml a b c nofwd)
+  inner: {address: 127.0.0.1, port: $(sshd_port c), user: $SSH_USER, via: b}
+  deep: {address: 127.0.0.1, port: $(sshd_port a), user: $SSH_USER, via: inner}
+  blocked: {address: 127.0.0.1, port: $(sshd_port a), user: $SSH_USER, via: nofwd}
+phases:
+  - name: p
+    steps:
+      - name: through-b
+        on: inner
+        run: echo via-b-ok
+      - name: through-two
+        on: deep
+        run: echo nested-via-ok
+YAML
+run_migrate run jump.yaml --state-dir "$ST" -v
+expect_rc "via: a jump host, and a nested one" 0
+expect_in "through one jump host" "$T/out" "via-b-ok"
+expect_in "through two jump hosts" "$T/out" "nested-via-ok"
+sed -i 's/on: deep/on: blocked/; s/nested-via-ok/should-not-run/' jump.yaml
+run_migrate run jump.yaml --state-dir "$ST" -v
+expect_rc "a jump host that refuses forwarding fails the unit" 1
+expect_in "refused forwarding is named" "$T/out" "jump host 'nofwd' did not forward"
+expect_not_in "the target is not reached directly" "$T/out" "should-not-run"
+sshd_stop nofwd
+
+# ---- SFTP ----
+printf 'listen 8080\n' >app.conf
+head -c 300000 /dev/urandom >big.bin
+cat >files.yaml <<YAML
+runbook: 1
+name: ssh-files
+$(hosts_yaml a)
+phases:
+  - name: p
+    steps:
+      - name: ship
+        on: a
+        upload: {src: ./app.conf, dest: $REMOTE/app.conf, mode: "0640"}
+        rollback: {run: 'rm -f $REMOTE/app.conf'}
+      - name: ship-big
+        on: a
+        upload: {src: ./big.bin, dest: $REMOTE/big.bin}
+      - name: fetch
+        on: a
+        download: {src: $REMOTE/big.bin, dest: ./back.bin, mode: "0600"}
+YAML
+run_migrate run files.yaml --state-dir "$ST" -v
+expect_rc "upload and download" 0
+[ "$(stat -c %a "$REMOTE/app.conf")" = 640 ] && pass "upload mode 0640" || fail "upload mode $(stat -c %a "$REMOTE/app.conf")"
+cmp -s app.conf "$REMOTE/app.conf" && pass "uploaded content" || fail "uploaded content differs"
+cmp -s big.bin back.bin && pass "300 kB round trip" || fail "downloaded content differs"
+[ "$(stat -c %a back.bin)" = 600 ] && pass "download mode 0600" || fail "download mode $(stat -c %a back.bin)"
+expect_in "size and sha256 reported" "$T/out" "300000 bytes, sha256 $(sha256sum big.bin | cut -d' ' -f1)"
+cat >files-bad.yaml <<YAML
+runbook: 1
+name: ssh-files-bad
+$(hosts_yaml a)
+phases:
+  - name: p
+    steps:
+      - name: ship
+        on: a
+        upload: {src: ./app.conf, dest: $REMOTE/app2.conf}
+        rollback: {run: 'rm -f $REMOTE/app2.conf'}
+      - name: ship-nowhere
+        on: a
+        upload: {src: ./big.bin, dest: $REMOTE/missing-dir/big.bin}
+      - name: fetch-missing
+        download: {src: $REMOTE/nope, dest: ./nope}
+        on: a
+YAML
+run_migrate run files-bad.yaml --state-dir "$ST"
+expect_rc "an upload into a missing directory fails" 1
+expect_in "the failed upload is named" "$T/out" "missing-dir"
+[ -z "$(find "$REMOTE" -name '*.migrate-*')" ] && [ ! -e "$REMOTE/missing-dir" ] && pass "no partial or temporary file after a failed upload" ||
+	fail "partial files left" "$(find "$REMOTE")"
+[ ! -e "$REMOTE/app2.conf" ] && pass "the completed upload was rolled back" || fail "app2.conf left behind"
+rm -f "$REMOTE"/*
+
+# ---- timeouts, faults ----
+cat >slow.yaml <<YAML
+runbook: 1
+name: ssh-slow
+$(hosts_yaml a)
+phases:
+  - name: p
+    steps:
+      - name: stubborn
+        on: a
+        timeout: 1s
+        run: |
+          trap '' TERM
+          (trap '' TERM; exec sleep 311) &
+          exec sleep 312
+YAML
+run_migrate run slow.yaml --state-dir "$ST"
+expect_rc "a remote step that ignores SIGTERM times out" 1
+expect_in "the timeout is reported" "$T/out" "timed out after 1s"
+no_remote_left "sleep 31[12]" && pass "the remote tree (and its background child) is gone" ||
+	fail "remote processes left" "$(remote_ps | grep 'sleep 31')"
+
+cat >secret.yaml <<YAML
+runbook: 1
+name: ssh-secret
+secrets:
+  token: {env: SSH_TEST_TOKEN}
+$(hosts_yaml a)
+phases:
+  - name: p
+    steps:
+      - name: use
+        on: a
+        run: |
+          test "\$MIGRATE_SECRET_TOKEN" = "\${secrets.token}" && echo secret-arrived
+          sleep 2
+YAML
+(sleep 1; remote_ps >"$T/ps.txt") &
+SSH_TEST_TOKEN=s3cr3t-Value-9876 run_migrate run secret.yaml --state-dir "$ST" -v
+wait $!
+expect_rc "a secret reaches the remote step" 0
+expect_in "the secret arrived in the environment and the script" "$T/out" "secret-arrived"
+expect_in "ps saw the remote step" "$T/ps.txt" "sleep 2"
+expect_not_in "no secret in the remote process list" "$T/ps.txt" "s3cr3t-Value-9876"
+expect_not_in "no secret in the output" "$T/out" "s3cr3t-Value-9876"
+
+cat >killed.yaml <<YAML
+runbook: 1
+name: ssh-killed
+$(hosts_yaml b)
+phases:
+  - name: p
+    steps:
+      - name: first
+        on: b
+        run: echo first-done
+        rollback: {run: 'echo undone'}
+      - name: long
+        on: b
+        run: 'sleep 313'
+        timeout: 60s
+YAML
+( for _ in $(seq 100); do remote_ps | grep -q 'sleep 313' && break; sleep 0.1; done
+  sshd_kill_hard b ) &
+killer=$!
+start=$(date +%s)
+run_migrate run killed.yaml --state-dir "$ST"
+wait $killer
+expect_rc "sshd killed mid-step: the unit fails, and the rollback on the dead host too" 3
+expect_in "lost connection names the host" "$T/out" "b (${SSH_USER}@127.0.0.1:$(sshd_port b)): connection lost"
+[ $(($(date +%s) - start)) -lt 50 ] && pass "no hang after the server died" || fail "took until the step timeout"
+expect_in "the unwind still ran and reports the host down" "$T/out" "cannot connect: Connection refused"
+no_remote_left "sleep 313" && pass "the orphaned remote command was stopped by its lifeline" || fail "sleep 313 survived"
+sshd_start b
+
+cat >down.yaml <<YAML
+runbook: 1
+name: ssh-down
+hosts:
+  closed: {address: 127.0.0.1, port: $(free_port), user: $SSH_USER}
+phases:
+  - name: p
+    steps:
+      - name: closed-port
+        on: closed
+        run: echo nope
+YAML
+run_migrate run down.yaml --state-dir "$ST"
+expect_rc "a refused connection fails the unit" 1
+expect_in "refused connection is named" "$T/out" "cannot connect: Connection refused"
+sport=$(free_port)
+/usr/bin/python3 -c "
+import socket, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('127.0.0.1', $sport)); s.listen(5)
+conns = []
+end = time.time() + 30
+s.settimeout(1)
+while time.time() < end:
+    try: conns.append(s.accept()[0])
+    except OSError: pass
+" &
+silent=$!
+sleep 0.3
+sed -i "s/^  closed: .*/  silent: {address: 127.0.0.1, port: $sport, user: $SSH_USER, connect_timeout: 1s}/; s/on: closed/on: silent/" down.yaml
+start=$(date +%s)
+run_migrate run down.yaml --state-dir "$ST"
+expect_rc "a peer that accepts TCP and says nothing" 1
+expect_in "the silent peer times out" "$T/out" "timed out after 1s"
+[ $(($(date +%s) - start)) -lt 10 ] && pass "within the connect timeout" || fail "took $(($(date +%s) - start)) s"
+kill $silent 2>/dev/null
+
+finish
