@@ -212,6 +212,7 @@ select_units(struct run *run, char **err)
 			sel = false;
 		u->selected = sel;
 		u->state = sel ? UNIT_PENDING : UNIT_SKIPPED;
+		run->step_selected[u->step->index] |= sel;
 	}
 	return 0;
 }
@@ -234,6 +235,10 @@ run_create(const struct runbook *rb, const struct engine_opts *opts, const char 
 		.test_local_hosts = opts->test_local_hosts,
 	});
 	expand_units(run);
+	run->unit_keys = strmap_create(run->n_units);
+	run->step_selected = xcalloc(rb->n_steps + 1, sizeof(*run->step_selected));
+	for (size_t i = 0; i < run->n_units; i++)
+		strmap_put(run->unit_keys, run->units[i].key, i);
 	if (select_units(run, err) < 0) {
 		run_free(run);
 		return NULL;
@@ -275,6 +280,8 @@ run_free(struct run *run)
 	free(run->samples);
 	free(run->pending_hold);
 	free(run->units);
+	strmap_free(run->unit_keys);
+	free(run->step_selected);
 	free(run->completed);
 	captures_free(run->captures, run->n_captures);
 	secrets_release(&run->secrets);
@@ -311,10 +318,9 @@ run_add_listener(struct run *run, void (*on_event)(void *, const struct event *)
 struct unit *
 run_unit_by_key(struct run *run, const char *key)
 {
-	for (size_t i = 0; i < run->n_units; i++)
-		if (strcmp(run->units[i].key, key) == 0)
-			return &run->units[i];
-	return NULL;
+	size_t i = strmap_get(run->unit_keys, key);
+
+	return i == STRMAP_NONE ? NULL : &run->units[i];
 }
 
 void
@@ -584,10 +590,7 @@ check_text(void *vctx, const struct text *t, const struct step *step, const char
 bool
 step_selected(const struct run *run, const struct step *s)
 {
-	for (size_t i = 0; i < run->n_units; i++)
-		if (run->units[i].step == s && run->units[i].selected)
-			return true;
-	return false;
+	return s->index < run->rb->n_steps && run->step_selected[s->index];
 }
 
 int

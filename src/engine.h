@@ -19,6 +19,7 @@
 #include "exec.h"
 #include "runbook.h"
 #include "secrets.h"
+#include "strmap.h"
 
 enum unit_state {
 	UNIT_PENDING,
@@ -226,6 +227,9 @@ struct run {
 	/* set by a listener that could not record an event (the journal): the
 	 * run stops at once, without unwinding, and exits 3 */
 	char *record_error;
+	/* lookups that must not scan the units (built by run_create) */
+	struct strmap *unit_keys;  /* unit key -> index in units */
+	bool *step_selected;       /* by step->index: does any of its units run? */
 };
 
 /* A signal handler sets these (count of SIGINT/SIGTERM received, the last one). */

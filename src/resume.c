@@ -242,11 +242,23 @@ rb_state_of(const struct rl_unit *ru)
 	}
 }
 
+/* Order of completion (the journal's sequence), then order in the journal. */
+static int
+by_completion(const void *a, const void *b)
+{
+	const struct rl_unit *x = *(const struct rl_unit *const *)a, *y = *(const struct rl_unit *const *)b;
+
+	if (x->completed_seq != y->completed_seq)
+		return x->completed_seq < y->completed_seq ? -1 : 1;
+	return x < y ? -1 : x > y;
+}
+
 int
 resume_restore(struct resumed *r, struct run *run, struct opts *o, bool for_rollback)
 {
 	const struct rl_run *rl = &r->rl;
-	size_t max_seq = 0;
+	const struct rl_unit **done = xcalloc(rl->n_units + 1, sizeof(*done));
+	size_t n_done = 0;
 
 	run->resumed = true;
 	restore_gates(r, run);
@@ -258,31 +270,28 @@ resume_restore(struct resumed *r, struct run *run, struct opts *o, bool for_roll
 	}
 	for (size_t i = 0; i < rl->n_approvals; i++)
 		gate_add_approval(run, rl->approvals[i].gate, rl->approvals[i].name);
-	for (size_t i = 0; i < rl->n_units; i++)
-		if (rl->units[i].completed_seq > max_seq)
-			max_seq = rl->units[i].completed_seq;
 	/* completed units, in their order of completion, with their captures */
-	for (size_t seq = 1; seq <= max_seq; seq++) {
-		for (size_t i = 0; i < rl->n_units; i++) {
-			const struct rl_unit *ru = &rl->units[i];
-			struct unit *u;
-			if (ru->completed_seq != seq || ru->state != RLU_DONE)
-				continue;
-			u = run_unit_by_key(run, ru->key);
-			if (u == NULL) {
-				fprintf(stderr, "migrate: warning: unit '%s' of the journal is not in the runbook any more\n",
-				    ru->key);
-				continue;
-			}
-			u->state = UNIT_DONE;
-			u->attempts = ru->attempts;
-			u->duration_ms = ru->duration_ms;
-			u->exit_code = ru->has_exit ? ru->exit_code : -1;
-			u->rb_state = rb_state_of(ru);
-			restore_captures(run, u, ru);
-			run_mark_completed(run, u);
+	for (size_t i = 0; i < rl->n_units; i++)
+		if (rl->units[i].state == RLU_DONE && rl->units[i].completed_seq > 0)
+			done[n_done++] = &rl->units[i];
+	qsort(done, n_done, sizeof(*done), by_completion);
+	for (size_t k = 0; k < n_done; k++) {
+		const struct rl_unit *ru = done[k];
+		struct unit *u = run_unit_by_key(run, ru->key);
+		if (u == NULL) {
+			fprintf(stderr, "migrate: warning: unit '%s' of the journal is not in the runbook any more\n",
+			    ru->key);
+			continue;
 		}
+		u->state = UNIT_DONE;
+		u->attempts = ru->attempts;
+		u->duration_ms = ru->duration_ms;
+		u->exit_code = ru->has_exit ? ru->exit_code : -1;
+		u->rb_state = rb_state_of(ru);
+		restore_captures(run, u, ru);
+		run_mark_completed(run, u);
 	}
+	free(done);
 	/* each completed unit's rollback sees the captures of its time; the
 	 * journal keeps the latest, which is what the unwind had in this run too */
 	for (size_t i = 0; i < run->n_completed; i++) {

@@ -1,0 +1,176 @@
+#!/usr/bin/env python3
+"""Scale benchmark: is migrate's cost linear in the number of units?
+
+Generates runbooks, runs the built binary on them and prints, side by side:
+  - plan of 10,000 steps and of 100 steps x 1,000 items (load + validate +
+    plan; wall time, CPU time and peak RSS, medians) beside `validate` of
+    the same file (the loader alone) and the target;
+  - run, resume, status and history per unit at 1,000, 10,000 and 100,000
+    units, with the ratio to the 1,000-unit figure (1.0 = constant cost per
+    unit).
+Prints figures; asserts nothing.
+
+  bench/scale.py [--migrate build/migrate] [--max-units N] [--repeat R]
+"""
+import argparse
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+
+def measure(argv, stdout=subprocess.DEVNULL, ok=(0,)):
+    """Run argv once: (wall s, cpu s, peak RSS KiB)."""
+    t0 = time.monotonic()
+    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.PIPE)
+    _, status, ru = os.wait4(p.pid, 0)
+    wall = time.monotonic() - t0
+    p.returncode = os.waitstatus_to_exitcode(status)
+    err = p.stderr.read().decode(errors="replace")
+    p.stderr.close()
+    if p.returncode not in ok:
+        sys.exit(f"scale: {' '.join(argv)} exited {p.returncode}: {err[-2000:]}")
+    return wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss
+
+
+def median_of(runs):
+    return tuple(statistics.median(r[i] for r in runs) for i in range(3))
+
+
+def gen_steps(path, n):
+    with open(path, "w") as f:
+        f.write("runbook: 1\nname: steps\nphases:\n  - name: p\n    steps:\n")
+        for i in range(n):
+            f.write(f"      - {{name: s{i}, run: 'echo step {i}', rollback: {{run: 'echo undo {i}'}}}}\n")
+
+
+def gen_items(path, steps, items):
+    lst = ", ".join(str(i) for i in range(items))
+    with open(path, "w") as f:
+        f.write(f"runbook: 1\nname: items\nvars:\n  nums: [{lst}]\nphases:\n  - name: p\n    steps:\n")
+        for i in range(steps):
+            f.write(f"      - name: s{i}\n        for: ${{nums}}\n        run: 'echo {i} ${{item}}'\n"
+                    f"        rollback: {{run: 'echo undo {i} ${{item}}'}}\n")
+
+
+def gen_units(path, n, port):
+    """n TCP-probe units (no fork: migrate's own cost per unit shows), then a
+    phase behind a gate, so a run without --yes stops there and resume
+    replays the whole journal."""
+    lst = ", ".join(str(i) for i in range(n))
+    with open(path, "w") as f:
+        f.write(f"runbook: 1\nname: units\nvars:\n  nums: [{lst}]\n"
+                f"probes:\n  up: {{tcp: '127.0.0.1:{port}'}}\n"
+                "phases:\n  - name: work\n    steps:\n"
+                "      - name: u\n        for: ${nums}\n        probe: up\n"
+                "  - name: last\n    gate: 'continue?'\n    steps:\n"
+                "      - name: end\n        probe: up\n")
+
+
+def listener():
+    """A TCP listener on 127.0.0.1 that accepts and closes; returns its port."""
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", 0))
+    s.listen(4096)
+
+    def serve():
+        while True:
+            c, _ = s.accept()
+            c.close()
+    threading.Thread(target=serve, daemon=True).start()
+    return s.getsockname()[1]
+
+
+def fmt_ms(s):
+    return f"{s * 1000:8.1f} ms"
+
+
+def plan_section(m, tmp, repeat):
+    print("plan: load + validate + plan, text to /dev/null "
+          f"(median of {repeat}; peer: validate of the same file = the loader alone)")
+    print(f"  {'case':34} {'wall':>11} {'cpu':>11} {'peak RSS':>10}   {'target':>22}")
+    cases = [
+        ("10,000 steps", "steps.yaml", lambda p: gen_steps(p, 10000), 0.100, 32),
+        ("100 steps x 1,000 items", "items.yaml", lambda p: gen_items(p, 100, 1000), 1.0, 64),
+    ]
+    for name, fname, gen, t_target, m_target in cases:
+        path = os.path.join(tmp, fname)
+        gen(path)
+        rows = [
+            ("plan " + name, [m, "plan", path]),
+            ("plan --format json " + name, [m, "plan", "--format", "json", path]),
+            ("validate (peer) " + name, [m, "validate", "-q", path]),
+        ]
+        res = {}
+        for label, argv in rows:
+            res[label] = median_of([measure(argv) for _ in range(repeat)])
+        plan = res["plan " + name]
+        val = res["validate (peer) " + name]
+        for label, _ in rows:
+            w, c, rss = res[label]
+            tgt = f"<= {t_target * 1000:.0f} ms, <= {m_target} MiB" if label == "plan " + name else ""
+            print(f"  {label:34} {fmt_ms(w)} {fmt_ms(c)} {rss / 1024:6.1f} MiB   {tgt:>22}")
+        w, c, rss = plan
+        print(f"  {'':34} plan/validate: wall {w / val[0]:.2f}x, cpu {c / val[1]:.2f}x, RSS {rss / val[2]:.2f}x;"
+              f" target: wall {'met' if w <= t_target else 'MISSED'}"
+              f" (cpu {'met' if c <= t_target else 'MISSED'}), RSS {'met' if rss / 1024 <= m_target else 'MISSED'}")
+    print()
+
+
+def units_section(m, tmp, sizes, repeat):
+    port = listener()
+    shm = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else tmp
+    print(f"per-unit cost (TCP-probe units against a local listener; state directory in {shm},"
+          f" so fsync is not what is measured; median of {repeat}, one run at 100,000)")
+    print(f"  {'command':10} " + " ".join(f"{n:>14,}" for n in sizes) + "   ratio to 1,000 (1.00 = constant)")
+    table = {c: {} for c in ("run", "resume", "status", "history")}
+    rss = {c: {} for c in table}
+    for n in sizes:
+        path = os.path.join(tmp, f"units{n}.yaml")
+        gen_units(path, n, port)
+        reps = repeat if n < 100000 else 1
+        samples = {c: [] for c in table}
+        for _ in range(reps):
+            state = tempfile.mkdtemp(prefix="migrate-scale.", dir=shm)
+            try:
+                samples["run"].append(measure([m, "run", path, "-q", "--state-dir", state], ok=(4,)))
+                samples["resume"].append(measure([m, "resume", "--yes", "-q", "--state-dir", state]))
+                samples["status"].append(measure([m, "status", "--state-dir", state]))
+                samples["history"].append(measure([m, "history", "--state-dir", state]))
+            finally:
+                shutil.rmtree(state, ignore_errors=True)
+        for c in table:
+            w, _, r = median_of(samples[c])
+            table[c][n] = w / n
+            rss[c][n] = r
+    for c in table:
+        first = table[c][sizes[0]]
+        cells = " ".join(f"{table[c][n] * 1e6:9.1f} us/u" for n in sizes)
+        ratios = " ".join(f"{table[c][n] / first:5.2f}" for n in sizes)
+        print(f"  {c:10} {cells}   {ratios}")
+    print("  peak RSS   " + "  ".join(
+        f"{n:,}: " + ", ".join(f"{c} {rss[c][n] / 1024:.0f}" for c in table) + " MiB" for n in sizes))
+    print()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--migrate", default="build/migrate")
+    ap.add_argument("--max-units", type=int, default=100000)
+    ap.add_argument("--repeat", type=int, default=3)
+    a = ap.parse_args()
+    m = os.path.abspath(a.migrate)
+    sizes = [n for n in (1000, 10000, 100000) if n <= a.max_units]
+    with tempfile.TemporaryDirectory(prefix="migrate-bench.") as tmp:
+        plan_section(m, tmp, max(a.repeat, 5))
+        units_section(m, tmp, sizes, a.repeat)
+
+
+if __name__ == "__main__":
+    main()
