@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine.h"
+#include "engine-private.h"
 #include "gate.h"
 #include "interp.h"
 #include "rollout.h"
@@ -228,6 +228,7 @@ run_create(const struct runbook *rb, const struct engine_opts *opts, const char 
 	run->outcome = OUTCOME_RUNNING;
 	pthread_mutex_init(&run->lock, NULL);
 	pthread_mutex_init(&run->cap_lock, NULL);
+	events_init(run);
 	run->root = cancel_new(NULL);
 	run->cancel = cancel_new(run->root);
 	run->exec = exec_ctx_new(&(struct exec_ctx_opts){
@@ -287,6 +288,7 @@ run_free(struct run *run)
 	secrets_release(&run->secrets);
 	free(run->failure);
 	exec_ctx_free(run->exec);
+	events_free(run);
 	cancel_free(run->cancel);
 	cancel_free(run->root);
 	free(run->listeners);

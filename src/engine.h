@@ -81,6 +81,7 @@ struct unit {
 	char *host;              /* host name, or "local" */
 	char *address;           /* address, "localhost" for local */
 	const struct exec_target *target; /* resolved when the run starts; NULL: local */
+	struct cancel_token *cancel;      /* while it runs: stops it (chained from the run's) */
 	bool selected;
 	enum unit_state state;
 	int attempts;
@@ -209,9 +210,11 @@ struct run {
 	struct exec_ctx *exec;        /* the executors' per-run state */
 	struct exec_target *targets;  /* resolved hosts, one per unit host name */
 	size_t n_targets;
-	pthread_t sig_thread;         /* turns a signal into firing root */
+	pthread_t sig_thread;         /* turns a signal into firing root; fires the deadline */
 	struct cancel_token *sig_stop;
 	pthread_mutex_t lock;
+	struct event_queue *events;   /* workers' events for the engine thread */
+	pthread_t engine_thread;      /* the creator: the only one that calls listeners */
 	struct listener *listeners;
 	size_t n_listeners, cap_listeners;
 	/* resume: gates approved earlier (by name), and phases finished earlier */

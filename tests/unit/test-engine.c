@@ -5,6 +5,7 @@
  * Runbooks are written to a temporary file and loaded with runbook_load.
  */
 #include <check.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,8 @@
 
 struct trace {
 	struct buf log;   /* one line per event of interest */
+	pthread_t engine; /* the thread that runs the run */
+	int other_thread; /* events delivered on another thread */
 };
 
 static void
@@ -23,6 +26,12 @@ on_event(void *ctx, const struct event *ev)
 {
 	struct trace *t = ctx;
 
+	if (!pthread_equal(pthread_self(), t->engine))
+		t->other_thread++;
+	if (getenv("TRACE_PROBES") && ev->type == EV_PROBE)
+		fprintf(stderr, "probe %s %s ok=%d %s\n", ev->probe, ev->detail, ev->ok, ev->message ? ev->message : "");
+	if (getenv("TRACE_PROBES") && ev->type == EV_RUN_END)
+		fprintf(stderr, "end %s\n", ev->message ? ev->message : "");
 	switch (ev->type) {
 	case EV_UNIT_END:
 		buf_addf(&t->log, "%s %s\n", ev->unit->state == UNIT_DONE ? "done" : "fail", ev->unit->key);
@@ -61,7 +70,7 @@ run_yaml(const char *yaml, struct engine_opts *eo, char **log, const struct var_
 	struct diags d = DIAGS_INIT;
 	struct runbook *rb;
 	struct run *run;
-	struct trace t = { BUF_INIT };
+	struct trace t = { BUF_INIT, pthread_self(), 0 };
 	char *err = NULL;
 	FILE *fp;
 	int rc;
@@ -81,6 +90,8 @@ run_yaml(const char *yaml, struct engine_opts *eo, char **log, const struct var_
 	ck_assert_ptr_nonnull(run);
 	run_add_listener(run, on_event, &t);
 	rc = engine_run(run);
+	/* listeners are called on the engine thread only, however many units ran at once */
+	ck_assert_int_eq(t.other_thread, 0);
 	run_free(run);
 	runbook_free(rb);
 	diags_release(&d);
@@ -344,6 +355,279 @@ START_TEST(test_watch_aborts_running_unit)
 }
 END_TEST
 
+
+/* ---- the scheduler: steps on host groups (remote units run here: test_local_hosts) ---- */
+
+static void
+write_file(const char *name, const char *text)
+{
+	char path[256];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+	fp = fopen(path, "w");
+	ck_assert_ptr_nonnull(fp);
+	fputs(text, fp);
+	fclose(fp);
+}
+
+static int
+read_int(const char *name)
+{
+	char path[256], buf[64];
+
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+	slurp(path, buf, sizeof(buf));
+	return atoi(buf);
+}
+
+/*
+ * track.sh DIR: count the units in flight under a lock (mkdir), keep the
+ * maximum in DIR/max, and stay in flight until two ran at once (at most
+ * 10 s, so a scheduler that runs one at a time shows max 1, not a hang).
+ */
+static const char TRACK[] =
+	"d=$1\n"
+	"lock() { until mkdir \"$d/lock\" 2>/dev/null; do sleep 0.01; done; }\n"
+	"lock\n"
+	"n=$(( $(cat \"$d/cur\" 2>/dev/null || echo 0) + 1 )); echo $n > \"$d/cur\"\n"
+	"m=$(cat \"$d/max\" 2>/dev/null || echo 0); [ $n -gt $m ] && echo $n > \"$d/max\"\n"
+	"echo \"start $MIGRATE_HOST\" >> \"$d/log\"\n"
+	"rmdir \"$d/lock\"\n"
+	"i=0; while [ \"$(cat \"$d/max\")\" -lt 2 ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done\n"
+	"sleep 0.1\n"
+	"lock\n"
+	"n=$(( $(cat \"$d/cur\") - 1 )); echo $n > \"$d/cur\"\n"
+	"echo \"end $MIGRATE_HOST\" >> \"$d/log\"\n"
+	"rmdir \"$d/lock\"\n";
+
+START_TEST(test_forks_cap)
+{
+	struct engine_opts eo = { .forks = 2, .test_local_hosts = true };
+	char yaml[1024], *log, path[256], buf[4096];
+	int starts = 0;
+
+	write_file("track.sh", TRACK);
+	snprintf(yaml, sizeof(yaml),
+	    "runbook: 1\n"
+	    "name: forks\n"
+	    "vars: {dir: '%s'}\n"
+	    "hosts:\n"
+	    "  web: {addresses: [a1, a2, a3, a4, a5, a6]}\n"
+	    "phases:\n"
+	    "  - name: p\n"
+	    "    steps:\n"
+	    "      - {name: s, on: web, run: 'sh ${dir}/track.sh ${dir}'}\n", tmpdir);
+	ck_assert_int_eq(run_yaml(yaml, &eo, &log, NULL, 0), EXIT_OK);
+	/* never more than --forks in flight, and really that many at once */
+	ck_assert_int_eq(read_int("max"), 2);
+	snprintf(path, sizeof(path), "%s/log", tmpdir);
+	slurp(path, buf, sizeof(buf));
+	for (const char *p = buf; (p = strstr(p, "start ")) != NULL; p++)
+		starts++;
+	ck_assert_int_eq(starts, 6);
+	for (int i = 1; i <= 6; i++) {
+		char want[32];
+		snprintf(want, sizeof(want), "done s@a%d\n", i);
+		ck_assert_msg(strstr(log, want), "%s missing from %s", want, log);
+	}
+	free(log);
+}
+END_TEST
+
+/* Index of the line holding text in buf (-1: none), searching from line `from`. */
+static int
+line_of(const char *buf, const char *text, int from)
+{
+	int line = 0;
+
+	for (const char *p = buf; *p; line++) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+		if (line >= from && len == strlen(text) && strncmp(p, text, len) == 0)
+			return line;
+		if (!nl)
+			break;
+		p = nl + 1;
+	}
+	return -1;
+}
+
+START_TEST(test_batches_and_after_probes)
+{
+	struct engine_opts eo = { .forks = 10, .test_local_hosts = true };
+	char yaml[2048], *log, path[256], buf[4096];
+	int once1, once2;
+
+	snprintf(yaml, sizeof(yaml),
+	    "runbook: 1\n"
+	    "name: batches\n"
+	    "vars: {dir: '%s'}\n"
+	    "hosts:\n"
+	    "  web: {addresses: [a1, a2, a3, a4]}\n"
+	    "probes:\n"
+	    "  on-host: {run: 'echo \"after $MIGRATE_HOST\" >> ${dir}/log'}\n"
+	    "  once: {on: local, run: 'echo once >> ${dir}/log'}\n"
+	    "phases:\n"
+	    "  - name: p\n"
+	    "    steps:\n"
+	    "      - name: s\n"
+	    "        on: web\n"
+	    "        batch: 50%%\n"
+	    "        run: 'echo \"run $MIGRATE_HOST\" >> ${dir}/log'\n"
+	    "        after: [on-host, once]\n", tmpdir);
+	ck_assert_int_eq(run_yaml(yaml, &eo, &log, NULL, 0), EXIT_OK);
+	snprintf(path, sizeof(path), "%s/log", tmpdir);
+	slurp(path, buf, sizeof(buf));
+	once1 = line_of(buf, "once", 0);
+	ck_assert_msg(once1 >= 0, "%s", buf);
+	once2 = line_of(buf, "once", once1 + 1);
+	ck_assert_msg(once2 > once1, "the batch probe ran once per batch: %s", buf);
+	ck_assert_int_eq(line_of(buf, "once", once2 + 1), -1);
+	/* batch 1 (a1, a2) and its after probes before batch 2 starts */
+	for (int h = 1; h <= 2; h++) {
+		char r[32], a[32];
+		snprintf(r, sizeof(r), "run a%d", h);
+		snprintf(a, sizeof(a), "after a%d", h);
+		ck_assert_msg(line_of(buf, r, 0) >= 0 && line_of(buf, r, 0) < once1, "%s", buf);
+		ck_assert_msg(line_of(buf, a, 0) >= 0 && line_of(buf, a, 0) < once1, "%s", buf);
+	}
+	for (int h = 3; h <= 4; h++) {
+		char r[32], a[32];
+		snprintf(r, sizeof(r), "run a%d", h);
+		snprintf(a, sizeof(a), "after a%d", h);
+		ck_assert_msg(line_of(buf, r, 0) > once1 && line_of(buf, r, 0) < once2, "%s", buf);
+		ck_assert_msg(line_of(buf, a, 0) > once1 && line_of(buf, a, 0) < once2, "%s", buf);
+	}
+	free(log);
+}
+END_TEST
+
+/* A failing on-host after probe fails that host's unit; the next batch does not start. */
+START_TEST(test_after_probe_fails_host)
+{
+	struct engine_opts eo = { .forks = 10, .test_local_hosts = true };
+	char yaml[2048], *log;
+
+	snprintf(yaml, sizeof(yaml),
+	    "runbook: 1\n"
+	    "name: afterfail\n"
+	    "hosts:\n"
+	    "  web: {addresses: [a1, a2, a3, a4]}\n"
+	    "probes:\n"
+	    "  on-host: {run: 'test \"$MIGRATE_HOST\" != a2'}\n"
+	    "phases:\n"
+	    "  - name: p\n"
+	    "    steps:\n"
+	    "      - {name: s, on: web, batch: 2, run: 'true', after: [on-host], rollback: {run: 'true'}}\n");
+	ck_assert_int_eq(run_yaml(yaml, &eo, &log, NULL, 0), EXIT_ROLLED_BACK);
+	ck_assert_msg(strstr(log, "done s@a1\n") && strstr(log, "fail s@a2\n"), "%s", log);
+	ck_assert_msg(strstr(log, "undo s@a1\n"), "%s", log);
+	ck_assert_msg(!strstr(log, "s@a3") && !strstr(log, "s@a4") && !strstr(log, "undo s@a2"), "%s", log);
+	free(log);
+}
+END_TEST
+
+static const char MAXFAIL[] =
+	"runbook: 1\n"
+	"name: maxfail\n"
+	"vars: {bad: a2, allowed: '0'}\n"
+	"hosts:\n"
+	"  web: {addresses: [a1, a2, a3, a4]}\n"
+	"phases:\n"
+	"  - name: p\n"
+	"    steps:\n"
+	"      - {name: first, run: 'true', rollback: {run: 'true'}}\n"
+	"      - name: s\n"
+	"        on: web\n"
+	"        max_fail: %s\n"
+	"        run: 'case \" ${bad} \" in *\" $MIGRATE_HOST \"*) exit 1;; esac'\n"
+	"        rollback: {run: 'true'}\n"
+	"      - {name: last, run: 'true'}\n";
+
+static int
+run_maxfail(const char *max_fail, const char *bad, char **log)
+{
+	struct engine_opts eo = { .forks = 4, .test_local_hosts = true };
+	struct var_override o = ov("bad", bad);
+	char yaml[1024];
+
+	snprintf(yaml, sizeof(yaml), MAXFAIL, max_fail);
+	return run_yaml(yaml, &eo, log, &o, 1);
+}
+
+START_TEST(test_max_fail)
+{
+	char *log;
+
+	/* a number */
+	ck_assert_int_eq(run_maxfail("1", "a2", &log), EXIT_OK);
+	ck_assert_msg(strstr(log, "fail s@a2\n") && strstr(log, "done last\n"), "%s", log);
+	free(log);
+	ck_assert_int_eq(run_maxfail("1", "a2 a3", &log), EXIT_ROLLED_BACK);
+	free(log);
+	/* a percent of the group, rounded down: 50% of 4 is 2, 25% is 1 */
+	ck_assert_int_eq(run_maxfail("50%", "a2 a3", &log), EXIT_OK);
+	free(log);
+	ck_assert_int_eq(run_maxfail("25%", "a2 a3", &log), EXIT_ROLLED_BACK);
+	free(log);
+
+	/* without max_fail one failed host fails the step; exactly the completed hosts are unwound */
+	ck_assert_int_eq(run_maxfail("0", "a2", &log), EXIT_ROLLED_BACK);
+	ck_assert_msg(!strstr(log, "done last"), "%s", log);
+	ck_assert_msg(strstr(log, "undo s@a1\n") && strstr(log, "undo s@a3\n") && strstr(log, "undo s@a4\n"), "%s", log);
+	ck_assert_msg(!strstr(log, "undo s@a2"), "%s", log);
+	/* the step's hosts first, then the step before it */
+	ck_assert_msg(strstr(log, "undo first\n") > strstr(log, "undo s@a1\n") &&
+	    strstr(log, "undo first\n") > strstr(log, "undo s@a3\n") &&
+	    strstr(log, "undo first\n") > strstr(log, "undo s@a4\n"), "%s", log);
+	free(log);
+}
+END_TEST
+
+/*
+ * barrier.sh DIR N: arrive, then wait until N arrived (at most 10 s:
+ * exit 1). Only rollbacks that run at the same time all pass.
+ */
+static const char BARRIER[] =
+	"d=$1\n"
+	"until mkdir \"$d/block\" 2>/dev/null; do sleep 0.01; done\n"
+	"echo x >> \"$d/arrived\"\n"
+	"rmdir \"$d/block\"\n"
+	"i=0; while [ \"$(grep -c x \"$d/arrived\")\" -lt \"$2\" ]; do\n"
+	"  i=$((i+1)); [ $i -gt 200 ] && exit 1; sleep 0.05\n"
+	"done\n";
+
+START_TEST(test_unwind_hosts_together)
+{
+	struct engine_opts eo = { .forks = 3, .test_local_hosts = true };
+	char yaml[2048], *log;
+
+	write_file("barrier.sh", BARRIER);
+	snprintf(yaml, sizeof(yaml),
+	    "runbook: 1\n"
+	    "name: unwindgroup\n"
+	    "vars: {dir: '%s'}\n"
+	    "hosts:\n"
+	    "  web: {addresses: [a1, a2, a3]}\n"
+	    "phases:\n"
+	    "  - name: p\n"
+	    "    steps:\n"
+	    "      - {name: s1, on: web, run: 'true', rollback: {run: 'sh ${dir}/barrier.sh ${dir} 3'}}\n"
+	    "      - {name: s2, run: 'true', rollback: {run: 'true'}}\n"
+	    "      - {name: s3, run: 'exit 1'}\n", tmpdir);
+	ck_assert_int_eq(run_yaml(yaml, &eo, &log, NULL, 0), EXIT_ROLLED_BACK);
+	/* s2 first (strictly reverse), then the three hosts of s1, which met at the barrier */
+	ck_assert_msg(strstr(log, "undo s2\n") != NULL, "%s", log);
+	for (int h = 1; h <= 3; h++) {
+		char want[32];
+		snprintf(want, sizeof(want), "undo s1@a%d\n", h);
+		ck_assert_msg(strstr(log, want) && strstr(log, want) > strstr(log, "undo s2\n"), "%s", log);
+	}
+	free(log);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -365,6 +649,11 @@ main(void)
 	tcase_add_test(tc, test_gate_without_answer);
 	tcase_add_test(tc, test_retry_delay);
 	tcase_add_test(tc, test_watch_aborts_running_unit);
+	tcase_add_test(tc, test_forks_cap);
+	tcase_add_test(tc, test_batches_and_after_probes);
+	tcase_add_test(tc, test_after_probe_fails_host);
+	tcase_add_test(tc, test_max_fail);
+	tcase_add_test(tc, test_unwind_hosts_together);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

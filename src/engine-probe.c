@@ -1,0 +1,209 @@
+/*
+ * engine-probe.c - probes: evaluating one (with its own retries), and the
+ * watch, which samples a phase's watch probes on a thread of its own and
+ * fires the run's token when they fail too often (engine-private.h).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine-private.h"
+#include "expect.h"
+#include "util.h"
+
+/*
+ * Evaluate a probe (with its own retries) in unit u's scope. Returns the
+ * verdict of the last attempt, with why when it did not pass, and the
+ * result as a new sample in *sample (owned by the caller) when asked.
+ * The output goes nowhere but why.
+ */
+enum verdict
+probe_eval(struct run *run, const struct probe *p, const struct unit *u, struct cancel_token *tok,
+    const char *name, const char *context, struct probe_sample **sample, struct buf *why)
+{
+	struct action_spec spec;
+	int attempts = p->retry.attempts > 0 ? p->retry.attempts : 1;
+	enum verdict v = VERDICT_FAIL;
+	struct observed obs;
+
+	memset(&spec, 0, sizeof(spec));
+	memset(&obs, 0, sizeof(obs));
+	obs.latency_ms = -1;
+	spec.action = &p->action;
+	spec.env[0] = p->env;
+	spec.n_env[0] = p->n_env;
+	spec.timeout_ms = p->timeout_ms > 0 ? p->timeout_ms : DEFAULT_PROBE_TIMEOUT_MS;
+	/*
+	 * Where it runs (SPEC §2): its own on:; without one a run probe follows
+	 * the unit (after, check, a probe step's host), anything else is local.
+	 */
+	if (p->on)
+		spec.target = run_target(run, p->on);
+	else if (u == NULL || p->action.kind != ACT_RUN)
+		spec.target = &exec_target_local;
+	for (int a = 1; a <= attempts; a++) {
+		struct exec_result res;
+
+		buf_reset(why);
+		observed_release(&obs);
+		v = VERDICT_FAIL;
+		if (run_action(run, u, NULL, tok, &spec, &res, why) == 0) {
+			if (res.status != EXEC_DONE)
+				describe_failure(tok, &res, spec.timeout_ms, why);
+			else
+				v = expect_eval(&p->expect, p->action.kind, &res, &obs, why);
+		}
+		exec_result_release(&res);
+		if (v == VERDICT_PASS || engine_interrupted || cancel_fired(tok) || a == attempts)
+			break;
+		if (cancel_wait(tok, retry_delay(&p->retry, a)))
+			break;
+	}
+	if (sample) {
+		struct buf bounds = BUF_INIT;
+		char *m = why->len ? secrets_masked(&run->secrets, buf_str(why)) : NULL;
+		expect_describe_bounds(&p->expect, &bounds);
+		*sample = probe_sample_new(name, context, u ? u->key : NULL,
+		    v == VERDICT_PASS ? SAMPLE_PASS : v == VERDICT_HOLD ? SAMPLE_HOLD : SAMPLE_FAIL,
+		    &obs, buf_str(&bounds), v == VERDICT_PASS ? NULL : m);
+		free(m);
+		buf_release(&bounds);
+	}
+	observed_release(&obs);
+	return v;
+}
+
+enum verdict
+probe_run_event(struct run *run, const struct probe_ref *ref, const struct unit *u,
+    struct cancel_token *tok, const char *context, struct buf *why)
+{
+	struct event ev;
+	struct probe_sample *sample = NULL;
+	enum verdict v = probe_eval(run, ref->probe, u, tok, ref->name, context, &sample, why);
+
+	memset(&ev, 0, sizeof(ev));
+	ev.type = EV_PROBE;
+	ev.phase = u ? u->step->phase : run->phase;
+	ev.unit = u;
+	ev.probe = ref->name ? ref->name : "(inline)";
+	ev.detail = context;
+	ev.ok = v == VERDICT_PASS;
+	ev.message = v == VERDICT_PASS ? NULL : sample->message;
+	ev.sample = sample;
+	run_add_sample(run, sample);
+	emit(run, &ev);
+	return v;
+}
+
+bool
+probe_hold(struct run *run, const char *probe, const char *where)
+{
+	struct text q;
+	char *s = xasprintf("probe '%s' has no data %s: go on anyway?", probe, where);
+	int v;
+
+	memset(&q, 0, sizeof(q));
+	q.s = s;
+	v = gate_ask(run, probe, &q, NULL);
+	free(s);
+	if (v > 0)
+		return true;
+	if (v != -2)
+		run->held = true;
+	return false;
+}
+
+bool
+probe_on_unit_host(const struct probe *p)
+{
+	return p->action.kind == ACT_RUN && p->on == NULL;
+}
+
+/* ---- watch: probes every interval while a phase runs, on a thread of their own ---- */
+
+struct watch_ctx {
+	struct run *run;
+	const struct watch *w;
+	pthread_t thread;
+	struct cancel_token *stop;   /* the phase ended or the run stops */
+};
+
+/*
+ * Sample every watch probe each interval. A probe trips the watch when
+ * `failures` of its last `window` samples failed (default window:
+ * failures, so consecutive); samples without data under `hold` count
+ * neither way. A trip cancels the running unit, pause or gate wait.
+ */
+static void *
+watch_main(void *arg)
+{
+	struct watch_ctx *wc = arg;
+	struct run *run = wc->run;
+	const struct watch *w = wc->w;
+	int limit = w->failures > 0 ? w->failures : 1;
+	int window = w->window >= limit ? w->window : limit;
+	/* per probe: the last `window` verdicts (1 failed), a ring */
+	char *ring = xcalloc(w->n_probes * (size_t)window, 1);
+	int *filled = xcalloc(w->n_probes, sizeof(*filled)), *next = xcalloc(w->n_probes, sizeof(*next));
+	struct buf why = BUF_INIT;
+
+	while (!cancel_fired(wc->stop)) {
+		if (cancel_wait(wc->stop, w->interval_ms > 0 ? w->interval_ms : DEFAULT_WATCH_INTERVAL_MS))
+			break;
+		for (size_t i = 0; i < w->n_probes && !cancel_fired(wc->stop); i++) {
+			char *r = ring + i * (size_t)window;
+			int failed = 0;
+			enum verdict v = probe_run_event(run, &w->probes[i], NULL, wc->stop, "watch", &why);
+
+			if (v == VERDICT_HOLD)
+				continue;
+			r[next[i]] = v == VERDICT_FAIL;
+			next[i] = (next[i] + 1) % window;
+			if (filled[i] < window)
+				filled[i]++;
+			for (int k = 0; k < filled[i]; k++)
+				failed += r[k];
+			if (failed >= limit && !cancel_fired(wc->stop)) {
+				char *m = window == limit
+				    ? xasprintf("watch probe '%s' failed %d time%s in a row: %s",
+					w->probes[i].name, failed, failed == 1 ? "" : "s", buf_str(&why))
+				    : xasprintf("watch probe '%s' failed %d of its last %d samples: %s",
+					w->probes[i].name, failed, filled[i], buf_str(&why));
+				cancel_fire(run->cancel, m);
+				free(m);
+			}
+		}
+	}
+	buf_release(&why);
+	free(ring);
+	free(filled);
+	free(next);
+	return NULL;
+}
+
+struct watch_ctx *
+watch_start(struct run *run, const struct watch *w)
+{
+	struct watch_ctx *wc = xcalloc(1, sizeof(*wc));
+
+	wc->run = run;
+	wc->w = w;
+	wc->stop = cancel_new(run->cancel);
+	if (engine_thread_start(&wc->thread, watch_main, wc) != 0) {
+		cancel_free(wc->stop);
+		free(wc);
+		return NULL;
+	}
+	return wc;
+}
+
+void
+watch_stop(struct watch_ctx *wc)
+{
+	if (wc == NULL)
+		return;
+	cancel_fire(wc->stop, NULL);
+	pthread_join(wc->thread, NULL);
+	cancel_free(wc->stop);
+	events_flush(wc->run);
+	free(wc);
+}
