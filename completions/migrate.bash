@@ -25,7 +25,7 @@ _migrate_options()
             "--color -h --help" ;;
     plan) echo "--var --vars --phase --from --to --format --color -h --help" ;;
     validate) echo "--var --vars --format --color --strict -v --verbose -q --quiet -h --help" ;;
-    check) echo "--var --vars --accept-new-host-keys --state-dir --color -h --help" ;;
+    check) echo "--var --vars --phase --from --to --forks --accept-new-host-keys --state-dir --color -h --help" ;;
     resume)
         echo "--yes --approve --force --retry-in-doubt --skip-in-doubt --no-rollback" \
             "--forks --state-dir --report --accept-new-host-keys -v --verbose -q --quiet" \

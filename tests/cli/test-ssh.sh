@@ -182,6 +182,44 @@ unit c
 probe c"
 rm -f "$REMOTE"/*
 
+# ---- check: connect to every host, run nothing ----
+cat >check.yaml <<YAML
+runbook: 1
+name: ssh-check
+$(hosts_yaml a b c)
+  web: {hosts: [a, b]}
+  gone: {address: 127.0.0.1, port: $(free_port), user: $SSH_USER}
+probes:
+  on-c:
+    on: c
+    run: 'touch $REMOTE/probe-ran'
+phases:
+  - name: one
+    steps:
+      - name: fan
+        on: web
+        run: 'touch $REMOTE/step-ran'
+        after: [on-c]
+  - name: two
+    steps:
+      - name: down
+        on: gone
+        run: 'touch $REMOTE/step-ran'
+YAML
+run_migrate check check.yaml --phase one
+expect_rc "check: every host of the selected phase is reachable" 0
+for h in a b c; do expect_in "check: line for $h" "$T/out" "ok      $h "; done
+expect_not_in "check: a host of an unselected phase is not contacted" "$T/out" "gone"
+run_migrate check check.yaml
+expect_rc "check: one host down" 1
+expect_in "check: the host that is down is named" "$T/out" "FAILED  gone"
+expect_in "check: what failed" "$T/out" "Connection refused"
+expect_in "check: summary" "$T/out" "4 SSH hosts: 3 reachable, 1 failed"
+[ -z "$(ls "$REMOTE")" ] && pass "check ran nothing" || fail "check ran something" "$(ls "$REMOTE")"
+printf 'runbook: 1\nname: bad\nphases: []\nbogus: 1\n' >bad.yaml
+run_migrate check bad.yaml
+expect_rc "check: an invalid runbook" 2
+
 # ---- jump hosts ----
 sshd_start nofwd 127.0.0.1 "AllowTcpForwarding no"
 sshd_known nofwd
