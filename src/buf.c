@@ -63,16 +63,20 @@ buf_vaddf(struct buf *b, const char *fmt, va_list ap)
 	va_list cp;
 	int n;
 
-	/* One pass when the text fits in the room left (the common case). */
-	buf_reserve(b, 64);
+	/* One pass when the text fits in the room left (the common case);
+	 * an empty buffer is sized exactly. */
 	va_copy(cp, ap);
-	n = vsnprintf(b->data + b->len, b->cap - b->len, fmt, cp);
+	if (b->cap > b->len + 1)
+		n = vsnprintf(b->data + b->len, b->cap - b->len, fmt, cp);
+	else
+		n = vsnprintf(NULL, 0, fmt, cp);
 	va_end(cp);
 	if (n < 0) {
-		b->data[b->len] = '\0';
+		if (b->data)
+			b->data[b->len] = '\0';
 		return;
 	}
-	if ((size_t)n >= b->cap - b->len) {
+	if ((size_t)n >= b->cap - b->len || b->cap <= b->len + 1) {
 		buf_reserve(b, (size_t)n);
 		vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
 	}

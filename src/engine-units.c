@@ -150,6 +150,20 @@ expand_units(struct run *run)
 	const struct runbook *rb = run->rb;
 	size_t cap = 0;
 
+	/* Count first, so that the array is allocated once, at its size. */
+	for (size_t p = 0; p < rb->n_phases; p++) {
+		for (size_t i = 0; i < rb->phases[p].n_steps; i++) {
+			const struct step *s = &rb->phases[p].steps[i];
+			const struct value *items = step_items(rb, s);
+			struct target *t = NULL;
+			bool hostless = s->action.kind == ACT_PAUSE || s->action.kind == ACT_GATE;
+
+			cap += expand_targets(rb, hostless ? NULL : s->on, &t) * (items ? items->n : 1);
+			free(t);
+		}
+	}
+	run->units = xcalloc(cap + 1, sizeof(*run->units));
+	cap++;
 	for (size_t p = 0; p < rb->n_phases; p++) {
 		for (size_t i = 0; i < rb->phases[p].n_steps; i++) {
 			const struct step *s = &rb->phases[p].steps[i];
