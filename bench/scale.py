@@ -128,8 +128,9 @@ def units_section(m, tmp, sizes, repeat):
     shm = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else tmp
     print(f"per-unit cost (TCP-probe units against a local listener; state directory in {shm},"
           f" so fsync is not what is measured; median of {repeat}, one run at 100,000)")
-    print(f"  {'command':10} " + " ".join(f"{n:>14,}" for n in sizes) + "   ratio to 1,000 (1.00 = constant)")
+    print(f"  {'command':10} {'':6}" + " ".join(f"{n:>14,}" for n in sizes) + "   ratio to 1,000 (1.00 = constant)")
     table = {c: {} for c in ("run", "resume", "status", "history")}
+    cpu = {c: {} for c in table}
     rss = {c: {} for c in table}
     for n in sizes:
         path = os.path.join(tmp, f"units{n}.yaml")
@@ -146,16 +147,20 @@ def units_section(m, tmp, sizes, repeat):
             finally:
                 shutil.rmtree(state, ignore_errors=True)
         for c in table:
-            w, _, r = median_of(samples[c])
+            w, t, r = median_of(samples[c])
             table[c][n] = w / n
+            cpu[c][n] = t / n
             rss[c][n] = r
     for c in table:
-        first = table[c][sizes[0]]
-        cells = " ".join(f"{table[c][n] * 1e6:9.1f} us/u" for n in sizes)
-        ratios = " ".join(f"{table[c][n] / first:5.2f}" for n in sizes)
-        print(f"  {c:10} {cells}   {ratios}")
-    print("  peak RSS   " + "  ".join(
-        f"{n:,}: " + ", ".join(f"{c} {rss[c][n] / 1024:.0f}" for c in table) + " MiB" for n in sizes))
+        for label, d in (("wall", table[c]), ("cpu", cpu[c])):
+            first = d[sizes[0]]
+            cells = " ".join(f"{d[n] * 1e6:9.1f} us/u" for n in sizes)
+            ratios = " ".join(f"{d[n] / first:5.2f}" for n in sizes)
+            print(f"  {c if label == 'wall' else '':10} {label:6}{cells}   {ratios}")
+    print("  peak RSS per unit (KiB):")
+    for c in table:
+        print(f"  {c:10} {'':6}" + " ".join(f"{rss[c][n] / n:9.2f} KiB/u" for n in sizes)
+              + "   (" + ", ".join(f"{rss[c][n] / 1024:.0f} MiB" for n in sizes) + ")")
     print()
 
 
