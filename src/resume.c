@@ -193,6 +193,11 @@ resume_load(struct session *s, struct opts *o, enum resume_pick pick, struct res
 		fprintf(stderr, "migrate: warning: runbook '%s' changed since run %s started; continuing (--force)\n",
 		    r->rl.file, r->rl.run_id);
 	}
+	if (strcmp(r->rb->name, r->rl.runbook) != 0) {
+		fprintf(stderr, "migrate: journal '%s' is corrupt at line 1: it names runbook '%s', but '%s' is runbook '%s'\n",
+		    r->journal_path, r->rl.runbook, r->rl.file, r->rb->name);
+		return EXIT_CANNOT_START;
+	}
 	selection_from_journal(r);
 	return 0;
 }
@@ -261,6 +266,14 @@ resume_restore(struct resumed *r, struct run *run, struct opts *o, bool for_roll
 	size_t n_done = 0;
 
 	run->resumed = true;
+	/* with the runbook unchanged, every unit of the journal is one of its units */
+	for (size_t i = 0; i < rl->n_units && strcmp(r->rb->sha256, rl->sha256) == 0; i++) {
+		if (run_unit_by_key(run, rl->units[i].key) == NULL) {
+			fprintf(stderr, "migrate: journal '%s' is corrupt at line %zu: unit '%s' is not a unit of the runbook\n"
+			    "migrate: nothing was run\n", r->journal_path, rl->units[i].line, rl->units[i].key);
+			return EXIT_CANNOT_START;
+		}
+	}
 	restore_gates(r, run);
 	/* stopped by a probe without data (no_data: hold): asked again first */
 	if (rl->outcome && strcmp(rl->outcome, "gate") == 0 && rl->pending_gate) {

@@ -19,6 +19,7 @@ struct replay {
 	size_t cap_units, cap_gen;
 	size_t completed;          /* completed_seq handed out so far */
 	const char *last_ts;       /* ts of the last record (owned by the record) */
+	size_t line;               /* line of the record being folded in (1-based) */
 };
 
 static const char *
@@ -101,6 +102,166 @@ ts_diff(const char *a, const char *b)
 	return mb - ma;
 }
 
+/* --- the shape of each record type (runlog.h) --- */
+
+enum fkind {
+	FK_STR,        /* a string */
+	FK_KEY,        /* a non-empty string */
+	FK_STR_NULL,   /* a string, null, or missing */
+	FK_INT,        /* an integer */
+	FK_INT_NULL,   /* an integer, null, or missing */
+	FK_BOOL,
+	FK_OBJ,        /* an object */
+	FK_STRINGS,    /* an object whose values are strings (captures) */
+};
+
+struct fspec {
+	const char *key;
+	enum fkind kind;
+	const char *const *values; /* when not NULL: the string must be one of these */
+};
+
+struct rspec {
+	const char *type;
+	struct fspec f[11];
+};
+
+static const char *const unit_statuses[] = { "done", "failed", "interrupted", "skipped", NULL };
+static const char *const rb_statuses[] = { "done", "failed", "no_rollback", NULL };
+static const char *const decisions[] = { "check-passed", "check-failed", "idempotent", "retry", "skip", NULL };
+static const char *const outcomes[] = { "succeeded", "rolled_back", "needs_human", "gate", "interrupted", NULL };
+static const char *const gate_states[] = { "asked", "approved", "declined", "unanswered", "interrupted", NULL };
+
+static const struct rspec shapes[] = {
+	{ RL_RUN_START, { { "run_id", FK_KEY, NULL }, { "runbook", FK_KEY, NULL }, { "file", FK_KEY, NULL },
+	    { "sha256", FK_KEY, NULL }, { "vars", FK_OBJ, NULL }, { "selection", FK_OBJ, NULL },
+	    { "pid", FK_INT, NULL }, { "host", FK_STR, NULL }, { "user", FK_STR, NULL },
+	    { "version", FK_STR, NULL } } },
+	{ RL_RESUME, { { "by", FK_KEY, NULL }, { "forced", FK_BOOL, NULL }, { "pid", FK_INT, NULL },
+	    { "host", FK_STR, NULL } } },
+	{ RL_PHASE_START, { { "phase", FK_KEY, NULL } } },
+	{ RL_PHASE_END, { { "phase", FK_KEY, NULL }, { "ok", FK_BOOL, NULL } } },
+	{ RL_GATE, { { "name", FK_KEY, NULL }, { "state", FK_STR, gate_states }, { "phase", FK_STR_NULL, NULL },
+	    { "by", FK_STR_NULL, NULL }, { "question", FK_STR_NULL, NULL } } },
+	{ RL_APPROVAL, { { "gate", FK_KEY, NULL }, { "name", FK_KEY, NULL }, { "user", FK_STR_NULL, NULL },
+	    { "host", FK_STR_NULL, NULL }, { "via", FK_STR_NULL, NULL } } },
+	{ RL_UNIT_START, { { "unit", FK_KEY, NULL }, { "step", FK_KEY, NULL }, { "phase", FK_STR_NULL, NULL },
+	    { "item", FK_STR_NULL, NULL }, { "host", FK_STR_NULL, NULL }, { "attempt", FK_INT, NULL } } },
+	{ RL_UNIT_RETRY, { { "unit", FK_KEY, NULL }, { "attempt", FK_INT, NULL }, { "message", FK_STR_NULL, NULL },
+	    { "delay_ms", FK_INT, NULL } } },
+	{ RL_UNIT_END, { { "unit", FK_KEY, NULL }, { "status", FK_STR, unit_statuses }, { "attempts", FK_INT, NULL },
+	    { "exit_code", FK_INT_NULL, NULL }, { "duration_ms", FK_INT, NULL }, { "message", FK_STR_NULL, NULL },
+	    { "captures", FK_STRINGS, NULL }, { "tail", FK_STR_NULL, NULL } } },
+	{ RL_IN_DOUBT, { { "unit", FK_KEY, NULL }, { "decision", FK_STR, decisions },
+	    { "message", FK_STR_NULL, NULL } } },
+	{ RL_PROBE, { { "probe", FK_STR, NULL }, { "context", FK_STR, NULL }, { "unit", FK_STR_NULL, NULL },
+	    { "ok", FK_BOOL, NULL }, { "message", FK_STR_NULL, NULL } } },
+	{ RL_UNWIND_START, { { "reason", FK_STR_NULL, NULL } } },
+	{ RL_ROLLBACK_START, { { "unit", FK_KEY, NULL } } },
+	{ RL_ROLLBACK_END, { { "unit", FK_KEY, NULL }, { "status", FK_STR, rb_statuses },
+	    { "message", FK_STR_NULL, NULL }, { "duration_ms", FK_INT, NULL } } },
+	{ RL_INTERRUPTED, { { "signal", FK_KEY, NULL } } },
+	{ RL_RUN_END, { { "outcome", FK_STR, outcomes }, { "exit_code", FK_INT, NULL },
+	    { "failure", FK_STR_NULL, NULL }, { "duration_ms", FK_INT, NULL } } },
+};
+
+static const char *
+kind_name(enum fkind k)
+{
+	switch (k) {
+	case FK_STR: return "a string";
+	case FK_KEY: return "a non-empty string";
+	case FK_STR_NULL: return "a string or null";
+	case FK_INT: return "an integer";
+	case FK_INT_NULL: return "an integer or null";
+	case FK_BOOL: return "true or false";
+	case FK_OBJ: return "an object";
+	case FK_STRINGS: return "an object of strings";
+	}
+	return "?";
+}
+
+static bool
+one_of(const char *s, const char *const *values)
+{
+	for (; *values; values++)
+		if (strcmp(s, *values) == 0)
+			return true;
+	return false;
+}
+
+static bool
+field_ok(struct json_object *v, bool present, enum fkind k)
+{
+	switch (k) {
+	case FK_STR:
+		return present && json_object_is_type(v, json_type_string);
+	case FK_KEY:
+		return present && json_object_is_type(v, json_type_string) && json_object_get_string_len(v) > 0;
+	case FK_STR_NULL:
+		return !present || v == NULL || json_object_is_type(v, json_type_string);
+	case FK_INT:
+		return present && json_object_is_type(v, json_type_int);
+	case FK_INT_NULL:
+		return !present || v == NULL || json_object_is_type(v, json_type_int);
+	case FK_BOOL:
+		return present && json_object_is_type(v, json_type_boolean);
+	case FK_OBJ:
+		return present && json_object_is_type(v, json_type_object);
+	case FK_STRINGS:
+		if (!present || !json_object_is_type(v, json_type_object))
+			return false;
+		json_object_object_foreach(v, name, val) {
+			(void)name;
+			if (!json_object_is_type(val, json_type_string))
+				return false;
+		}
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Check rec against the shape of its type: every field present with its
+ * JSON type, and enumerated strings one of their values. A type this
+ * version does not know passes (a newer migrate may add record types).
+ * 0, or -1 with the reason in why.
+ */
+static int
+check_shape(struct json_object *rec, struct buf *why)
+{
+	const char *type = str_field(rec, "type");
+	int64_t ms;
+
+	if (type == NULL) {
+		buf_adds(why, "the record has no \"type\"");
+		return -1;
+	}
+	if (!parse_ts(str_field(rec, JOURNAL_KEY_TS), &ms)) {
+		buf_adds(why, "\"ts\" is not an RFC 3339 UTC time");
+		return -1;
+	}
+	for (size_t i = 0; i < ARRAY_LEN(shapes); i++) {
+		if (strcmp(shapes[i].type, type) != 0)
+			continue;
+		for (const struct fspec *f = shapes[i].f; f < shapes[i].f + ARRAY_LEN(shapes[i].f) && f->key; f++) {
+			struct json_object *v = NULL;
+			bool present = json_object_object_get_ex(rec, f->key, &v);
+			if (!field_ok(v, present, f->kind)) {
+				buf_addf(why, "%s record: \"%s\" is %s, it must be %s", type, f->key,
+				    present ? "of the wrong type" : "missing", kind_name(f->kind));
+				return -1;
+			}
+			if (f->values && !one_of(json_object_get_string(v), f->values)) {
+				buf_addf(why, "%s record: unknown %s '%s'", type, f->key, json_object_get_string(v));
+				return -1;
+			}
+		}
+		return 0;
+	}
+	return 0;
+}
+
 /* The unit with key, made (RLU_PENDING, names from the key) when new. */
 static struct rl_unit *
 unit_get(struct replay *rp, const char *key)
@@ -118,6 +279,7 @@ unit_get(struct replay *rp, const char *key)
 	memset(u, 0, sizeof(*u));
 	rp->gen[run->n_units] = 0;
 	u->key = xstrdup(key);
+	u->line = rp->line;
 	at = strchr(key, '@');
 	end = key + strcspn(key, "[@");
 	u->step = xstrndup(key, (size_t)(end - key));
@@ -241,7 +403,15 @@ runlog_approvers(const struct rl_run *r, const char *gate, const char **names, s
 	return n;
 }
 
-static void
+/* Is u running: started in this process (since the last resume record), not ended, no decision since? */
+static bool
+running(const struct replay *rp, const struct rl_unit *u)
+{
+	return u->state == RLU_IN_DOUBT && u->in_doubt_decision == NULL &&
+	    rp->gen[u - rp->run->units] == rp->run->n_resumes;
+}
+
+static const char *
 on_unit_start(struct replay *rp, struct json_object *rec, const char *ts)
 {
 	struct rl_unit *u = record_unit(rp, rec);
@@ -251,7 +421,7 @@ on_unit_start(struct replay *rp, struct json_object *rec, const char *ts)
 	const char *s;
 
 	if (u == NULL)
-		return;
+		return NULL;
 	i = (size_t)(u - rp->run->units);
 	has_attempt = int_field(rec, "attempt", &attempt) && attempt > 0;
 	/* Another attempt of the running sequence, or a new sequence? */
@@ -271,30 +441,32 @@ on_unit_start(struct replay *rp, struct json_object *rec, const char *ts)
 	if ((s = str_field(rec, "host")) != NULL)
 		set_str(&u->host, s);
 	set_str(&u->item, str_field(rec, "item"));
+	return NULL;
 }
 
-static void
+static const char *
 on_unit_retry(struct replay *rp, struct json_object *rec)
 {
 	struct rl_unit *u = record_unit(rp, rec);
 	int64_t attempt;
 
-	if (u == NULL)
-		return;
+	if (u == NULL || !running(rp, u))
+		return "unit_retry of a unit that is not running (no unit_start before it)";
 	if (int_field(rec, "attempt", &attempt) && attempt > u->attempts)
 		u->attempts = clamp_int(attempt);
 	set_str(&u->message, str_field(rec, "message"));
+	return NULL;
 }
 
-static void
+static const char *
 on_unit_end(struct replay *rp, struct json_object *rec)
 {
 	struct rl_unit *u = record_unit(rp, rec);
 	const char *status = str_field(rec, "status");
 	int64_t v;
 
-	if (u == NULL)
-		return;
+	if (u == NULL || !running(rp, u))
+		return "unit_end of a unit that is not running (no unit_start before it)";
 	if (status && strcmp(status, "done") == 0)
 		u->state = RLU_DONE;
 	else if (status && strcmp(status, "skipped") == 0)
@@ -311,38 +483,48 @@ on_unit_end(struct replay *rp, struct json_object *rec)
 	set_str(&u->tail, str_field(rec, "tail"));
 	set_obj(&u->captures, rec, "captures", json_type_object);
 	u->completed_seq = u->state == RLU_DONE ? ++rp->completed : 0;
+	return NULL;
 }
 
-static void
+static const char *
 on_in_doubt(struct replay *rp, struct json_object *rec)
 {
 	struct rl_unit *u = record_unit(rp, rec);
 	const char *decision = str_field(rec, "decision");
 
-	if (u == NULL || decision == NULL)
-		return;
+	if (u == NULL || decision == NULL || u->state != RLU_IN_DOUBT)
+		return "in_doubt decision on a unit that is not in doubt";
 	set_str(&u->in_doubt_decision, decision);
 	set_str(&u->message, str_field(rec, "message"));
 	if (strcmp(decision, "skip") == 0 || strcmp(decision, "check-passed") == 0) {
 		u->state = RLU_DONE;
 		u->completed_seq = ++rp->completed;
 	}
+	return NULL;
 }
 
-static void
+static const char *
 on_rollback(struct replay *rp, struct json_object *rec, bool end)
 {
-	struct rl_unit *u = record_unit(rp, rec);
+	struct json_object *v0;
+	const char *key = str_field(rec, "unit");
+	struct rl_unit *u;
 	const char *status;
 	int64_t v;
 
-	if (u == NULL)
-		return;
+	/* only a unit that ran (completed, or failed with a rollback that always runs) is rolled back */
+	if (key == NULL || !json_object_object_get_ex(rp->index, key, &v0))
+		return end ? "rollback_end of a unit that never ran" : "rollback_start of a unit that never ran";
+	u = record_unit(rp, rec);
+	if (u == NULL || (u->state != RLU_DONE && u->state != RLU_FAILED))
+		return end ? "rollback_end of a unit that did not complete" : "rollback_start of a unit that did not complete";
+	status = str_field(rec, "status");
 	if (!end) {
 		u->rb_state = RLR_IN_DOUBT;
-		return;
+		return NULL;
 	}
-	status = str_field(rec, "status");
+	if (strcmp(status, "no_rollback") != 0 && u->rb_state != RLR_IN_DOUBT)
+		return "rollback_end without its rollback_start";
 	if (status && strcmp(status, "done") == 0)
 		u->rb_state = RLR_DONE;
 	else if (status && strcmp(status, "no_rollback") == 0)
@@ -351,6 +533,7 @@ on_rollback(struct replay *rp, struct json_object *rec, bool end)
 		u->rb_state = RLR_FAILED;
 	set_str(&u->rb_message, str_field(rec, "message"));
 	u->rb_duration_ms = int_field(rec, "duration_ms", &v) ? v : 0;
+	return NULL;
 }
 
 static void
@@ -377,37 +560,45 @@ on_unwind_start(struct replay *rp)
 	set_str(&rp->run->pending_gate, NULL);
 }
 
-/* Fold one record into the replay. */
-static void
+/* Records that only a running process writes: after a run_end, a resume record must come first. */
+static const char *const run_records[] = {
+	RL_PHASE_START, RL_UNIT_START, RL_UNIT_RETRY, RL_UNIT_END, RL_IN_DOUBT, RL_UNWIND_START,
+	RL_ROLLBACK_START, RL_ROLLBACK_END, NULL,
+};
+
+/*
+ * Fold one record (already of the right shape) into the replay. NULL, or
+ * why the record does not fit the records before it (static string).
+ */
+static const char *
 apply(struct replay *rp, struct json_object *rec)
 {
 	const char *type = str_field(rec, "type");
 	const char *ts = str_field(rec, JOURNAL_KEY_TS);
 
-	if (ts)
-		rp->last_ts = ts;
-	if (type == NULL)
-		return;
+	rp->last_ts = ts;
+	if (rp->run->outcome != NULL && one_of(type, run_records))
+		return "a record of a running run after the run's end (no resume record between)";
 	if (strcmp(type, RL_RUN_START) == 0)
-		on_run_start(rp, rec, ts);
-	else if (strcmp(type, RL_RESUME) == 0)
+		return rp->line == 1 ? (on_run_start(rp, rec, ts), NULL) : "a second run_start";
+	if (strcmp(type, RL_RESUME) == 0)
 		on_resume(rp, rec);
 	else if (strcmp(type, RL_GATE) == 0)
 		on_gate(rp, rec);
 	else if (strcmp(type, RL_APPROVAL) == 0)
 		on_approval(rp, rec, ts);
 	else if (strcmp(type, RL_UNIT_START) == 0)
-		on_unit_start(rp, rec, ts);
+		return on_unit_start(rp, rec, ts);
 	else if (strcmp(type, RL_UNIT_RETRY) == 0)
-		on_unit_retry(rp, rec);
+		return on_unit_retry(rp, rec);
 	else if (strcmp(type, RL_UNIT_END) == 0)
-		on_unit_end(rp, rec);
+		return on_unit_end(rp, rec);
 	else if (strcmp(type, RL_IN_DOUBT) == 0)
-		on_in_doubt(rp, rec);
+		return on_in_doubt(rp, rec);
 	else if (strcmp(type, RL_ROLLBACK_START) == 0)
-		on_rollback(rp, rec, false);
+		return on_rollback(rp, rec, false);
 	else if (strcmp(type, RL_ROLLBACK_END) == 0)
-		on_rollback(rp, rec, true);
+		return on_rollback(rp, rec, true);
 	else if (strcmp(type, RL_UNWIND_START) == 0)
 		on_unwind_start(rp);
 	else if (strcmp(type, RL_INTERRUPTED) == 0)
@@ -415,6 +606,21 @@ apply(struct replay *rp, struct json_object *rec)
 	else if (strcmp(type, RL_RUN_END) == 0)
 		on_run_end(rp, rec, ts);
 	/* phase_start, phase_end, probe and unknown types change nothing here. */
+	return NULL;
+}
+
+/* The run id a journal's file name gives: PATH/RUN-ID.jsonl (malloc'ed). */
+static char *
+run_id_of_path(const char *path)
+{
+	const char *base = strrchr(path, '/');
+	size_t len;
+
+	base = base ? base + 1 : path;
+	len = strlen(base);
+	if (len > 6 && strcmp(base + len - 6, ".jsonl") == 0)
+		len -= 6;
+	return xstrndup(base, len);
 }
 
 int
@@ -442,15 +648,35 @@ runlog_load(const char *journal_path, struct rl_run *out, char **err)
 	memset(&rp, 0, sizeof(rp));
 	rp.run = out;
 	rp.index = json_object_new_object();
-	for (size_t i = 0; i < n; i++)
-		apply(&rp, recs[i]);
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		struct buf why = BUF_INIT;
+		const char *misfit = NULL;
+
+		rp.line = i + 1;
+		if (check_shape(recs[i], &why) < 0 || (misfit = apply(&rp, recs[i])) != NULL) {
+			if (misfit)
+				buf_adds(&why, misfit);
+			*err = xasprintf("journal '%s' is corrupt at line %zu: %s", journal_path, rp.line, buf_str(&why));
+			rc = JOURNAL_CORRUPT;
+		}
+		buf_release(&why);
+	}
+	if (rc == 0) {
+		char *id = run_id_of_path(journal_path);
+		if (strcmp(id, out->run_id) != 0) {
+			*err = xasprintf("journal '%s' is corrupt at line 1: it is the journal of run '%s'",
+			    journal_path, out->run_id);
+			rc = JOURNAL_CORRUPT;
+		}
+		free(id);
+	}
 	out->torn_tail = info.torn_tail;
 	if (out->outcome == NULL)
 		out->duration_ms = ts_diff(out->started, rp.last_ts);
 	json_object_put(rp.index);
 	free(rp.gen);
 	journal_records_free(recs, n);
-	return 0;
+	return rc;
 }
 
 void

@@ -70,11 +70,18 @@
  * Replaying a journal
  * -------------------
  * runlog_load() reads a journal (journal_replay) and folds its records into
- * struct rl_run. It is lenient about content, strict only about the shape
- * journal_replay checks: unknown record types and unknown fields are
- * ignored, a missing optional field leaves its default, a field of the
- * wrong JSON type counts as missing. Only the first record must be a
- * run_start.
+ * struct rl_run. A checksum only shows that a line is whole, so every
+ * record is also checked: a record of a known type must have every field
+ * listed above with its JSON type (a field shown "or null" may also be
+ * null or missing) and a known value where values are listed; and records
+ * must fit together: run_start first and only there, unit_end and
+ * unit_retry only for a unit started in the same process and not ended,
+ * in_doubt only for a unit in doubt, rollback_start only for a unit that
+ * completed or failed, rollback_end (but "no_rollback") only after its
+ * rollback_start, no record of a running run after run_end without a
+ * resume record, and run_id the journal's file name. Anything else is
+ * JOURNAL_CORRUPT naming the line. Unknown record types and unknown
+ * fields are ignored (a newer migrate may add them).
  *
  * Units
  * - A unit appears at its first record (normally unit_start); units[] keeps
@@ -160,6 +167,7 @@ struct rl_unit {
 	char *rb_message;
 	int64_t rb_duration_ms;
 	char *in_doubt_decision;   /* last in_doubt decision of this sequence, or NULL */
+	size_t line;               /* journal line of the unit's first record */
 };
 
 /* One approval record (SPEC §7). */

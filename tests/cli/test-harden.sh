@@ -42,6 +42,101 @@ else
 	fail "caret after Unicode line breaks" "$(head -3 "$T/err" | cat -A)"
 fi
 
+# --- forged journals: a valid checksum does not make a record trusted ---
+
+# forge.py JOURNAL OP LINE ARG...: rewrite a journal, renumbering seq and
+# recomputing every checksum, as someone who can write the file could.
+#   drop LINE KEY | set LINE KEY JSON | insert AFTER-LINE JSON-RECORD
+cat > forge.py <<'PY'
+import hashlib, json, sys
+path, op, line = sys.argv[1], sys.argv[2], int(sys.argv[3])
+recs = [json.loads(l) for l in open(path, encoding="utf-8")]
+for r in recs:
+    r.pop("sum", None)
+if op == "drop":
+    del recs[line - 1][sys.argv[4]]
+elif op == "set":
+    recs[line - 1][sys.argv[4]] = json.loads(sys.argv[5])
+elif op == "insert":
+    new = json.loads(sys.argv[4])
+    new["ts"] = recs[line - 1]["ts"]
+    recs.insert(line, new)
+with open(path, "w", encoding="utf-8") as f:
+    for i, r in enumerate(recs, 1):
+        body = {"seq": i, "ts": r.pop("ts")}
+        r.pop("seq", None)
+        body.update(r)
+        x = json.dumps(body, separators=(",", ":"), ensure_ascii=False)[:-1]
+        s = hashlib.sha256((x + "}").encode()).hexdigest()[:16]
+        f.write(x + ',"sum":"' + s + '"}\n')
+PY
+cat > forged.yaml <<'EOF2'
+runbook: 1
+name: forged
+vars: {dir: /tmp}
+phases:
+  - name: p
+    steps:
+      - name: s1
+        run: "echo s1 >> ${dir}/forged.log"
+      - name: s2
+        run: "echo s2 >> ${dir}/forged.log; while [ -e ${dir}/hold-forged ]; do sleep 0.05; done"
+      - name: s3
+        run: "echo s3 >> ${dir}/forged.log"
+EOF2
+# An interrupted run (s1 done, s2 interrupted), its journal saved to forge copies of.
+touch "$T/hold-forged"
+"$MIGRATE" run forged.yaml --var dir="$T" --state-dir "$T/st-f" </dev/null >"$T/out" 2>&1 &
+pid=$!
+for _ in $(seq 1000); do grep -qx s2 "$T/forged.log" 2>/dev/null && break; sleep 0.02; done
+kill -TERM $pid
+wait $pid; rc=$?
+expect_rc "the run to forge is interrupted" 5
+rm -f "$T/hold-forged"
+fj=$(ls "$T"/st-f/runs/*.jsonl)
+cp "$fj" "$T/journal.orig"
+line_of() { grep -n "$1" "$fj" | head -1 | cut -d: -f1; }
+: > "$T/forged.log"
+
+python3 forge.py "$fj" drop 1 file
+for cmd in resume rollback status; do
+	run_migrate $cmd --state-dir "$T/st-f" $([ $cmd = resume ] && echo --yes)
+	expect_rc "$cmd of a journal whose run_start has no file" 6
+	expect_in "$cmd names line 1 and the missing field" "$T/err" "is corrupt at line 1: run_start record: \"file\" is missing"
+done
+
+cp "$T/journal.orig" "$fj"
+n=$(line_of '"type":"unit_end","unit":"s2"')
+python3 forge.py "$fj" insert "$n" '{"type":"unit_end","unit":"s3","status":"done","attempts":1,"exit_code":0,"duration_ms":1,"message":null,"captures":{},"tail":""}'
+run_migrate resume --state-dir "$T/st-f" --yes
+expect_rc "resume with a forged unit_end for a step that never ran" 6
+expect_in "names the forged line" "$T/err" "is corrupt at line $((n + 1)): unit_end of a unit that is not running"
+run_migrate status --state-dir "$T/st-f"
+expect_rc "status refuses it too" 6
+
+cp "$T/journal.orig" "$fj"
+n=$(line_of '"type":"unit_end","unit":"s1"')
+python3 forge.py "$fj" set "$n" status '"sorted"'
+run_migrate resume --state-dir "$T/st-f" --yes
+expect_rc "resume with an unknown unit status" 6
+expect_in "names the line and the status" "$T/err" "is corrupt at line $n: unit_end record: unknown status 'sorted'"
+
+cp "$T/journal.orig" "$fj"
+n=$(line_of '"type":"unit_start","unit":"s1"')
+python3 forge.py "$fj" set "$n" unit '"s9"'
+python3 forge.py "$fj" set "$((n + 1))" unit '"s9"'
+run_migrate resume --state-dir "$T/st-f" --yes
+expect_rc "resume with a unit the runbook does not have" 6
+expect_in "names the line and the unit" "$T/err" "is corrupt at line $n: unit 's9' is not a unit of the runbook"
+expect_file "nothing ran on any refusal" "$T/forged.log" ""
+
+cp "$T/journal.orig" "$fj"
+python3 forge.py "$fj" set 2 phase '"p"'
+run_migrate resume --state-dir "$T/st-f" --yes
+expect_rc "the rewritten but well-formed journal resumes" 0
+expect_file "s2 and s3 ran, s1 did not" "$T/forged.log" "s2
+s3"
+
 # --- file modes under umask 000; reports ---
 
 cat > ok.yaml <<'EOF2'
