@@ -20,7 +20,7 @@ _migrate_options()
 {
     case $1 in
     run)
-        echo "--var --vars --phase --from --to --dry-run --yes --approve --no-rollback" \
+        echo "--var --vars --phase --from --to --dry-run --yes --approve --no-rollback --new" \
             "--forks --state-dir --report --accept-new-host-keys -v --verbose -q --quiet" \
             "--color -h --help" ;;
     plan) echo "--var --vars --phase --from --to --format --color -h --help" ;;
@@ -31,7 +31,7 @@ _migrate_options()
             "--forks --state-dir --report --accept-new-host-keys -v --verbose -q --quiet" \
             "--color -h --help" ;;
     rollback)
-        echo "--force --retry-in-doubt --skip-in-doubt --state-dir --report" \
+        echo "--yes --force --retry-in-doubt --skip-in-doubt --state-dir --report" \
             "--accept-new-host-keys -v --verbose -q --quiet --color -h --help" ;;
     approve) echo "--as --state-dir -h --help" ;;
     status | history) echo "--state-dir --format --color -h --help" ;;

@@ -211,6 +211,8 @@ complete -c migrate -n '__migrate_using run plan check' -l from -x -a '(__migrat
 complete -c migrate -n '__migrate_using run plan check' -l to -x -a '(__migrate_runbook_names steps)' -d 'Stop after this step'
 complete -c migrate -n '__migrate_using run' -l dry-run -d 'Show the plan instead of running'
 complete -c migrate -n '__migrate_using run resume' -l yes -d 'Approve every gate without asking'
+complete -c migrate -n '__migrate_using rollback' -l yes -d 'Roll back without asking'
+complete -c migrate -n '__migrate_using run' -l new -d 'Start although a run of this runbook is unfinished'
 complete -c migrate -n '__migrate_using run resume' -l approve -x -a '(__migrate_runbook_names gates)' -d 'Approve one gate'
 complete -c migrate -n '__migrate_using run resume' -l no-rollback -d 'On failure, leave completed steps in place'
 complete -c migrate -n '__migrate_using run resume check' -l forks -x -d 'Hosts worked on at once (default 10)'

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmd.h"
 #include "engine.h"
@@ -23,6 +24,60 @@ work_left(const struct run *run)
 	return false;
 }
 
+/* Will the unwind run u's rollback action? */
+static bool
+to_undo(const struct run *run, const struct unit *u)
+{
+	if (u->rb_state == RB_DONE || u->rb_state == RB_NO_ACTION || u->step->rollback == NULL)
+		return false;
+	return u != run->failed_unit || u->step->rollback->when == WHEN_ALWAYS;
+}
+
+/* Show what the rollback will undo: the run, its outcome, the units newest first. */
+static void
+show_undo(const struct run *run, const struct resumed *r)
+{
+	const struct rl_run *rl = &r->rl;
+	const struct unit *f = run->failed_unit;
+
+	printf("run %s of runbook '%s' (started %s): %s\n", rl->run_id, rl->runbook ? rl->runbook : "?",
+	    rl->started ? rl->started : "?", rl->outcome ? rl->outcome : "unfinished (interrupted or crashed)");
+	printf("rolling back undoes, newest first:\n");
+	if (f && to_undo(run, f))
+		printf("  %-40s on %-16s rollback (when: always; the unit failed)\n", f->key, f->host);
+	for (size_t i = run->n_completed; i-- > 0;) {
+		const struct unit *u = run->completed[i];
+		if (u->rb_state == RB_DONE)
+			continue;
+		printf("  %-40s on %-16s %s\n", u->key, u->host,
+		    to_undo(run, u) ? "rollback" : "no rollback: stays in place");
+	}
+	fflush(stdout);
+}
+
+/*
+ * Ask the operator on the terminal. 1 confirmed, 0 declined, -1 no terminal.
+ * Only "yes" or "y" confirms; end of input declines.
+ */
+static int
+confirm(const char *run_id)
+{
+	FILE *tty;
+	char line[64];
+	int verdict = 0;
+
+	if (isatty(STDIN_FILENO) != 1 || (tty = fopen("/dev/tty", "r+e")) == NULL)
+		return -1;
+	fprintf(tty, "roll back run %s? type yes to continue: ", run_id);
+	fflush(tty);
+	if (fgets(line, sizeof(line), tty)) {
+		line[strcspn(line, "\r\n")] = '\0';
+		verdict = strcmp(line, "yes") == 0 || strcmp(line, "y") == 0;
+	}
+	fclose(tty);
+	return verdict;
+}
+
 static int
 cmd_rollback_exec(const struct cmd_entry *self, struct opts *o)
 {
@@ -33,8 +88,11 @@ cmd_rollback_exec(const struct cmd_entry *self, struct opts *o)
 
 	if ((rc = session_open(&s, o, false)) != 0)
 		return rc;
-	if ((rc = resume_load(&s, o, PICK_ANY, &r)) != 0)
+	if ((rc = resume_load(&s, o, PICK_NOT_ROLLED_BACK, &r)) != 0)
 		goto cleanup;
+	if (o->n_args == 0)
+		printf("migrate rollback: no RUN-ID given: taking run %s, the newest run not rolled back\n",
+		    r.rl.run_id);
 	if ((rc = resume_open_run(&s, &r, o, true, &run)) != 0)
 		goto cleanup;
 	for (size_t i = 0; i < run->n_units; i++)
@@ -42,9 +100,29 @@ cmd_rollback_exec(const struct cmd_entry *self, struct opts *o)
 			fprintf(stderr, "migrate rollback: unit '%s' on %s started and never ended: it is not rolled back "
 			    "automatically; check it by hand\n", run->units[i].key, run->units[i].host);
 	if (!work_left(run)) {
-		printf("run %s: nothing to roll back\n", r.rl.run_id);
+		if (run->n_completed == 0 && run->failed_unit == NULL && r.rl.pending_gate)
+			printf("run %s stopped at gate '%s' before anything ran: nothing to roll back\n",
+			    r.rl.run_id, r.rl.pending_gate);
+		else
+			printf("run %s: nothing to roll back\n", r.rl.run_id);
 		rc = EXIT_OK;
 		goto cleanup;
+	}
+	show_undo(run, &r);
+	if (!o->yes) {
+		int c = confirm(r.rl.run_id);
+		if (c < 0) {
+			fprintf(stderr, "migrate rollback: no terminal to confirm on; nothing was rolled back\n"
+			    "migrate rollback: to roll back run %s without asking: migrate rollback %s --yes\n",
+			    r.rl.run_id, r.rl.run_id);
+			rc = EXIT_USAGE;
+			goto cleanup;
+		}
+		if (c == 0) {
+			printf("not confirmed: nothing was rolled back\n");
+			rc = EXIT_GATE;
+			goto cleanup;
+		}
 	}
 	if ((rc = resume_attach(&s, &r, run, o, "rollback")) != 0)
 		goto cleanup;
@@ -62,12 +140,15 @@ const struct cmd_entry cmd_rollback_entry = {
 	.args_usage = "[RUN-ID] [options]",
 	.summary = "unwind the completed steps of a run (or finish an unwind that stopped)",
 	.help = "Runs the rollback actions of the completed units of RUN-ID (default: the\n"
-		"newest run in the state directory) in reverse order of completion.\n"
+		"newest run of the state directory that is not rolled back, named first)\n"
+		"in reverse order of completion. It first shows the run, its outcome and\n"
+		"the units it will undo, newest first, and asks on a terminal; without\n"
+		"one it needs --yes (else exit 2; an answer other than yes: exit 4).\n"
 		"Units already rolled back are skipped: each rollback action runs at most\n"
 		"once per unit; one that failed runs again. Units in doubt are never\n"
 		"rolled back automatically. Exit 0 when everything is unwound, 3 when a\n"
 		"rollback action fails, 6 when the run is locked or its journal is corrupt.\n",
-	.options = OPT_RESUME | OPT_STATE_DIR | OPT_REPORT | OPT_VERBOSITY | OPT_COLOR | OPT_HOST_KEYS,
+	.options = OPT_YES | OPT_RESUME | OPT_STATE_DIR | OPT_REPORT | OPT_VERBOSITY | OPT_COLOR | OPT_HOST_KEYS,
 	.min_args = 0,
 	.max_args = 1,
 	.exec = cmd_rollback_exec,

@@ -51,7 +51,7 @@ enum {
 	LO_VAR = 256, LO_VARS, LO_PHASE, LO_FROM, LO_TO, LO_DRY_RUN, LO_YES,
 	LO_APPROVE, LO_NO_ROLLBACK, LO_FORKS, LO_STATE_DIR, LO_REPORT,
 	LO_HOST_KEYS, LO_FORMAT, LO_COLOR, LO_FORCE, LO_RETRY_IN_DOUBT,
-	LO_SKIP_IN_DOUBT, LO_STRICT, LO_AS,
+	LO_SKIP_IN_DOUBT, LO_STRICT, LO_AS, LO_NEW,
 };
 
 static const struct {
@@ -66,7 +66,8 @@ static const struct {
 	{ { "from", required_argument, NULL, LO_FROM }, OPT_SELECT, "STEP", "start at this step" },
 	{ { "to", required_argument, NULL, LO_TO }, OPT_SELECT, "STEP", "stop after this step" },
 	{ { "dry-run", no_argument, NULL, LO_DRY_RUN }, OPT_DRY_RUN, NULL, "show the plan; run nothing" },
-	{ { "yes", no_argument, NULL, LO_YES }, OPT_APPROVE, NULL, "approve every gate" },
+	{ { "yes", no_argument, NULL, LO_YES }, OPT_APPROVE | OPT_YES, NULL, "approve every gate (rollback: do not ask)" },
+	{ { "new", no_argument, NULL, LO_NEW }, OPT_NEW, NULL, "start even though a run of this runbook is unfinished" },
 	{ { "approve", required_argument, NULL, LO_APPROVE }, OPT_APPROVE, "NAME", "approve one gate (phase or step name; repeatable)" },
 	{ { "no-rollback", no_argument, NULL, LO_NO_ROLLBACK }, OPT_NO_ROLLBACK, NULL, "on failure stop without unwinding (exit 3)" },
 	{ { "forks", required_argument, NULL, LO_FORKS }, OPT_FORKS, "N", "hosts worked on at once (default 10)" },
@@ -240,6 +241,9 @@ cmd_parse(const struct cmd_entry *e, int argc, char **argv, struct opts *o)
 			break;
 		case LO_YES:
 			o->yes = true;
+			break;
+		case LO_NEW:
+			o->new_run = true;
 			break;
 		case LO_APPROVE:
 			PUSH(o->approve, o->n_approve, o->cap_approve, optarg);
@@ -432,7 +436,7 @@ edit_distance(const char *a, const char *b)
 
 struct gate_name {
 	const char *name;  /* the phase's or the step's */
-	const char *kind;  /* "phase gate" or "gate step" */
+	const char *kind;  /* "phase gate", "gate step" or "probe with no_data: hold" */
 };
 
 /* The runbook's gates in runbook order (malloc'ed array; names not owned). */

@@ -32,6 +32,8 @@ enum {
 	OPT_RESUME = 1 << 12,    /* --force, --retry-in-doubt, --skip-in-doubt */
 	OPT_STRICT = 1 << 13,    /* --strict (validate) */
 	OPT_AS = 1 << 14,        /* --as NAME (approve) */
+	OPT_YES = 1 << 15,       /* --yes alone (rollback: confirm without asking) */
+	OPT_NEW = 1 << 16,       /* --new (run: start beside an unfinished run) */
 };
 
 enum color_mode { COLOR_AUTO, COLOR_ALWAYS, COLOR_NEVER };
@@ -51,6 +53,7 @@ struct opts {
 	char *to;
 	bool dry_run;
 	bool yes;
+	bool new_run;            /* --new */
 	char **approve;
 	size_t n_approve, cap_approve;
 	bool no_rollback;

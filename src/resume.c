@@ -41,8 +41,8 @@ json_to_value(struct json_object *j, struct value *v)
 static bool
 resumable(const struct rl_run *rl, enum resume_pick pick)
 {
-	if (pick == PICK_ANY)
-		return true;
+	if (pick == PICK_NOT_ROLLED_BACK)
+		return rl->outcome == NULL || strcmp(rl->outcome, "rolled_back") != 0;
 	return rl->outcome == NULL || strcmp(rl->outcome, "gate") == 0 || strcmp(rl->outcome, "interrupted") == 0;
 }
 
@@ -79,7 +79,7 @@ pick_run(struct session *s, enum resume_pick pick)
 		err = NULL;
 	}
 	if (!found)
-		fprintf(stderr, "migrate: no %srun in %s\n", pick == PICK_UNFINISHED ? "unfinished " : "",
+		fprintf(stderr, "migrate: no %s in %s\n", pick == PICK_UNFINISHED ? "unfinished run" : "run that is not rolled back",
 		    statedir_path(s->sd));
 	statedir_free_list(ids, n);
 	return found;

@@ -16,7 +16,8 @@
 #include "runlog.h"
 #include "session.h"
 
-enum resume_pick { PICK_UNFINISHED, PICK_ANY };
+/* Which run a command without RUN-ID takes: the newest unfinished one, or the newest not rolled back. */
+enum resume_pick { PICK_UNFINISHED, PICK_NOT_ROLLED_BACK };
 
 struct resumed {
 	struct rl_run rl;

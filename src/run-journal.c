@@ -22,6 +22,8 @@ struct run_journal {
 	char *file;
 	char *by;
 	bool forced;
+	char **supersedes;
+	size_t n_supersedes;
 };
 
 struct run_journal *
@@ -44,7 +46,19 @@ run_journal_free(struct run_journal *rj)
 	journal_free(rj->j);
 	free(rj->file);
 	free(rj->by);
+	for (size_t i = 0; i < rj->n_supersedes; i++)
+		free(rj->supersedes[i]);
+	free(rj->supersedes);
 	free(rj);
+}
+
+void
+run_journal_set_supersedes(struct run_journal *rj, char *const *ids, size_t n)
+{
+	rj->supersedes = xcalloc(n ? n : 1, sizeof(*rj->supersedes));
+	for (size_t i = 0; i < n; i++)
+		rj->supersedes[i] = xstrdup(ids[i]);
+	rj->n_supersedes = n;
 }
 
 static struct json_object *
@@ -205,6 +219,12 @@ start_record(struct run_journal *rj, const struct run *run)
 	host_fields(r);
 	add_str(r, "user", user ? user : "");
 	add_str(r, "version", MIGRATE_VERSION);
+	if (rj->n_supersedes > 0) {
+		struct json_object *a = json_object_new_array();
+		for (size_t i = 0; i < rj->n_supersedes; i++)
+			json_object_array_add(a, json_object_new_string(rj->supersedes[i]));
+		json_object_object_add(r, "supersedes", a);
+	}
 	return r;
 }
 

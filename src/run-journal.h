@@ -21,6 +21,8 @@ struct run_journal;
  */
 struct run_journal *run_journal_new(struct journal *j, const char *file, const char *by, bool forced);
 void run_journal_free(struct run_journal *rj);
+/* A new run started with --new: its run_start records "supersedes": the unfinished runs (ids copied). */
+void run_journal_set_supersedes(struct run_journal *rj, char *const *ids, size_t n);
 void run_journal_on_event(void *ctx, const struct event *ev);
 /*
  * An approval record (runlog.h) of gate by name, with the OS user and host

@@ -14,7 +14,8 @@
  *   run_start     run_id, runbook (name), file (absolute path), sha256,
  *                 vars {name: value as JSON}, masked_vars [names] (only when
  *                 some var held a secret), selection {phases [..], from, to},
- *                 pid, host, user, version
+ *                 pid, host, user, version, supersedes [run ids] (only
+ *                 when started with --new beside unfinished runs)
  *   resume        by ("resume" | "rollback"), forced (bool), pid, host
  *   phase_start   phase
  *   phase_end     phase, ok (bool)

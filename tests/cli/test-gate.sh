@@ -22,26 +22,26 @@ phases:
       - name: after
         run: echo after >> "${dir}/log"
 YAML
-run_migrate run gate.yaml --var dir="$T"
+run_migrate run gate.yaml --new --var dir="$T"
 expect_rc "phase gate without a terminal" 4
 expect_file "nothing after the gate ran" "$T/log" "before"
 expect_in "the gate is named" "$T/out" "cutover"
 rm -f "$T/log"
 
-run_migrate run gate.yaml --var dir="$T" --approve cutover
+run_migrate run gate.yaml --new --var dir="$T" --approve cutover
 expect_rc "step gate still needs approval" 4
 expect_file "stopped at the step gate" "$T/log" "before
 during"
 rm -f "$T/log"
 
-run_migrate run gate.yaml --var dir="$T" --approve cutover --approve go-no-go
+run_migrate run gate.yaml --new --var dir="$T" --approve cutover --approve go-no-go
 expect_rc "both gates approved by name" 0
 expect_file "everything ran" "$T/log" "before
 during
 after"
 rm -f "$T/log"
 
-run_migrate run gate.yaml --var dir="$T" --yes
+run_migrate run gate.yaml --new --var dir="$T" --yes
 expect_rc "--yes approves every gate" 0
 
 finish

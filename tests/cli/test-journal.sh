@@ -30,7 +30,7 @@ YAML
 export STEPS_TOKEN=tok-Secret-5150
 
 # --- files, modes, records, secrets -------------------------------------
-run_migrate run steps.yaml --var dir="$T" --yes --report junit="$T/r.xml" --report json="$T/r.json"
+run_migrate run steps.yaml --new --var dir="$T" --yes --report junit="$T/r.xml" --report json="$T/r.json"
 expect_rc "run with journal" 0
 [ "$(stat -c %a "$MIGRATE_STATE_DIR/runs")" = 700 ] && pass "runs/ is 0700" || fail "runs/ mode $(stat -c %a "$MIGRATE_STATE_DIR/runs")"
 [ "$(stat -c %a "$MIGRATE_STATE_DIR/locks")" = 700 ] && pass "locks/ is 0700" || fail "locks/ mode"
@@ -66,7 +66,7 @@ python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert len(d)==1' "
 rm -f "$T/log"
 
 # --- gate without a terminal, then resume --yes ----------------------------
-run_migrate run steps.yaml --var dir="$T" --report junit="$T/gate.xml"
+run_migrate run steps.yaml --new --var dir="$T" --report junit="$T/gate.xml"
 expect_rc "gate without a terminal" 4
 expect_file "stopped before phase two" "$T/log" "a
 b"
@@ -83,16 +83,16 @@ expect_rc "nothing left to resume" 6
 rm -f "$T/log"
 
 # --- failure, then rollback command finishes nothing twice -----------------
-run_migrate run steps.yaml --var dir="$T" --var code=3 --yes --no-rollback
+run_migrate run steps.yaml --new --var dir="$T" --var code=3 --yes --no-rollback
 expect_rc "--no-rollback leaves steps in place" 3
-run_migrate rollback
+run_migrate rollback --yes
 expect_rc "rollback command unwinds" 0
 expect_file "rolled back in reverse" "$T/log" "a
 b
 c
 undo b
 undo a"
-run_migrate rollback
+run_migrate rollback "$(basename "$(J)" .jsonl)"
 expect_rc "a second rollback has nothing to do" 0
 expect_in "says nothing to roll back" "$T/out" "nothing to roll back"
 rm -f "$T/log"
@@ -123,7 +123,7 @@ first=$!
 for _ in $(seq 500); do grep -qx b "$T/log" 2>/dev/null && break; sleep 0.02; done
 first_id=$(basename "$(J)" .jsonl)
 start=$(date +%s%N)
-run_migrate run steps.yaml --var dir="$T" --yes
+run_migrate run steps.yaml --new --var dir="$T" --yes
 elapsed=$(( ($(date +%s%N) - start) / 1000000 ))
 expect_rc "second run of a locked runbook" 6
 expect_in "the holder is named" "$T/err" "$first_id"
@@ -131,12 +131,12 @@ expect_in "the holder is named" "$T/err" "$first_id"
 kill -KILL $first
 wait $first 2>/dev/null
 rm -f "$T/hold"
-run_migrate run steps.yaml --var dir="$T" --yes
+run_migrate run steps.yaml --new --var dir="$T" --yes
 expect_rc "after the holder died a new run starts" 0
 rm -f "$T/log"
 
 # --- torn last line: ignored; corrupt middle record: refused ---------------
-run_migrate run steps.yaml --var dir="$T"
+run_migrate run steps.yaml --new --var dir="$T"
 expect_rc "gated run for the torn-tail test" 4
 printf '{"seq":99,"type":"unit_st' >> "$(J)"
 run_migrate resume --yes
@@ -146,7 +146,7 @@ expect_file "nothing before the torn line was lost" "$T/log" "a
 b
 c"
 rm -f "$T/log"
-run_migrate run steps.yaml --var dir="$T"
+run_migrate run steps.yaml --new --var dir="$T"
 expect_rc "gated run for the corruption test" 4
 python3 - "$(J)" <<'PY'
 import sys
@@ -164,7 +164,7 @@ expect_rc "status of a corrupt journal" 6
 rm -f "$T/log"
 
 # --- changed runbook: refused unless --force -------------------------------
-run_migrate run steps.yaml --var dir="$T"
+run_migrate run steps.yaml --new --var dir="$T"
 expect_rc "gated run for the changed-runbook test" 4
 echo "# edited" >> steps.yaml
 run_migrate resume --yes
@@ -186,12 +186,12 @@ phases:
       - {name: u3, run: 'echo u3 >> ${dir}/ulog', rollback: {run: 'echo undo u3 >> ${dir}/ulog'}}
       - {name: u4, run: 'exit 1'}
 YAML
-run_migrate run unwind.yaml --var dir="$T"
+run_migrate run unwind.yaml --new --var dir="$T"
 expect_rc "rollback of u2 fails" 3
 run_migrate status
 expect_in "status shows the failed rollback" "$T/out" "rollback FAILED"
 touch "$T/fixed"
-run_migrate rollback
+run_migrate rollback --yes
 expect_rc "rollback continues the unwind" 0
 expect_file "u3 was not rolled back twice; u2 and u1 were" "$T/ulog" "u1
 u2
@@ -223,7 +223,7 @@ rm -f "$T/whold"
 run_migrate resume
 expect_rc "resume refuses a run stopped while unwinding" 6
 expect_in "points at rollback" "$T/err" "migrate rollback"
-run_migrate rollback
+run_migrate rollback --yes
 expect_rc "rollback finishes the unwind" 0
 expect_file "the interrupted rollback ran again, then w1" "$T/wlog" "undo w2
 undo w2
@@ -293,7 +293,7 @@ then pass "no step ran without its start record"; else fail "a step ran unrecord
 # --- symlinked state: refused ----------------------------------------------
 mkdir -p "$T/elsewhere"
 mkdir -p "$T/s2" && ln -s "$T/elsewhere" "$T/s2/runs"
-run_migrate run steps.yaml --var dir="$T" --yes --state-dir "$T/s2"
+run_migrate run steps.yaml --new --var dir="$T" --yes --state-dir "$T/s2"
 expect_rc "a symlinked runs/ is refused" 6
 
 finish

@@ -31,14 +31,14 @@ phases:
         rollback: {run: 'echo undo s4 >> "${log}"; test "${rb_fail}" != s4'}
 YAML
 
-run_migrate run four.yaml --var log="$T/ok.log"
+run_migrate run four.yaml --new --var log="$T/ok.log"
 expect_rc "all steps pass" 0
 expect_file "steps ran in order" "$T/ok.log" "run s1
 run s2
 run s3
 run s4"
 
-run_migrate run four.yaml --var log="$T/fail.log" --var fail_at=s4
+run_migrate run four.yaml --new --var log="$T/fail.log" --var fail_at=s4
 expect_rc "last step fails, unwind completes" 1
 expect_file "rollbacks of s3, s2, s1 in reverse order" "$T/fail.log" "run s1
 run s2
@@ -49,7 +49,7 @@ undo s2
 undo s1"
 expect_in "failure is reported" "$T/out" "step 's4' failed"
 
-run_migrate run four.yaml --var log="$T/rbfail.log" --var fail_at=s4 --var rb_fail=s2
+run_migrate run four.yaml --new --var log="$T/rbfail.log" --var fail_at=s4 --var rb_fail=s2
 expect_rc "a failing rollback stops the unwind" 3
 expect_file "unwind stops at the failing rollback" "$T/rbfail.log" "run s1
 run s2
@@ -59,23 +59,23 @@ undo s3
 undo s2"
 expect_in "says not fully rolled back" "$T/out" "NOT fully rolled back"
 
-run_migrate run four.yaml --var log="$T/norb.log" --var fail_at=s3 --no-rollback
+run_migrate run four.yaml --new --var log="$T/norb.log" --var fail_at=s3 --no-rollback
 expect_rc "--no-rollback" 3
 expect_file "--no-rollback runs no rollback" "$T/norb.log" "run s1
 run s2
 run s3"
 
-run_migrate run four.yaml --var log="$T/phase.log" --phase two
+run_migrate run four.yaml --new --var log="$T/phase.log" --phase two
 expect_rc "--phase two" 0
 expect_file "--phase runs only that phase" "$T/phase.log" "run s3
 run s4"
 
-run_migrate run four.yaml --var log="$T/fromto.log" --from s2 --to s3
+run_migrate run four.yaml --new --var log="$T/fromto.log" --from s2 --to s3
 expect_rc "--from s2 --to s3" 0
 expect_file "--from/--to select a range" "$T/fromto.log" "run s2
 run s3"
 
-run_migrate run four.yaml --from s9
+run_migrate run four.yaml --new --from s9
 expect_rc "--from an unknown step" 2
 expect_in "unknown step named" "$T/err" "unknown step 's9'"
 
@@ -104,7 +104,7 @@ phases:
         expect: {stdout: 'health ok'}
         rollback: {run: 'echo "cleanup after failed check" >> "${log}"', when: always}
 YAML
-run_migrate run units.yaml --var log="$T/units.log"
+run_migrate run units.yaml --new --var log="$T/units.log"
 expect_rc "expect stdout mismatch fails the unit" 1
 expect_file "units, capture, when: always, reverse per-item rollback" "$T/units.log" "note v4.2.1
 weight 10
@@ -140,7 +140,7 @@ phases:
         run: grep -q nothing /dev/null
         expect: {exit: [0, 1]}
 YAML
-run_migrate run retry.yaml --var dir="$T"
+run_migrate run retry.yaml --new --var dir="$T"
 expect_rc "retry until it passes" 0
 expect_file "three attempts were made" "$T/n" "3"
 expect_in "retries are shown" "$T/out" "attempt 1 failed"
@@ -155,7 +155,7 @@ phases:
         run: echo 'replication lag 250 ms'
         expect: {value: {regex: 'lag (\d+) ms', below: 100}}
 YAML
-run_migrate run value.yaml
+run_migrate run value.yaml --new
 expect_rc "value above the bound fails" 1
 expect_in "value failure explained" "$T/out" "value 250 is not below 100"
 
@@ -171,7 +171,7 @@ phases:
         run: echo x >> "${dir}/tries"; echo "still broken" >&2; exit 7
         retry: {attempts: 3, interval: 10ms}
 YAML
-run_migrate run exhaust.yaml --var dir="$T"
+run_migrate run exhaust.yaml --new --var dir="$T"
 expect_rc "retries exhausted" 1
 expect_file "every attempt ran" "$T/tries" "x
 x
@@ -189,7 +189,7 @@ phases:
       - name: chatty
         run: seq 1 100000; head -c 300000 /dev/zero | tr '\0' x; echo; echo "final words" >&2; exit 1
 YAML
-run_migrate run longline.yaml
+run_migrate run longline.yaml --new
 expect_rc "chatty failing step" 1
 expect_in "the last output is shown" "$T/out" "final words"
 expect_in "a very long line is cut" "$T/out" "x …"
@@ -218,7 +218,7 @@ phases:
         after: [port-open]
 YAML
 mkdir -p "$T/pr"
-run_migrate run probes.yaml --var dir="$T/pr"
+run_migrate run probes.yaml --new --var dir="$T/pr"
 expect_rc "a failing after probe fails the unit" 1
 expect_in "the probe is named" "$T/out" "after probe 'port-open' failed"
 expect_in "tcp probe says why" "$T/out" "cannot connect to 127.0.0.1:1"
@@ -243,7 +243,7 @@ phases:
         run: touch ${dir}/errors; sleep 60
 YAML
 mkdir -p "$T/w"
-run_migrate run watch.yaml --var dir="$T/w"
+run_migrate run watch.yaml --new --var dir="$T/w"
 expect_rc "a failing watch probe aborts the phase" 1
 expect_in "watch failure explained" "$T/out" "watch probe 'error-rate-ok' failed 2 times in a row"
 expect_file "watch abort unwinds" "$T/w/log" "shifted

@@ -90,4 +90,134 @@ expect_in "MIGRATE_STATE_DIR is used" "$T/out" "$T/team"
 cd "$T/b"; MIGRATE_STATE_DIR="$T/team" run_migrate history --state-dir "$T/mine"; cd "$T"
 expect_in "--state-dir wins" "$T/out" "$T/mine"
 
+# --- 2. migrate rollback shows what it undoes and asks --------------------
+PY=/usr/bin/python3
+DRIVE="$SRCDIR/tests/cli/tty-drive.py"
+export MIGRATE_STATE_DIR="$T/rb-state"
+cat > undo.yaml <<'YAML'
+runbook: 1
+name: undo
+vars: {dir: /tmp}
+phases:
+  - name: p
+    steps:
+      - name: first
+        run: echo first >> "${dir}/undo.log"
+        rollback:
+          run: echo undo first >> "${dir}/undo.log"
+      - name: note
+        run: echo note >> "${dir}/undo.log"
+      - name: second
+        for: [alpha, beta]
+        run: echo second ${item} >> "${dir}/undo.log"
+        rollback:
+          run: echo undo second ${item} >> "${dir}/undo.log"
+YAML
+run_migrate run undo.yaml --var dir="$T"
+expect_rc "a run that succeeded" 0
+ID=$(ls "$MIGRATE_STATE_DIR/runs" | sed 's/\.jsonl$//')
+rm -f "$T/undo.log"
+run_migrate rollback
+expect_rc "rollback without a terminal and without --yes" 2
+[ ! -e "$T/undo.log" ] && pass "nothing was rolled back without --yes" || fail "rolled back without asking" "$(cat "$T/undo.log")"
+expect_in "it says which run it took" "$T/out" "taking run $ID, the newest run not rolled back"
+expect_in "it shows the outcome" "$T/out" "run $ID of runbook 'undo'"
+expect_in "it shows the outcome (succeeded)" "$T/out" "): succeeded"
+expect_in "it says --yes is needed" "$T/err" "migrate rollback $ID --yes"
+# the units newest first
+units=$(grep '^  [a-z]' "$T/out" | awk '{print $1}' | tr '\n' ' ')
+[ "$units" = "second[1] second[0] note first " ] && pass "the units are listed newest first" ||
+	fail "units not listed newest first: $units" "$(cat "$T/out")"
+expect_in "a unit without rollback is said to stay" "$T/out" "no rollback: stays in place"
+if "$PY" -c 'import pty' 2>/dev/null; then
+	timeout -k 5 120 "$PY" "$DRIVE" --timeout 60 --out "$T/tty" --expect "type yes to continue:" --send no -- \
+		"$MIGRATE" rollback </dev/null 2>"$T/err"
+	rc=$?
+	expect_rc "answered no on a terminal" 4
+	expect_in "the terminal is asked" "$T/tty" "roll back run $ID? type yes to continue:"
+	expect_in "the plan is shown before the question" "$T/tty" "rolling back undoes, newest first:"
+	expect_in "no says nothing was done" "$T/tty" "nothing was rolled back"
+	[ ! -e "$T/undo.log" ] && pass "nothing ran after no" || fail "rolled back after no"
+	timeout -k 5 120 "$PY" "$DRIVE" --timeout 60 --out "$T/tty" --expect "type yes to continue:" --send yes -- \
+		"$MIGRATE" rollback "$ID" </dev/null 2>"$T/err"
+	rc=$?
+	expect_rc "answered yes on a terminal" 0
+	expect_file "rolled back newest first" "$T/undo.log" "undo second beta
+undo second alpha
+undo first"
+	[ "$(grep -c 'type yes to continue' "$T/tty")" = 1 ] && pass "asked once" || fail "asked $(grep -c 'type yes to continue' "$T/tty") times"
+fi
+run_migrate rollback
+expect_rc "nothing left that is not rolled back" 6
+expect_in "says there is none" "$T/err" "no run that is not rolled back"
+# a run stopped at a gate before anything ran
+sed 's/^name: undo/name: undo-gate/; s/^  - name: p$/  - name: p\n    gate: "go?"/' undo.yaml > undo-gate.yaml
+run_migrate run undo-gate.yaml --var dir="$T"
+expect_rc "stopped at the first gate" 4
+GID=$(ls -t "$MIGRATE_STATE_DIR/runs" | head -1 | sed 's/\.jsonl$//')
+run_migrate rollback "$GID"
+expect_rc "rolling back a run that stopped before anything ran" 0
+expect_in "says so" "$T/out" "run $GID stopped at gate 'p' before anything ran: nothing to roll back"
+expect_not_in "no failure message" "$T/out" "NOT fully rolled back"
+expect_not_in "no failure message (stderr)" "$T/err" "NOT fully rolled back"
+unset MIGRATE_STATE_DIR
+
+# --- 3. one unfinished run per runbook ------------------------------------
+export MIGRATE_STATE_DIR="$T/one-state"
+cat > one.yaml <<'YAML'
+runbook: 1
+name: one
+vars: {dir: /tmp, code: 0}
+phases:
+  - name: p
+    steps:
+      - name: change
+        run: echo change >> "${dir}/one.log"
+        rollback:
+          run: echo undo change >> "${dir}/one.log"
+      - name: check
+        run: exit ${code}
+  - name: q
+    gate: "go on?"
+    steps:
+      - name: later
+        run: echo later >> "${dir}/one.log"
+YAML
+run_migrate run one.yaml --var dir="$T"
+expect_rc "the first run stops at the gate" 4
+FIRST=$(ls "$MIGRATE_STATE_DIR/runs" | sed 's/\.jsonl$//')
+rm -f "$T/one.log"
+run_migrate run one.yaml --var dir="$T"
+expect_rc "a second run while the first waits at its gate" 6
+[ ! -e "$T/one.log" ] && pass "the second run ran nothing" || fail "the second run ran" "$(cat "$T/one.log")"
+[ "$(ls "$MIGRATE_STATE_DIR/runs" | wc -l)" = 1 ] && pass "no journal for the refused run" || fail "a journal was made"
+expect_in "the refusal names the unfinished run" "$T/err" "run $FIRST stopped at a gate: gate q"
+expect_in "how to finish it: resume" "$T/err" "migrate resume $FIRST"
+expect_in "how to finish it: rollback" "$T/err" "migrate rollback $FIRST"
+expect_in "how to override" "$T/err" "migrate run one.yaml --new"
+run_migrate run one.yaml --var dir="$T" --new
+expect_rc "--new starts anyway (and stops at the gate)" 4
+expect_in "--new says what it supersedes" "$T/out" "run $FIRST of this runbook is unfinished; this run (--new) supersedes it"
+SECOND=$(ls -t "$MIGRATE_STATE_DIR/runs" | head -1 | sed 's/\.jsonl$//')
+head -1 "$MIGRATE_STATE_DIR/runs/$SECOND.jsonl" | grep -q "\"supersedes\":\[\"$FIRST\"\]" &&
+	pass "the journal records which run it supersedes" || fail "no supersedes in run_start" "$(head -1 "$MIGRATE_STATE_DIR/runs/$SECOND.jsonl")"
+# finish both (roll back), then a failed run whose unwind completed is finished
+run_migrate rollback "$FIRST" --yes
+expect_rc "roll back the first" 0
+run_migrate rollback "$SECOND" --yes
+expect_rc "roll back the second" 0
+run_migrate run one.yaml --var dir="$T" --var code=1
+expect_rc "a failed run whose unwind completed" 1
+run_migrate run one.yaml --var dir="$T" --var code=1 --no-rollback
+expect_rc "a run after a completed unwind is allowed; this one fails with --no-rollback" 3
+NORB=$(ls -t "$MIGRATE_STATE_DIR/runs" | head -1 | sed 's/\.jsonl$//')
+run_migrate run one.yaml --var dir="$T"
+expect_rc "refused after --no-rollback" 6
+expect_in "names the run left in place" "$T/err" "run $NORB failed and is not fully rolled back"
+run_migrate rollback "$NORB" --yes
+expect_rc "rollback finishes it" 0
+run_migrate run one.yaml --var dir="$T" --yes
+expect_rc "then a new run starts" 0
+unset MIGRATE_STATE_DIR
+
 finish

@@ -105,7 +105,7 @@ YAML
 
 # --- 1. a gate on a terminal, answered yes ---------------------------------
 run_tty --expect "type yes to continue: " --send yes \
-	--expect "type yes to continue: " --send yes -- run gate.yaml --var dir="$T"
+	--expect "type yes to continue: " --send yes -- run gate.yaml --new --var dir="$T"
 expect_rc "gates answered yes at the terminal" 0
 expect_file "everything after the gates ran" "$T/log" "before
 during
@@ -120,7 +120,7 @@ expect_re "the run succeeds" "$T/out" "run [^ ]+ succeeded"
 rm -f "$T/log"
 
 # --- 2. answered no (and other answers that are not exactly yes) ----------
-run_tty --expect "type yes to continue: " --send no -- run gate.yaml --var dir="$T"
+run_tty --expect "type yes to continue: " --send no -- run gate.yaml --new --var dir="$T"
 expect_rc "gate answered no" 4
 expect_file "answered no: nothing after the gate ran" "$T/log" "before"
 expect_in "answered no: the gate is declined" "$T/out" "gate declined"
@@ -128,14 +128,14 @@ expect_in "answered no: the summary names the gate" "$T/out" "stopped at gate 'c
 rm -f "$T/log"
 
 for answer in y YES " yes" "yes please"; do
-	run_tty --expect "type yes to continue: " --send "$answer" -- run gate.yaml --var dir="$T"
+	run_tty --expect "type yes to continue: " --send "$answer" -- run gate.yaml --new --var dir="$T"
 	expect_rc "gate answered '$answer'" 4
 	expect_file "answered '$answer': nothing after the gate ran" "$T/log" "before"
 	rm -f "$T/log"
 done
 
 # A run stopped at a gate resumes at that gate; answered yes there, it ends.
-run_tty --expect "type yes to continue: " --send no -- run gate.yaml --var dir="$T"
+run_tty --expect "type yes to continue: " --send no -- run gate.yaml --new --var dir="$T"
 expect_rc "stopped at the gate before resuming" 4
 run_tty --expect "approve gate 'cutover'? type yes" --send yes \
 	--expect "approve gate 'go-no-go'? type yes" --send yes -- resume
@@ -146,7 +146,7 @@ after"
 rm -f "$T/log"
 
 # Ctrl-C at the prompt is an interrupt (SPEC §3: exit 5), not an answer.
-run_tty --expect "type yes to continue: " --send '^C' -- run gate.yaml --var dir="$T"
+run_tty --expect "type yes to continue: " --send '^C' -- run gate.yaml --new --var dir="$T"
 if [ "$rc" -eq 5 ]; then
 	pass "Ctrl-C at the prompt interrupts the run (exit 5)"
 else
@@ -156,7 +156,7 @@ expect_file "Ctrl-C at the prompt: nothing after the gate ran" "$T/log" "before"
 rm -f "$T/log"
 
 # --- 3. --yes on a terminal does not ask -----------------------------------
-run_tty -- run gate.yaml --var dir="$T" --yes
+run_tty -- run gate.yaml --new --var dir="$T" --yes
 expect_rc "--yes on a terminal" 0
 expect_not_in "--yes: no prompt" "$T/out" "type yes"
 expect_in "--yes: approval shown" "$T/out" "gate approved"
@@ -165,7 +165,7 @@ during
 after"
 rm -f "$T/log"
 
-run_tty -- run gate.yaml --var dir="$T" --approve cutover --approve go-no-go
+run_tty -- run gate.yaml --new --var dir="$T" --approve cutover --approve go-no-go
 expect_rc "--approve for every gate on a terminal" 0
 expect_not_in "--approve: no prompt" "$T/out" "type yes"
 rm -f "$T/log"
@@ -184,7 +184,7 @@ phases:
       - name: quick
         run: echo quick >> "${dir}/log"
 YAML
-run_tty -- run slow.yaml --var dir="$T"
+run_tty -- run slow.yaml --new --var dir="$T"
 expect_rc "live run on a terminal" 0
 expect_bytes "the live line is redrawn with CR + erase" "$T/out" '\r\x1b\[K  (\x1b\[[0-9;]*m)?…(\x1b\[[0-9;]*m)? slow '
 # the timer values of the redraws of 'slow', in ms
@@ -208,40 +208,40 @@ rm -f "$T/log"
 # --- 5. colours ------------------------------------------------------------
 tty_env=(-u NO_COLOR)
 run_tty --expect "type yes to continue: " --send yes \
-	--expect "type yes to continue: " --send yes -- run gate.yaml --var dir="$T" --color auto
+	--expect "type yes to continue: " --send yes -- run gate.yaml --new --var dir="$T" --color auto
 expect_rc "colour run" 0
 expect_bytes "--color auto on a terminal: green" "$T/out" '\x1b\[32m'
 expect_bytes "--color auto on a terminal: bold" "$T/out" '\x1b\[1m'
 expect_bytes "--color auto on a terminal: reset" "$T/out" '\x1b\[0m'
 rm -f "$T/log"
 
-run_tty -- run slow.yaml --var dir="$T"
+run_tty -- run slow.yaml --new --var dir="$T"
 expect_bytes "colour is the default on a terminal" "$T/out" '\x1b\[32m'
 
-run_tty -- run slow.yaml --var dir="$T" --color never
+run_tty -- run slow.yaml --new --var dir="$T" --color never
 expect_rc "--color never" 0
 expect_no_bytes "--color never: no colour codes" "$T/out" "$SGR"
 expect_bytes "--color never: the live line is still drawn" "$T/out" '\r\x1b\[K'
 
 tty_env=(NO_COLOR=1)
 run_tty --expect "type yes to continue: " --send yes \
-	--expect "type yes to continue: " --send yes -- run gate.yaml --var dir="$T" --color auto
+	--expect "type yes to continue: " --send yes -- run gate.yaml --new --var dir="$T" --color auto
 expect_rc "NO_COLOR run with gates" 0
 expect_no_bytes "NO_COLOR: no colour codes, prompt included" "$T/out" "$SGR"
 rm -f "$T/log"
-run_tty -- run slow.yaml --var dir="$T"
+run_tty -- run slow.yaml --new --var dir="$T"
 expect_no_bytes "NO_COLOR, default --color: no colour codes" "$T/out" "$SGR"
 expect_bytes "NO_COLOR: the live line is still drawn" "$T/out" '\r\x1b\[K'
 expect_re "NO_COLOR: marks are still drawn" "$T/out" '^  ✓ slow '
 
-run_tty -- run slow.yaml --var dir="$T" --color always
+run_tty -- run slow.yaml --new --var dir="$T" --color always
 expect_bytes "--color always wins over NO_COLOR" "$T/out" '\x1b\[32m'
 tty_env=()
 rm -f "$T/log"
 
 # --- 6. without a terminal -------------------------------------------------
 unset NO_COLOR
-run_migrate run slow.yaml --var dir="$T" --color auto
+run_migrate run slow.yaml --new --var dir="$T" --color auto
 expect_rc "plain run" 0
 expect_no_bytes "plain: no escape bytes" "$T/out" '\x1b'
 expect_no_bytes "plain: no carriage returns" "$T/out" '\r'
@@ -266,10 +266,10 @@ phases:
       - name: bad
         run: for i in $(seq 1 30); do echo "out $i"; done; echo "disk full" >&2; exit 3
 YAML
-run_migrate run fail.yaml --color always
+run_migrate run fail.yaml --new --color always
 expect_rc "plain failing run" 1
 expect_bytes "plain + --color always: colour codes" "$T/out" '\x1b\[31m'
-run_migrate run fail.yaml --color auto
+run_migrate run fail.yaml --new --color auto
 expect_no_bytes "plain failing run: no escape bytes" "$T/out" '\x1b'
 expect_re "plain: the failed line is timestamped" "$T/out" "^$STAMP   FAILED +bad +local"
 expect_re "plain: the rollback line is timestamped" "$T/out" "^$STAMP   UNDONE +good +local"
@@ -283,7 +283,7 @@ fi
 export NO_COLOR=1
 
 # --- 7. -q on a terminal ---------------------------------------------------
-run_tty -- run slow.yaml --var dir="$T" -q
+run_tty -- run slow.yaml --new --var dir="$T" -q
 expect_rc "-q success" 0
 expect_not_in "-q: no ✓ lines" "$T/out" "✓"
 expect_not_in "-q: no live line" "$T/out" "…"
@@ -297,7 +297,7 @@ else
 fi
 rm -f "$T/log"
 
-run_tty -- run fail.yaml -q
+run_tty -- run fail.yaml --new -q
 expect_rc "-q failure" 1
 expect_re "-q failure: the ✗ line" "$T/out" '^  ✗ bad +local +[0-9.]+m?s$'
 expect_in "-q failure: the message" "$T/out" "exit 3, expected 0"
@@ -309,7 +309,7 @@ expect_not_in "-q failure: no ✓ line for the good step" "$T/out" "✓"
 expect_re "-q failure: the summary" "$T/out" '^run [^ ]+ failed and was rolled back'
 
 # the same failure without -q shows the ✓ and ↶ lines as well
-run_tty -- run fail.yaml
+run_tty -- run fail.yaml --new
 expect_rc "failure on a terminal" 1
 expect_re "failure: ✓ line of the good step" "$T/out" '^  ✓ good +local'
 expect_re "failure: ✗ line" "$T/out" '^  ✗ bad +local'
@@ -328,7 +328,7 @@ phases:
       - name: after
         run: "true"
 YAML
-run_migrate run talk.yaml -v
+run_migrate run talk.yaml --new -v
 expect_rc "-v plain" 0
 first=$(grep -naF "│ first line" "$T/out" | head -1 | cut -d: -f1)
 second=$(grep -naF "│ second line" "$T/out" | head -1 | cut -d: -f1)
@@ -342,7 +342,7 @@ fi
 expect_re "-v plain: output lines are timestamped" "$T/out" "^$STAMP +│ first line$"
 expect_no_bytes "-v plain: no escape bytes" "$T/out" '\x1b'
 
-run_tty -- run talk.yaml -v
+run_tty -- run talk.yaml --new -v
 expect_rc "-v on a terminal" 0
 if screen "$T/out" | grep -v '^  … ' | grep -aE '│ first line|│ second line|^  ✓ talk ' |
 	sed -E 's/ +local.*//' | tr '\n' '|' | grep -qF '      │ first line|      │ second line|  ✓ talk|'; then
@@ -351,7 +351,7 @@ else
 	fail "-v on a terminal: output lines not before the ✓ line" "$(screen "$T/out")"
 fi
 
-run_migrate run talk.yaml
+run_migrate run talk.yaml --new
 expect_not_in "without -v no output lines on success" "$T/out" "first line"
 
 finish

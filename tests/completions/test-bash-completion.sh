@@ -98,7 +98,9 @@ expect "--state-dir --format --color -h --help" status -
 expect "--state-dir --format --color -h --help" history -
 expect "--as" approve --a
 contains "--force --retry-in-doubt --skip-in-doubt --report" rollback --
-lacks "--yes --approve --phase" rollback --
+lacks "--approve --phase" rollback --
+contains "--yes" rollback --
+contains "--new" run --
 expect "--forks" run "$fixture" --fo
 expect "--format" plan "$fixture" --fo
 # an abbreviated command gets its options
