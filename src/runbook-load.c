@@ -387,14 +387,13 @@ collect_pairs(struct loader *ld, yaml_node_t *map, struct pairs *ps, bool quiet)
 		k++;
 	}
 	qsort(refs, k, sizeof(*refs), keyref_cmp);
-	for (size_t j = 1; j < k; j++) {
-		size_t first = j - 1;
+	for (size_t j = 1, first = 0; j < k; j++) {
 		struct pair *dup;
-		if (refs[j].len != refs[first].len || memcmp(refs[j].s, refs[first].s, refs[j].len) != 0)
+		/* first: where the run of equal keys that j belongs to starts (linear, whatever the run's length) */
+		if (refs[j].len != refs[j - 1].len || memcmp(refs[j].s, refs[j - 1].s, refs[j].len) != 0) {
+			first = j;
 			continue;
-		while (first > 0 && refs[first - 1].len == refs[j].len &&
-		    memcmp(refs[first - 1].s, refs[j].s, refs[j].len) == 0)
-			first--;
+		}
 		dup = &ps->v[refs[j].i];
 		dup->drop = true;
 		if (!dup->merged && !quiet) {
