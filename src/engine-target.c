@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "ssh-config.h"
 #include "util.h"
 
 static char *
@@ -36,6 +37,66 @@ target_find(struct run *run, const char *name)
  * The target named name with the fields of host h (NULL: a bare name),
  * reached at address. The array was sized up front: pointers stay valid.
  */
+static struct exec_target *target_add(struct run *run, const char *name, const char *address,
+    const struct host *h, int depth, char **err);
+
+/*
+ * Fill what the runbook left unset from ~/.ssh/config's Host entry for
+ * t's address (HostName, User, Port, IdentityFile, ProxyJump): the
+ * runbook's fields win.
+ */
+static void
+target_ssh_config(struct run *run, struct exec_target *t, int depth, char **err)
+{
+	struct ssh_config_host sc;
+	struct exec_target *prev = NULL;
+	char *list, *save = NULL;
+
+	if (!ssh_config_lookup(NULL, t->address, &sc))
+		return;
+	if (sc.hostname) {
+		free((char *)t->address);
+		t->address = sc.hostname;
+		sc.hostname = NULL;
+	}
+	if (t->user == NULL) {
+		t->user = sc.user;
+		sc.user = NULL;
+	}
+	if (t->port == 0)
+		t->port = sc.port;
+	if (t->key_file == NULL) {
+		t->key_file = sc.identity;
+		sc.identity = NULL;
+	}
+	/* ProxyJump a,b: through a, then b, then t */
+	list = sc.proxyjump;
+	for (char *hop = list ? strtok_r(list, ",", &save) : NULL; hop && t->via == NULL && *err == NULL;
+	    hop = strtok_r(NULL, ",", &save)) {
+		char *at = strchr(hop, '@'), *host = at ? at + 1 : hop, *colon = strrchr(host, ':');
+		struct exec_target *j;
+		if (colon)
+			*colon = '\0';
+		if (depth > 16) {
+			*err = xasprintf("host '%s': the ProxyJump chain is too long", t->name);
+			break;
+		}
+		j = target_add(run, host, host, runbook_host(run->rb, host), depth + 1, err);
+		if (j == NULL || j == t)
+			break;
+		if (at && j->user == NULL)
+			j->user = xstrndup(hop, (size_t)(at - hop));
+		if (colon && j->port == 0)
+			j->port = atoi(colon + 1);
+		if (prev && j->via == NULL)
+			j->via = prev;
+		prev = j;
+		if (save == NULL || *save == '\0')
+			t->via = prev;
+	}
+	ssh_config_host_release(&sc);
+}
+
 static struct exec_target *
 target_add(struct run *run, const char *name, const char *address, const struct host *h,
     int depth, char **err)
@@ -49,8 +110,10 @@ target_add(struct run *run, const char *name, const char *address, const struct 
 	t->name = xstrdup(name);
 	t->address = xstrdup(address);
 	t->sudo = -1;
-	if (h == NULL)
+	if (h == NULL) {
+		target_ssh_config(run, t, depth, err);
 		return t;
+	}
 	t->port = h->port;
 	t->sudo = h->sudo;
 	t->connect_timeout_ms = h->connect_timeout_ms;
@@ -70,6 +133,8 @@ target_add(struct run *run, const char *name, const char *address, const struct 
 			t->via = target_add(run, h->via, j && j->address.s ? j->address.s : h->via,
 			    j, depth + 1, err);
 	}
+	if (*err == NULL)
+		target_ssh_config(run, t, depth, err);
 	return t;
 }
 

@@ -26,9 +26,16 @@ expand_targets(const struct runbook *rb, const char *on, struct target **out)
 	struct target *t = NULL;
 	size_t n = 0, cap = 0;
 
-	if (on == NULL || strcmp(on, "local") == 0 || (h = runbook_host(rb, on)) == NULL) {
+	if (on == NULL || strcmp(on, "local") == 0) {
 		struct target lt = { "local", "localhost" };
 		PUSH(t, n, cap, lt);
+		*out = t;
+		return n;
+	}
+	if ((h = runbook_host(rb, on)) == NULL) {
+		/* a Host of ~/.ssh/config: validation checked the name; engine-target.c resolves it */
+		struct target x = { on, on };
+		PUSH(t, n, cap, x);
 		*out = t;
 		return n;
 	}

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ssh-config.h"
 #include "buf.h"
 #include "interp.h"
 #include "runbook-private.h"
@@ -285,16 +286,22 @@ static const struct host *
 find_host(struct checker *c, const char *name, struct pos pos, const char *field)
 {
 	const struct host *h = index_find(&c->hosts, name);
+	struct ssh_config_host sc;
 	const char *hint;
 
 	if (h)
 		return h;
+	if (ssh_config_lookup(NULL, name, &sc)) {
+		/* a Host of ~/.ssh/config (SPEC §5) */
+		ssh_config_host_release(&sc);
+		return NULL;
+	}
 	hint = index_hint(&c->hosts, name, &c->hint);
 	if (*hint)
 		report_at(c->r, pos, "unknown host '%s' in '%s'%s", name, field, hint);
 	else
 		report_at(c->r, pos, "unknown host '%s' in '%s': it is not in hosts: "
-		    "(hosts of ~/.ssh/config are not supported yet)", name, field);
+		    "nor a Host of ~/.ssh/config", name, field);
 	return NULL;
 }
 

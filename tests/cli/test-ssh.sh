@@ -251,6 +251,42 @@ expect_in "refused forwarding is named" "$T/out" "jump host 'nofwd' did not forw
 expect_not_in "the target is not reached directly" "$T/out" "should-not-run"
 sshd_stop nofwd
 
+# ---- hosts of ~/.ssh/config ----
+cp "$HOME/.ssh/id_ed25519" "$T/other_key"
+cat >"$HOME/.ssh/config" <<CFG
+Host cfg-jump
+    HostName 127.0.0.1
+    Port $(sshd_port b)
+    User $SSH_USER
+
+Host cfg-app
+    HostName 127.0.0.1
+    Port $(sshd_port c)
+    ProxyJump cfg-jump
+    IdentityFile $T/other_key
+
+Host *
+    User $SSH_USER
+CFG
+cat >cfg.yaml <<YAML
+runbook: 1
+name: ssh-config
+phases:
+  - name: p
+    steps:
+      - name: app
+        on: cfg-app
+        run: echo cfg-app-ok
+YAML
+run_migrate run cfg.yaml --state-dir "$ST" -v
+expect_rc "a host named by ~/.ssh/config (HostName, Port, User, IdentityFile, ProxyJump)" 0
+expect_in "the ~/.ssh/config host ran the step" "$T/out" "cfg-app-ok"
+sed 's/on: cfg-app/on: cfg-apq/' cfg.yaml >cfg-typo.yaml
+run_migrate validate cfg-typo.yaml
+expect_rc "a typo in a ~/.ssh/config name is still invalid" 2
+expect_in "the typo at FILE:LINE:COL" "$T/err" "cfg-typo.yaml:7:13: unknown host 'cfg-apq'"
+rm -f "$HOME/.ssh/config"
+
 # ---- SFTP ----
 printf 'listen 8080\n' >app.conf
 head -c 300000 /dev/urandom >big.bin

@@ -965,7 +965,7 @@ START_TEST(test_on)
 	EXPECT_ERROR(HEAD "hosts:\n  db: {address: a}\nphases:\n  - name: p\n    steps:\n"
 	    "      - {name: s, on: dbb, run: x}\n", 8, 23, "unknown host 'dbb' in 'on' (did you mean 'db'?)");
 	EXPECT_ERROR(STEPS "      - {name: s, on: prod-7, run: x}\n", 6, 23,
-	    "unknown host 'prod-7' in 'on': it is not in hosts: (hosts of ~/.ssh/config are not supported yet)");
+	    "unknown host 'prod-7' in 'on': it is not in hosts: nor a Host of ~/.ssh/config");
 	EXPECT_ERROR(HEAD "defaults: {on: nowhere}\nphases:\n  - name: p\n    steps:\n"
 	    "      - {name: s, run: x}\n      - {name: t, run: y}\n", 3, 16, "unknown host 'nowhere' in 'on'");
 	EXPECT_ERROR(HEAD "probes:\n  p: {run: x, on: nowhere}\nphases: []\n", 4, 19, "unknown host 'nowhere'");
