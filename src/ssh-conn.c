@@ -626,6 +626,32 @@ timeout_message(const struct ssh_conn *c, const struct ssh_wait *w, const char *
 	return m;
 }
 
+/*
+ * Set a method preference, keeping only what this libssh2 supports: 1.10
+ * strips unknown names itself with an overlapping memcpy.
+ */
+static void
+set_pref(LIBSSH2_SESSION *s, int type, const char *pref)
+{
+	const char **algs = NULL;
+	struct buf b = BUF_INIT;
+	char *list = xstrdup(pref), *save = NULL;
+	int n = libssh2_session_supported_algs(s, type, &algs);
+
+	for (char *m = strtok_r(list, ",", &save); m; m = strtok_r(NULL, ",", &save))
+		for (int i = 0; i < n; i++)
+			if (strcmp(algs[i], m) == 0) {
+				buf_addf(&b, "%s%s", b.len ? "," : "", m);
+				break;
+			}
+	if (b.len)
+		libssh2_session_method_pref(s, type, buf_str(&b));
+	if (algs)
+		libssh2_free(s, algs);
+	buf_release(&b);
+	free(list);
+}
+
 /* Connect c to t (its lock not held by anyone else: open_lock is ours). 0, or -1 with *err. */
 static int
 session_open(struct ssh_conn *c, const struct exec_target *t, const struct ssh_wait *uw, char **err)
@@ -663,8 +689,8 @@ session_open(struct ssh_conn *c, const struct exec_target *t, const struct ssh_w
 		return -1;
 	}
 	libssh2_session_set_blocking(c->session, 0);
-	libssh2_session_method_pref(c->session, LIBSSH2_METHOD_KEX, KEX_PREF);
-	libssh2_session_method_pref(c->session, LIBSSH2_METHOD_HOSTKEY, HOSTKEY_PREF);
+	set_pref(c->session, LIBSSH2_METHOD_KEX, KEX_PREF);
+	set_pref(c->session, LIBSSH2_METHOD_HOSTKEY, HOSTKEY_PREF);
 	pthread_mutex_lock(&c->lock);
 	c->next_keepalive = now_ms() + SSH_KEEPALIVE_S * 1000;
 	while ((rc = libssh2_session_handshake(c->session, c->sock)) == LIBSSH2_ERROR_EAGAIN)
