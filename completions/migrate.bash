@@ -31,7 +31,7 @@ _migrate_options()
             "--forks --state-dir --report --accept-new-host-keys -v --verbose -q --quiet" \
             "--color -h --help" ;;
     rollback)
-        echo "--yes --force --retry-in-doubt --skip-in-doubt --state-dir --report" \
+        echo "--yes --to --past-commit --force --retry-in-doubt --skip-in-doubt --state-dir --report" \
             "--accept-new-host-keys -v --verbose -q --quiet --color -h --help" ;;
     approve) echo "--as --state-dir -h --help" ;;
     status | history) echo "--state-dir --format --color -h --help" ;;

@@ -3,7 +3,7 @@
 # and variable names read from the runbook already on the line.
 
 set -g __migrate_commands run plan validate check resume rollback approve status history version help
-set -g __migrate_value_options --var --vars --phase --from --to --approve --forks --state-dir --report --format --color
+set -g __migrate_value_options --var --vars --phase --from --to --approve --forks --state-dir --report --format --color --as
 
 # The command on the line (unique prefixes accepted), or nothing.
 function __migrate_command
@@ -216,6 +216,8 @@ complete -c migrate -n '__migrate_using run' -l new -d 'Start although a run of 
 complete -c migrate -n '__migrate_using run resume' -l approve -x -a '(__migrate_runbook_names gates)' -d 'Approve one gate'
 complete -c migrate -n '__migrate_using run resume' -l no-rollback -d 'On failure, leave completed steps in place'
 complete -c migrate -n '__migrate_using run resume check' -l forks -x -d 'Hosts worked on at once (default 10)'
+complete -c migrate -n '__migrate_using rollback' -l to -x -d 'Unwind only what came after this phase or step'
+complete -c migrate -n '__migrate_using rollback' -l past-commit -d 'Unwind past a commit point too'
 complete -c migrate -n '__migrate_using approve' -l as -x -d 'Approve as this name'
 complete -c migrate -n '__migrate_using run check resume rollback approve status history' -l state-dir -x -a '(__fish_complete_directories)' -d 'Journals and locks'
 complete -c migrate -n '__migrate_using run resume rollback' -l report -x -a '(__migrate_report)' -d 'Write a report: junit=FILE or json=FILE'

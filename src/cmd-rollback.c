@@ -18,7 +18,7 @@ work_left(const struct run *run)
 
 	if (f && f->step->rollback && f->step->rollback->when == WHEN_ALWAYS && f->rb_state != RB_DONE)
 		return true;
-	for (size_t i = 0; i < run->n_completed; i++)
+	for (size_t i = run->unwind_floor; i < run->n_completed; i++)
 		if (run->completed[i]->rb_state != RB_DONE && run->completed[i]->rb_state != RB_NO_ACTION)
 			return true;
 	return false;
@@ -45,7 +45,7 @@ show_undo(const struct run *run, const struct resumed *r)
 	printf("rolling back undoes, newest first:\n");
 	if (f && to_undo(run, f))
 		printf("  %-40s on %-16s rollback (when: always; the unit failed)\n", f->key, f->host);
-	for (size_t i = run->n_completed; i-- > 0;) {
+	for (size_t i = run->n_completed; i-- > run->unwind_floor;) {
 		const struct unit *u = run->completed[i];
 		if (u->rb_state == RB_DONE)
 			continue;
@@ -78,6 +78,53 @@ confirm(const char *run_id)
 	return verdict;
 }
 
+/*
+ * Where the unwind stops (SPEC §7): after the units of --to PHASE|STEP (the
+ * named one stays), else at the commit point; past the commit point only
+ * with --past-commit. 0, or the exit code having printed why.
+ */
+static int
+set_floor(struct run *run, const struct opts *o, const char *id)
+{
+	size_t floor = 0;
+
+	if (o->to) {
+		const struct phase *ph = runbook_phase(run->rb, o->to);
+		const struct step *st = runbook_step(run->rb, o->to);
+		bool found = false;
+		if (ph == NULL && st == NULL) {
+			fprintf(stderr, "migrate rollback: --to '%s' names no phase or step of runbook '%s'\n", o->to,
+			    run->rb->name);
+			return EXIT_USAGE;
+		}
+		for (size_t i = 0; i < run->n_completed; i++) {
+			const struct unit *u = run->completed[i];
+			if (u->step == st || u->step->phase == ph) {
+				floor = i + 1;
+				found = true;
+			}
+		}
+		if (!found) {
+			fprintf(stderr, "migrate rollback: nothing of %s '%s' completed in run %s; nothing was rolled back\n",
+			    ph ? "phase" : "step", o->to, id);
+			return EXIT_USAGE;
+		}
+	}
+	if (run->commit_phase && floor < run->commit_floor && !o->past_commit) {
+		if (o->to) {
+			fprintf(stderr, "migrate rollback: going back to '%s' passes commit point %s of run %s; nothing "
+			    "was rolled back\nmigrate rollback: add --past-commit to unwind past it\n", o->to,
+			    run->commit_phase->name, id);
+			return EXIT_CANNOT_START;
+		}
+		floor = run->commit_floor;
+		printf("run %s: unwinding what came after commit point %s (--past-commit goes further)\n", id,
+		    run->commit_phase->name);
+	}
+	run->unwind_floor = floor;
+	return 0;
+}
+
 static int
 cmd_rollback_exec(const struct cmd_entry *self, struct opts *o)
 {
@@ -99,6 +146,8 @@ cmd_rollback_exec(const struct cmd_entry *self, struct opts *o)
 		if (run->units[i].in_doubt)
 			fprintf(stderr, "migrate rollback: unit '%s' on %s started and never ended: it is not rolled back "
 			    "automatically; check it by hand\n", run->units[i].key, run->units[i].host);
+	if ((rc = set_floor(run, o, r.rl.run_id)) != 0)
+		goto cleanup;
 	if (!work_left(run)) {
 		if (run->n_completed == 0 && run->failed_unit == NULL && r.rl.pending_gate)
 			printf("run %s stopped at gate '%s' before anything ran: nothing to roll back\n",
@@ -146,9 +195,14 @@ const struct cmd_entry cmd_rollback_entry = {
 		"one it needs --yes (else exit 2; an answer other than yes: exit 4).\n"
 		"Units already rolled back are skipped: each rollback action runs at most\n"
 		"once per unit; one that failed runs again. Units in doubt are never\n"
-		"rolled back automatically. Exit 0 when everything is unwound, 3 when a\n"
-		"rollback action fails, 6 when the run is locked or its journal is corrupt.\n",
-	.options = OPT_YES | OPT_RESUME | OPT_STATE_DIR | OPT_REPORT | OPT_VERBOSITY | OPT_COLOR | OPT_HOST_KEYS,
+		"rolled back automatically. --to PHASE|STEP unwinds only the units\n"
+		"completed after it (the named one stays). A run with a commit point is\n"
+		"unwound back to it; --past-commit goes further. The runbook's\n"
+		"verify_rollback probes run after the unwind. Exit 0 when everything is\n"
+		"unwound, 2 when --to names nothing in the run, 3 when a rollback action\n"
+		"or a verify_rollback probe fails, 6 when the run is locked, its journal\n"
+		"is corrupt, or --to goes past a commit point without --past-commit.\n",
+	.options = OPT_YES | OPT_PARTIAL | OPT_RESUME | OPT_STATE_DIR | OPT_REPORT | OPT_VERBOSITY | OPT_COLOR | OPT_HOST_KEYS,
 	.min_args = 0,
 	.max_args = 1,
 	.exec = cmd_rollback_exec,

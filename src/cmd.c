@@ -51,7 +51,7 @@ enum {
 	LO_VAR = 256, LO_VARS, LO_PHASE, LO_FROM, LO_TO, LO_DRY_RUN, LO_YES,
 	LO_APPROVE, LO_NO_ROLLBACK, LO_FORKS, LO_STATE_DIR, LO_REPORT,
 	LO_HOST_KEYS, LO_FORMAT, LO_COLOR, LO_FORCE, LO_RETRY_IN_DOUBT,
-	LO_SKIP_IN_DOUBT, LO_STRICT, LO_AS, LO_NEW,
+	LO_SKIP_IN_DOUBT, LO_STRICT, LO_AS, LO_NEW, LO_PAST_COMMIT,
 };
 
 static const struct {
@@ -64,7 +64,7 @@ static const struct {
 	{ { "vars", required_argument, NULL, LO_VARS }, OPT_VARS, "FILE", "override vars from a YAML mapping" },
 	{ { "phase", required_argument, NULL, LO_PHASE }, OPT_SELECT, "NAME", "only this phase (repeatable)" },
 	{ { "from", required_argument, NULL, LO_FROM }, OPT_SELECT, "STEP", "start at this step" },
-	{ { "to", required_argument, NULL, LO_TO }, OPT_SELECT, "STEP", "stop after this step" },
+	{ { "to", required_argument, NULL, LO_TO }, OPT_SELECT | OPT_PARTIAL, "STEP", "stop after this step (rollback: PHASE|STEP, unwind only what came after it)" },
 	{ { "dry-run", no_argument, NULL, LO_DRY_RUN }, OPT_DRY_RUN, NULL, "show the plan; run nothing" },
 	{ { "yes", no_argument, NULL, LO_YES }, OPT_APPROVE | OPT_YES, NULL, "approve every gate (rollback: do not ask)" },
 	{ { "new", no_argument, NULL, LO_NEW }, OPT_NEW, NULL, "start even though a run of this runbook is unfinished" },
@@ -82,6 +82,7 @@ static const struct {
 	{ { "retry-in-doubt", no_argument, NULL, LO_RETRY_IN_DOUBT }, OPT_RESUME, NULL, "run in-doubt units again" },
 	{ { "skip-in-doubt", no_argument, NULL, LO_SKIP_IN_DOUBT }, OPT_RESUME, NULL, "count in-doubt units as done" },
 	{ { "strict", no_argument, NULL, LO_STRICT }, OPT_STRICT, NULL, "treat warnings as errors (exit 2)" },
+	{ { "past-commit", no_argument, NULL, LO_PAST_COMMIT }, OPT_PARTIAL, NULL, "unwind past a commit point too" },
 	{ { "as", required_argument, NULL, LO_AS }, OPT_AS, "NAME", "approve as NAME (default: your login name)" },
 	{ { "help", no_argument, NULL, 'h' }, ~0u, NULL, "show this help" },
 };
@@ -293,6 +294,9 @@ cmd_parse(const struct cmd_entry *e, int argc, char **argv, struct opts *o)
 			break;
 		case LO_AS:
 			o->as = optarg;
+			break;
+		case LO_PAST_COMMIT:
+			o->past_commit = true;
 			break;
 		case LO_RETRY_IN_DOUBT:
 			o->retry_in_doubt = true;

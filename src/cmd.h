@@ -34,6 +34,7 @@ enum {
 	OPT_AS = 1 << 14,        /* --as NAME (approve) */
 	OPT_YES = 1 << 15,       /* --yes alone (rollback: confirm without asking) */
 	OPT_NEW = 1 << 16,       /* --new (run: start beside an unfinished run) */
+	OPT_PARTIAL = 1 << 17,   /* --to PHASE|STEP, --past-commit (rollback) */
 };
 
 enum color_mode { COLOR_AUTO, COLOR_ALWAYS, COLOR_NEVER };
@@ -70,6 +71,7 @@ struct opts {
 	bool skip_in_doubt;
 	bool strict;             /* validate: warnings are errors */
 	char *as;                /* approve: who approves */
+	bool past_commit;        /* rollback: may go back past a commit point */
 	char **args;             /* positional arguments (not owned) */
 	size_t n_args;
 };

@@ -125,6 +125,11 @@ int sched_group(struct run *run, struct unit **units, size_t n);
 /* ---- engine-unwind.c ---- */
 /* Unwind completed units (see SPEC §3). true: all rolled back. */
 bool unwind(struct run *run);
+/*
+ * After an unwind that completed: the verify_rollback probes, with their
+ * retries (SPEC §7). true when all pass; else run->failure says which failed.
+ */
+bool verify_rollback(struct run *run);
 
 /* ---- engine.c ---- */
 void fail_run(struct run *run, struct unit *u, const char *msg);

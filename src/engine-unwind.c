@@ -187,11 +187,12 @@ unwind(struct run *run)
 		if (n > 0)
 			ok = unwind_group(run, tok, list, n);
 	}
-	for (size_t i = run->n_completed; ok && i-- > 0;) {
+	/* completed[0..unwind_floor) stay: a commit point, or rollback --to (SPEC §7) */
+	for (size_t i = run->n_completed; ok && i-- > run->unwind_floor;) {
 		struct unit *first = run->completed[i];
 		n = 0;
 		PUSH(list, n, cap, first);
-		while (i > 0 && same_group(run->completed[i - 1], first))
+		while (i > run->unwind_floor && same_group(run->completed[i - 1], first))
 			PUSH(list, n, cap, run->completed[--i]);
 		add_always(run, first, &list, &n, &cap);
 		if (engine_interrupted) {
@@ -207,6 +208,29 @@ unwind(struct run *run)
 		ok = unwind_group(run, tok, list, n);
 	}
 	free(list);
+	cancel_free(tok);
+	return ok;
+}
+
+bool
+verify_rollback(struct run *run)
+{
+	const struct runbook *rb = run->rb;
+	struct cancel_token *tok = cancel_new(run->root);
+	bool ok = true;
+
+	for (size_t i = 0; ok && i < rb->n_verify_rollback; i++) {
+		struct buf why = BUF_INIT;
+		ok = probe_run_event(run, &rb->verify_rollback[i], NULL, tok, "verify_rollback", &why) == VERDICT_PASS;
+		if (!ok) {
+			struct buf m = BUF_INIT;
+			buf_addf(&m, "rolled back, but %s failed: %s", rb->verify_rollback[i].name, buf_str(&why));
+			free(run->failure);
+			run->failure = secrets_masked(&run->secrets, buf_str(&m));
+			buf_release(&m);
+		}
+		buf_release(&why);
+	}
 	cancel_free(tok);
 	return ok;
 }

@@ -281,6 +281,21 @@ gate_approved_before(const struct run *run, const char *name)
 	return false;
 }
 
+/* A phase with commit: true completed and verified: a point of no return. */
+static void
+commit_point(struct run *run, const struct phase *ph)
+{
+	struct event ev;
+
+	run->commit_phase = ph;
+	run->commit_floor = run->unwind_floor = run->n_completed;
+	memset(&ev, 0, sizeof(ev));
+	ev.type = EV_COMMIT;
+	ev.phase = ph;
+	ev.ok = true;
+	emit(run, &ev);
+}
+
 /* ---- the run ---- */
 
 void
@@ -539,6 +554,8 @@ engine_run(struct run *run)
 		phase_event(run, EV_PHASE_START, ph, true);
 		rc = phase_run(run, ph);
 		phase_event(run, EV_PHASE_END, ph, rc == 1);
+		if (rc == 1 && ph->commit)
+			commit_point(run, ph);
 		if (rc == -3) {
 			fail_run(run, NULL, run->record_error);
 			run->outcome = OUTCOME_NEEDS_HUMAN;
@@ -562,9 +579,17 @@ engine_run(struct run *run)
 			run->outcome = OUTCOME_SUCCEEDED;
 		else if (run->opts->no_rollback)
 			run->outcome = OUTCOME_NEEDS_HUMAN;
-		else if (unwind(run) && !engine_interrupted)
-			run->outcome = OUTCOME_ROLLED_BACK;
-		else
+		else if (unwind(run) && !engine_interrupted) {
+			run->outcome = verify_rollback(run) ? OUTCOME_ROLLED_BACK : OUTCOME_NEEDS_HUMAN;
+			if (run->commit_phase) {
+				/* what came before the commit point stays: a person must look */
+				char *m = xasprintf("failed after commit point %s: %s", run->commit_phase->name,
+				    run->failure ? run->failure : "");
+				free(run->failure);
+				run->failure = m;
+				run->outcome = OUTCOME_NEEDS_HUMAN;
+			}
+		} else
 			/* a signal during the unwind: exit 5, `migrate rollback` finishes it */
 			run->outcome = engine_interrupted ? OUTCOME_INTERRUPTED : OUTCOME_NEEDS_HUMAN;
 	}
@@ -608,6 +633,10 @@ engine_rollback(struct run *run)
 	ev.type = EV_RUN_START;
 	emit(run, &ev);
 	ok = unwind(run);
+	if (ok && !engine_interrupted && !run->record_error && !verify_rollback(run)) {
+		run->outcome = OUTCOME_NEEDS_HUMAN;
+		ok = false;
+	}
 	run->duration_ms = now_ms() - t0;
 	if (run->record_error)
 		run->outcome = OUTCOME_NEEDS_HUMAN;

@@ -114,6 +114,7 @@ enum event_type {
 	EV_ROLLBACK_START,
 	EV_ROLLBACK_END,     /* unit->rb_state tells the outcome */
 	EV_IN_DOUBT,         /* resume settled an in-doubt unit: detail = decision, message */
+	EV_COMMIT,           /* a commit point: phase (commit: true) completed and verified (SPEC §7) */
 	EV_RUN_END,
 };
 
@@ -224,6 +225,14 @@ struct run {
 	struct gate_approval *approvals;
 	size_t n_approvals, cap_approvals;
 	bool resumed;
+	/*
+	 * Commit points (SPEC §7): the latest phase with commit: true that
+	 * completed, and how many units had completed then. The unwind never
+	 * goes below unwind_floor (completed[0..floor) stay in place).
+	 */
+	const struct phase *commit_phase;
+	size_t commit_floor;
+	size_t unwind_floor;
 	bool secrets_loaded;
 	bool held;                 /* an after/verify probe without data (no_data: hold) stopped the run at a gate */
 	char *pending_hold;        /* resume: the probe whose hold stopped the run, asked again first */

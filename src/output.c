@@ -357,6 +357,11 @@ run_summary(struct output *o, const struct event *ev)
 			buf_addf(&b, "  the journal could not be written, so nothing more was run or rolled back\n");
 		else if (run->opts->no_rollback)
 			buf_addf(&b, "  --no-rollback: completed steps were left in place\n");
+		else if (run->failure && strncmp(run->failure, "rolled back, but ", 17) == 0)
+			buf_addf(&b, "  the unwind completed, but a verify_rollback probe failed: check the system by hand\n");
+		else if (run->commit_phase && run->failure && strncmp(run->failure, "failed after commit point", 25) == 0)
+			buf_addf(&b, "  the units up to commit point %s stay in place; `migrate rollback %s --past-commit` "
+			    "goes further\n", run->commit_phase->name, run->id);
 		else
 			buf_addf(&b, "  a rollback action failed; the steps before it in the unwind are still in place\n");
 		buf_addf(&b, "  see where with: migrate status %s\n  unwind the rest with: migrate rollback %s",
@@ -416,6 +421,10 @@ output_on_event(void *ctx, const struct event *ev)
 			    strcmp(ev->detail, "interrupted") == 0 ? "interrupted at the gate" :
 			    ev->by ? ev->by : "gate needs approval (no terminal)");
 		}
+		break;
+	case EV_COMMIT:
+		message(o, C_BOLD, "commit point %s: a later failure unwinds only what comes after it%s",
+		    ev->phase->name, "");
 		break;
 	case EV_APPROVAL:
 		if (!quiet)

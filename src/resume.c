@@ -305,6 +305,10 @@ resume_restore(struct resumed *r, struct run *run, struct opts *o, bool for_roll
 		run_mark_completed(run, u);
 	}
 	free(done);
+	if (rl->commit_phase && (run->commit_phase = runbook_phase(run->rb, rl->commit_phase)) != NULL) {
+		run->commit_floor = rl->commit_completed < run->n_completed ? rl->commit_completed : run->n_completed;
+		run->unwind_floor = run->commit_floor;
+	}
 	/* each completed unit's rollback sees the captures of its time; the
 	 * journal keeps the latest, which is what the unwind had in this run too */
 	for (size_t i = 0; i < run->n_completed; i++) {

@@ -58,8 +58,6 @@ rollout_preflight(const struct run *run, struct diags *d)
 	size_t before = d->n;
 
 	check_watch(d, rb, &rb->watch, true);
-	if (rb->n_verify_rollback)
-		refuse(d, rb, rb->verify_rollback[0].pos, "'verify_rollback'");
 	if (rb->n_notify)
 		refuse(d, rb, rb->notify[0].pos, "'notify' hooks");
 	if (rb->not_before.set)
@@ -72,8 +70,6 @@ rollout_preflight(const struct run *run, struct diags *d)
 		const struct phase *ph = &rb->phases[p];
 		check_watch(d, rb, &ph->watch, false);
 		check_gate(d, rb, ph->gate_cfg);
-		if (ph->commit)
-			refuse(d, rb, ph->commit_pos, "'commit' (commit points)");
 		if (ph->deadline_ms)
 			refuse(d, rb, ph->deadline_pos, "a phase 'deadline'");
 		if (ph->not_before.set)

@@ -298,6 +298,11 @@ event_record(struct run_journal *rj, const struct event *ev)
 		add_str(r, "by", ev->by);
 		add_str(r, "question", ev->message);
 		break;
+	case EV_COMMIT:
+		r = record(RL_COMMIT);
+		add_str(r, "phase", ev->phase->name);
+		json_object_object_add(r, "completed", json_object_new_int64((int64_t)run->n_completed));
+		break;
 	case EV_APPROVAL:
 		return run_journal_approval(ev->probe, ev->by, ev->detail);
 	case EV_UNIT_START:

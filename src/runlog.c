@@ -386,6 +386,17 @@ on_approval(struct replay *rp, struct json_object *rec, const char *ts)
 	PUSH(run->approvals, run->n_approvals, run->cap_approvals, a);
 }
 
+static void
+on_commit(struct replay *rp, struct json_object *rec)
+{
+	int64_t n;
+
+	if (str_field(rec, "phase") == NULL || !int_field(rec, "completed", &n) || n < 0)
+		return;
+	set_str(&rp->run->commit_phase, str_field(rec, "phase"));
+	rp->run->commit_completed = (size_t)n;
+}
+
 size_t
 runlog_approvers(const struct rl_run *r, const char *gate, const char **names, size_t max)
 {
@@ -587,6 +598,8 @@ apply(struct replay *rp, struct json_object *rec)
 		on_gate(rp, rec);
 	else if (strcmp(type, RL_APPROVAL) == 0)
 		on_approval(rp, rec, ts);
+	else if (strcmp(type, RL_COMMIT) == 0)
+		on_commit(rp, rec);
 	else if (strcmp(type, RL_UNIT_START) == 0)
 		return on_unit_start(rp, rec, ts);
 	else if (strcmp(type, RL_UNIT_RETRY) == 0)
@@ -713,6 +726,7 @@ runlog_release(struct rl_run *r)
 	free(r->outcome);
 	free(r->failure);
 	free(r->pending_gate);
+	free(r->commit_phase);
 	for (size_t i = 0; i < r->n_approvals; i++) {
 		struct rl_approval *a = &r->approvals[i];
 		free(a->gate);

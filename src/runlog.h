@@ -27,6 +27,9 @@
  *                 host, via ("migrate approve" | "--yes" | "--approve" |
  *                 "terminal"); a gate needing N approvals passes once N
  *                 distinct names approved it (SPEC §7)
+ *   commit        phase, completed (units completed so far): a phase with
+ *                 commit: true completed and verified; the unwind never goes
+ *                 back past it without --past-commit (SPEC §7)
  *   unit_start    unit, step, phase, item (string or null), host, attempt
  *   unit_retry    unit, attempt (the one that failed), message, delay_ms
  *   unit_end      unit, status ("done" | "failed" | "interrupted": stopped by
@@ -56,6 +59,7 @@
 #define RL_PHASE_END "phase_end"
 #define RL_GATE "gate"
 #define RL_APPROVAL "approval"
+#define RL_COMMIT "commit"
 #define RL_UNIT_START "unit_start"
 #define RL_UNIT_RETRY "unit_retry"
 #define RL_UNIT_END "unit_end"
@@ -191,6 +195,8 @@ struct rl_run {
 	size_t n_units;
 	bool unwinding;
 	char *pending_gate;
+	char *commit_phase;           /* the latest commit point, or NULL */
+	size_t commit_completed;      /* units completed when it was reached */
 	struct rl_approval *approvals; /* every approval record, in order */
 	size_t n_approvals, cap_approvals;
 	bool interrupted;

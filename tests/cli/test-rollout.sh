@@ -136,15 +136,128 @@ runbook: 1
 name: later
 phases:
   - name: p
-    commit: true
+    not_after: 2099-01-01T00:00:00Z
     steps:
       - {name: s, run: 'echo ran >> "$OUT"'}
 YAML
 run_migrate validate later.yaml
-expect_rc "validate accepts commit: true" 0
+expect_rc "validate accepts not_after" 0
 OUT="$T/later.out" run_migrate run later.yaml
 expect_rc "run refuses what it cannot do yet" 2
-expect_in "refused loudly, at its position" "$T/err" "later.yaml:5:5: 'commit' (commit points): not available in this release (nothing was run)"
+expect_in "refused loudly, at its position" "$T/err" "later.yaml:5:16: 'not_after' (maintenance window): not available in this release (nothing was run)"
 if [ -e "$T/later.out" ]; then fail "nothing ran" "$(cat "$T/later.out")"; else pass "nothing ran"; fi
+
+# --- commit points, partial rollback, verify_rollback ---
+cat > commit.yaml <<'YAML'
+runbook: 1
+name: commit
+probes:
+  legacy-up:
+    run: test ! -e "$STATE/legacy-down"
+phases:
+  - name: prepare
+    steps:
+      - name: copy
+        run: echo copy >> "$OUT"
+        rollback:
+          run: echo undo-copy >> "$OUT"
+  - name: db-switch
+    commit: true
+    steps:
+      - name: switch
+        run: echo switch >> "$OUT"
+        rollback:
+          run: echo undo-switch >> "$OUT"
+  - name: cleanup
+    steps:
+      - name: tidy
+        run: echo tidy >> "$OUT"
+        rollback:
+          run: echo undo-tidy >> "$OUT"
+      - name: last
+        run: echo last >> "$OUT"; test ! -e "$STATE/fail-last"
+        rollback:
+          run: echo undo-last >> "$OUT"
+verify_rollback: [legacy-up]
+YAML
+export STATE="$T"
+run_migrate plan commit.yaml
+expect_in "plan marks the commit point" "$T/out" "== commit point: once db-switch is verified"
+expect_in "plan shows verify_rollback" "$T/out" "after any rollback, verify: legacy-up"
+
+rm -f "$T/c.out"; touch "$T/fail-last"
+OUT="$T/c.out" run_migrate run commit.yaml
+expect_rc "a failure after a commit point" 3
+expect_in "says so" "$T/out" "failed after commit point db-switch"
+expect_file "only what came after the commit point was unwound" "$T/c.out" "copy
+switch
+tidy
+last
+undo-tidy"
+cid=$(sed -n 's/.*run \([0-9TZ]*-commit-[0-9a-f]*\).*/\1/p' "$T/out" | head -1)
+expect_in "the journal records the commit point" "$MIGRATE_STATE_DIR/runs/$cid.jsonl" '"type":"commit","phase":"db-switch","completed":2'
+
+run_migrate rollback "$cid" --to prepare --yes
+expect_rc "rollback --to before the commit point is refused" 6
+expect_in "names the commit point and the way" "$T/err" "passes commit point db-switch"
+expect_in "and --past-commit" "$T/err" "add --past-commit"
+run_migrate rollback "$cid" --to nowhere --yes
+expect_rc "--to naming nothing" 2
+expect_in "says so" "$T/err" "--to 'nowhere' names no phase or step"
+OUT="$T/c.out" run_migrate rollback "$cid" --to prepare --past-commit --yes
+expect_rc "--past-commit unwinds past it" 0
+expect_file "back to prepare; copy stays" "$T/c.out" "copy
+switch
+tidy
+last
+undo-tidy
+undo-switch"
+
+# rollback --to on a finished run
+rm -f "$T/c.out" "$T/fail-last"
+OUT="$T/c.out" run_migrate run commit.yaml
+expect_rc "the run succeeds" 0
+fid=$(sed -n 's/.*run \([0-9TZ]*-commit-[0-9a-f]*\).*/\1/p' "$T/out" | head -1)
+OUT="$T/c.out" run_migrate rollback "$fid" --to tidy --yes
+expect_rc "rollback --to a step of a finished run" 0
+expect_file "only the units after tidy" "$T/c.out" "copy
+switch
+tidy
+last
+undo-last"
+OUT="$T/c.out" run_migrate rollback "$fid" --yes
+expect_rc "a plain rollback stops at the commit point" 0
+expect_in "and says so" "$T/out" "unwinding what came after commit point db-switch"
+expect_file "tidy undone, switch stays" "$T/c.out" "copy
+switch
+tidy
+last
+undo-last
+undo-tidy"
+
+# verify_rollback failing after a completed unwind
+cat > vr.yaml <<'YAML'
+runbook: 1
+name: vr
+probes:
+  legacy-up:
+    run: test ! -e "$STATE/legacy-down"
+verify_rollback: [legacy-up]
+phases:
+  - name: p
+    steps:
+      - name: a
+        run: test -n "$KEEP_LEGACY" || touch "$STATE/legacy-down"
+        rollback:
+          run: echo undo-a
+      - name: b
+        run: exit 1
+YAML
+run_migrate run vr.yaml
+expect_rc "verify_rollback failing exits 3" 3
+expect_in "rolled back, but PROBE failed" "$T/out" "rolled back, but legacy-up failed"
+rm -f "$T/legacy-down"
+KEEP_LEGACY=1 run_migrate run vr.yaml
+expect_rc "verify_rollback passing: exit 1" 1
 
 finish

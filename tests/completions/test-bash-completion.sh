@@ -97,6 +97,7 @@ lacks "--phase --dry-run" resume --
 expect "--state-dir --format --color -h --help" status -
 expect "--state-dir --format --color -h --help" history -
 expect "--as" approve --a
+contains "--to --past-commit" rollback --
 contains "--force --retry-in-doubt --skip-in-doubt --report" rollback --
 lacks "--approve --phase" rollback --
 contains "--yes" rollback --

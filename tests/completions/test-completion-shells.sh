@@ -37,6 +37,7 @@ cases()
     s=$1
     check "$s" "approve check help history plan resume rollback run status validate version" "migrate "
     check "$s" "--as" "migrate approve --a"
+    check "$s" "--past-commit" "migrate rollback --pa"
     check "$s" "resume rollback run" "migrate r"
     check "$s" "prepare switch-over cleanup" "migrate run fixture.yaml --phase "
     check "$s" "" "migrate run --phase "
