@@ -260,4 +260,28 @@ rm -f "$T/legacy-down"
 KEEP_LEGACY=1 run_migrate run vr.yaml
 expect_rc "verify_rollback passing: exit 1" 1
 
+# --- the README's worked example: runbooks/staged-rollout.yaml ---
+cat > fast.yaml <<'YAML'
+stages: [{pct: 1, bake: 10ms}, {pct: 10, bake: 10ms}, {pct: 50, bake: 10ms}]
+YAML
+sr="$T/staged"
+run_migrate run "$SRCDIR/runbooks/staged-rollout.yaml" --vars fast.yaml --var workdir="$sr"
+expect_rc "staged rollout stops at the two-person gate" 4
+expect_in "the commit point is reached" "$T/out" "commit point backfill"
+expect_file "the flag is at the last canary stage" "$sr/flag" "flag 50"
+sid=$(sed -n 's/.*run \([0-9TZ]*-staged-rollout-[0-9a-f]*\).*/\1/p' "$T/out" | head -1)
+run_migrate approve "$sid" --as alice
+run_migrate approve "$sid" go-live --as bob
+expect_in "two approvals" "$T/out" "(2 of 2)"
+echo 0.5 > "$sr/error-rate"
+run_migrate resume "$sid"
+expect_rc "a failure after the commit point" 3
+expect_in "named" "$T/out" "failed after commit point backfill"
+expect_file "go-live undone, the canary stays" "$sr/flag" "flag 50"
+[ -s "$sr/db.v2" ] && pass "the backfill stays" || fail "the backfill was undone"
+run_migrate rollback "$sid" --past-commit --yes
+expect_rc "--past-commit unwinds the rest" 0
+expect_file "the flag is off" "$sr/flag" "flag 0"
+[ -e "$sr/db.v2" ] && fail "db.v2 still there" || pass "the backfill is undone"
+
 finish
