@@ -1,7 +1,7 @@
 /*
  * journal-floor.c - the floor of a journaled run: N units, each two
  * records (start, end) of about the journal's size appended to one file
- * and fsync'ed, as migrate's journal does. For bench/http-probes.sh.
+ * and made durable with fdatasync, as migrate's journal does. For bench/http-probes.sh.
  *
  *   journal-floor FILE N
  */
@@ -32,7 +32,7 @@ main(int argc, char **argv)
 			    "{\"seq\":%d,\"type\":\"%s\",\"unit\":\"probe[%d]\",\"time\":\"2026-01-01T00:00:00.000Z\","
 			    "\"status\":\"done\",\"duration_ms\":1,\"sum\":\"0123456789abcdef\"}\n",
 			    2 * i + r, r ? "unit_end" : "unit_start", i);
-			if (write(fd, rec, (size_t)len) != len || fsync(fd) != 0) {
+			if (write(fd, rec, (size_t)len) != len || fdatasync(fd) != 0) {
 				perror("write");
 				return 1;
 			}
