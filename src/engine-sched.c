@@ -52,54 +52,100 @@ after_hold(struct run *run, const struct probe_ref *ref, const char *what)
 	return go;
 }
 
-/* After the batch: the pause, the after probes, then the held units end (on a worker). */
+/* One after probe of a batch, being run on each host (in parallel, at most --forks). */
+struct after_run {
+	struct batch *b;
+	const struct probe_ref *ref;
+	struct cancel_token *tok;
+	size_t *idx;             /* the units it runs for (indexes into b->units) */
+	enum verdict *v;
+	char **why;
+};
+
 static void
-batch_after(void *arg, size_t unused)
+after_one(void *arg, size_t j)
 {
-	struct batch *b = arg;
+	struct after_run *ar = arg;
+	struct buf pwhy = BUF_INIT;
+
+	ar->v[j] = probe_run_event(ar->b->run, ar->ref, ar->b->units[ar->idx[j]], ar->tok, "after", &pwhy);
+	if (ar->v[j] == VERDICT_FAIL)
+		ar->why[j] = xasprintf("after probe '%s' failed: %s", ar->ref->name, buf_str(&pwhy));
+	buf_release(&pwhy);
+}
+
+/* The batch's shared pause (on a worker, so the engine thread keeps dispatching). */
+static void
+batch_pause(void *arg, size_t unused)
+{
+	struct after_run *ar = arg;
+
+	(void)unused;
+	cancel_wait(ar->tok, ar->b->units[0]->pause_ms);
+}
+
+/* The once-per-batch probe. */
+static void
+batch_probe(void *arg, size_t unused)
+{
+	struct after_run *ar = arg;
+	struct buf pwhy = BUF_INIT;
+
+	(void)unused;
+	ar->v[0] = probe_run_event(ar->b->run, ar->ref, NULL, ar->tok, "after", &pwhy);
+	if (ar->v[0] == VERDICT_FAIL)
+		ar->why[0] = xasprintf("after probe '%s' failed: %s", ar->ref->name, buf_str(&pwhy));
+	buf_release(&pwhy);
+}
+
+/*
+ * After the batch, on the engine thread: the pause, then each after probe
+ * (on every held host in parallel, or once), then the held units end, in
+ * the order they completed. A hold (no data) is asked here, one at a time.
+ */
+static void
+batch_after(struct batch *b)
+{
 	struct run *run = b->run;
 	const struct step *s = b->units[0]->step;
-	struct cancel_token *tok = cancel_new(run->cancel);
+	struct after_run ar = { b, NULL, cancel_new(run->cancel), xcalloc(b->n, sizeof(size_t)),
+		xcalloc(b->n, sizeof(enum verdict)), xcalloc(b->n, sizeof(char *)) };
 	char **why = xcalloc(b->n, sizeof(*why));
 	char *stopped = NULL;
 
-	(void)unused;
 	/* the units of one step and item share their pause */
-	if (b->units[0]->pause_ms > 0 && (cancel_wait(tok, b->units[0]->pause_ms) || engine_interrupted))
-		stopped = cancel_reason(tok);
-	if (cancel_fired(tok) && stopped == NULL)
-		stopped = xstrdup("stopped");
-	for (size_t k = 0; !stopped && !b->step_failure && k < s->n_after; k++) {
-		const struct probe_ref *ref = &s->after[k];
-		struct buf pwhy = BUF_INIT;
-		enum verdict v;
+	if (b->units[0]->pause_ms > 0)
+		engine_parallel(run, 1, 1, batch_pause, &ar);
+	for (size_t k = 0; k <= s->n_after; k++) {
+		size_t n = 0;
 
-		if (probe_on_unit_host(ref->probe)) {
-			for (size_t j = 0; j < b->n_order; j++) {
-				size_t i = b->order[j];
-				if (!b->held[i] || why[i])
-					continue;
-				buf_reset(&pwhy);
-				v = probe_run_event(run, ref, b->units[i], tok, "after", &pwhy);
-				if (v == VERDICT_HOLD && !after_hold(run, ref, b->units[i]->key))
-					break;
-				if (v == VERDICT_FAIL)
-					why[i] = xasprintf("after probe '%s' failed: %s", ref->name, buf_str(&pwhy));
-			}
-		} else {
-			v = probe_run_event(run, ref, NULL, tok, "after", &pwhy);
-			if (v == VERDICT_HOLD)
-				after_hold(run, ref, s->name);
-			else if (v == VERDICT_FAIL)
-				b->step_failure = xasprintf("after probe '%s' failed: %s", ref->name, buf_str(&pwhy));
-		}
-		buf_release(&pwhy);
-		if (run->held)
-			break;   /* the units' changes are in place: they complete, the run stops at the hold */
-		if (cancel_fired(tok) || engine_interrupted) {
-			stopped = cancel_reason(tok);
+		if (cancel_fired(ar.tok) || engine_interrupted) {
+			stopped = cancel_reason(ar.tok);
 			if (stopped == NULL)
 				stopped = xstrdup("stopped");
+			break;
+		}
+		if (k == s->n_after || b->step_failure || run->held)
+			break;   /* held: the units' changes are in place, they complete and the run stops at the hold */
+		ar.ref = &s->after[k];
+		if (probe_on_unit_host(ar.ref->probe)) {
+			for (size_t j = 0; j < b->n_order; j++)
+				if (b->held[b->order[j]] && why[b->order[j]] == NULL)
+					ar.idx[n++] = b->order[j];
+			engine_parallel(run, n, run->opts->forks, after_one, &ar);
+		} else {
+			n = 1;
+			engine_parallel(run, 1, 1, batch_probe, &ar);
+		}
+		for (size_t j = 0; j < n; j++) {
+			const char *what = probe_on_unit_host(ar.ref->probe) ? b->units[ar.idx[j]]->key : s->name;
+			if (ar.v[j] == VERDICT_HOLD && !run->held)
+				after_hold(run, ar.ref, what);
+			if (ar.why[j] && probe_on_unit_host(ar.ref->probe))
+				why[ar.idx[j]] = ar.why[j];
+			else if (ar.why[j])
+				b->step_failure = ar.why[j];
+			ar.why[j] = NULL;
 		}
 	}
 	for (size_t j = 0; j < b->n_order; j++) {
@@ -111,7 +157,10 @@ batch_after(void *arg, size_t unused)
 	}
 	free(why);
 	free(stopped);
-	cancel_free(tok);
+	free(ar.idx);
+	free(ar.v);
+	free(ar.why);
+	cancel_free(ar.tok);
 }
 
 /* n × amount (a number, or a percent of n, rounded down). */
@@ -160,7 +209,7 @@ sched_group(struct run *run, struct unit **units, size_t n)
 		engine_parallel(run, m, run->opts->forks, batch_one, &b);
 		for (size_t i = 0; i < m; i++)
 			if (b.held[i]) {
-				engine_parallel(run, 1, 1, batch_after, &b);
+				batch_after(&b);
 				break;
 			}
 		for (size_t j = 0; j < b.n_order; j++) {

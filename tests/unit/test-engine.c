@@ -628,6 +628,31 @@ START_TEST(test_unwind_hosts_together)
 }
 END_TEST
 
+/* A batch's on-host after probe runs on its hosts at the same time (they meet at a barrier). */
+START_TEST(test_after_probes_parallel)
+{
+	struct engine_opts eo = { .forks = 3, .test_local_hosts = true };
+	char yaml[2048], *log;
+
+	write_file("barrier.sh", BARRIER);
+	snprintf(yaml, sizeof(yaml),
+	    "runbook: 1\n"
+	    "name: afterpar\n"
+	    "vars: {dir: '%s'}\n"
+	    "hosts:\n"
+	    "  web: {addresses: [a1, a2, a3]}\n"
+	    "probes:\n"
+	    "  meet: {run: 'sh ${dir}/barrier.sh ${dir} 3', timeout: 30s}\n"
+	    "phases:\n"
+	    "  - name: p\n"
+	    "    steps:\n"
+	    "      - {name: s, on: web, run: 'true', after: [meet]}\n", tmpdir);
+	ck_assert_int_eq(run_yaml(yaml, &eo, &log, NULL, 0), EXIT_OK);
+	ck_assert_msg(strstr(log, "done s@a1\n") && strstr(log, "done s@a2\n") && strstr(log, "done s@a3\n"), "%s", log);
+	free(log);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -654,6 +679,7 @@ main(void)
 	tcase_add_test(tc, test_after_probe_fails_host);
 	tcase_add_test(tc, test_max_fail);
 	tcase_add_test(tc, test_unwind_hosts_together);
+	tcase_add_test(tc, test_after_probes_parallel);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
