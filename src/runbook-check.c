@@ -914,6 +914,8 @@ injection_ref(void *ctx, const struct interp_ref *ref)
 
 	if (in->step)
 		buf_addf(&where, "'%s' of step '%s'", in->field, in->step->name);
+	else if (strncmp(in->field, "notify.", 7) == 0)
+		buf_addf(&where, "'%s' of a notify hook", in->field);
 	else
 		buf_addf(&where, "'%s' of a probe", in->field);
 	if (ref->filter == FILTER_QUOTE || ref->filter == FILTER_URLENCODE)
@@ -939,6 +941,12 @@ injection_ref(void *ctx, const struct interp_ref *ref)
 	case REF_ITEM:
 		what = "item";
 		buf_adds(&name, "item");
+		if (ref->name2)
+			buf_addf(&name, ".%s", ref->name2);
+		break;
+	case REF_EVENT:
+		what = "event field";
+		buf_addf(&name, "event.%s", ref->name);
 		break;
 	case REF_HOST:
 	case REF_HOST_ADDR:

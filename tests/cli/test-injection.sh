@@ -195,6 +195,28 @@ done
 n=$(wc -l < "$T/warnings")
 if [ "$n" -eq 7 ]; then pass "7 warnings in kinds.yaml"; else fail "expected 7 warnings in kinds.yaml, got $n" "$(cat "$T/err")"; fi
 
+# mapping items and notify hooks
+cat > more.yaml <<'YAML'
+runbook: 1
+name: more
+vars:
+  dbs: [{name: a, port: 1}]
+notify:
+  - run: echo ${event.text} ${event.kind|quote}
+phases:
+  - name: p
+    steps:
+      - name: s
+        for: ${dbs}
+        run: echo ${item.name} ${item.port|quote}
+YAML
+run_migrate validate more.yaml
+expect_rc "validate more.yaml" 0
+expect_in "warns for \${item.KEY}" "$T/err" "more.yaml:12:19: warning: item \${item.name} is interpolated into the command 'run' of step 's' without |quote"
+expect_in "warns for \${event.X} in a notify hook" "$T/err" "warning: event field \${event.text} is interpolated into the command 'notify.run' of a notify hook"
+n=$(grep -c ': warning:' "$T/err")
+if [ "$n" -eq 2 ]; then pass "2 warnings in more.yaml"; else fail "expected 2 warnings in more.yaml, got $n" "$(cat "$T/err")"; fi
+
 # the shipped examples pass --strict
 run_migrate validate --strict "$SRCDIR"/runbooks/*.yaml
 expect_rc "validate --strict runbooks/*.yaml" 0
