@@ -182,6 +182,70 @@ unit c
 probe c"
 rm -f "$REMOTE"/*
 
+# ---- max_fail: the step completes; the unwind rolls back exactly the hosts that completed ----
+cat >maxfail.yaml <<YAML
+runbook: 1
+name: ssh-maxfail
+$(hosts_yaml a b c)
+  web: {hosts: [a, b, c]}
+phases:
+  - name: p
+    steps:
+      - name: deploy
+        on: web
+        max_fail: 1
+        run: 'if [ "\${host}" = b ]; then exit 3; fi; touch $REMOTE/did-\${host}'
+        rollback: {run: 'touch $REMOTE/undo-\${host}'}
+      - name: stop
+        run: 'exit 1'
+YAML
+run_migrate run maxfail.yaml --state-dir "$ST"
+expect_rc "max_fail: 1 tolerates one host, a later failure unwinds" 1
+[ -e "$REMOTE/undo-a" ] && [ -e "$REMOTE/undo-c" ] && [ ! -e "$REMOTE/undo-b" ] &&
+	pass "exactly the completed hosts (a, c) were rolled back" || fail "wrong hosts rolled back" "$(ls "$REMOTE")"
+rm -f "$REMOTE"/*
+sed -i 's/max_fail: 1/max_fail: 0/' maxfail.yaml
+run_migrate run maxfail.yaml --state-dir "$ST"
+expect_rc "max_fail: 0 fails the step on one host" 1
+[ ! -e "$REMOTE/undo-b" ] && pass "the failed host is not rolled back" || fail "the failed host was rolled back"
+expect_not_in "the local step after it never ran" "$T/out" "stop "
+rm -f "$REMOTE"/*
+
+# ---- SIGKILL of migrate during a fan-out, then resume ----
+cat >crash.yaml <<YAML
+runbook: 1
+name: ssh-crash
+$(hosts_yaml a b c)
+  web: {hosts: [a, b, c]}
+phases:
+  - name: p
+    steps:
+      - name: work
+        on: web
+        idempotent: true
+        run: 'echo ran >> $REMOTE/ran-\${host}; [ "\${host}" != c ] || [ -e $REMOTE/release ] || sleep 314'
+YAML
+"$MIGRATE" run crash.yaml --state-dir "$ST" --forks 3 </dev/null >"$T/crash.out" 2>&1 &
+mpid=$!
+for _ in $(seq 200); do
+	remote_ps | grep -q 'sleep 314' && [ -e "$REMOTE/ran-a" ] && [ -e "$REMOTE/ran-b" ] && break
+	sleep 0.1
+done
+sleep 1
+kill -9 $mpid
+wait $mpid 2>/dev/null
+no_remote_left "sleep 314" && pass "migrate killed: the remote command of the running unit is stopped" ||
+	fail "sleep 314 survived migrate's death"
+touch "$REMOTE/release"
+timeout -k 5 120 "$MIGRATE" resume --state-dir "$ST" </dev/null >"$T/out" 2>"$T/err"
+rc=$?
+expect_rc "resume after SIGKILL finishes the fan-out" 0
+expect_file "a completed host is not run again" "$REMOTE/ran-a" "ran"
+expect_file "b completed host is not run again" "$REMOTE/ran-b" "ran"
+expect_file "the in-doubt host (idempotent) runs again" "$REMOTE/ran-c" "ran
+ran"
+rm -f "$REMOTE"/*
+
 # ---- check: connect to every host, run nothing ----
 cat >check.yaml <<YAML
 runbook: 1
@@ -376,14 +440,15 @@ phases:
         on: a
         run: |
           test "\$MIGRATE_SECRET_TOKEN" = "\${secrets.token}" && echo secret-arrived
-          sleep 2
+          touch $REMOTE/secret-started
+          sleep 4
 YAML
-(sleep 1; remote_ps >"$T/ps.txt") &
+(for _ in $(seq 200); do [ -e "$REMOTE/secret-started" ] && break; sleep 0.05; done; remote_ps >"$T/ps.txt") &
 SSH_TEST_TOKEN=s3cr3t-Value-9876 run_migrate run secret.yaml --state-dir "$ST" -v
 wait $!
 expect_rc "a secret reaches the remote step" 0
 expect_in "the secret arrived in the environment and the script" "$T/out" "secret-arrived"
-expect_in "ps saw the remote step" "$T/ps.txt" "sleep 2"
+expect_in "ps saw the remote step" "$T/ps.txt" "sleep 4"
 expect_not_in "no secret in the remote process list" "$T/ps.txt" "s3cr3t-Value-9876"
 expect_not_in "no secret in the output" "$T/out" "s3cr3t-Value-9876"
 
