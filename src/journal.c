@@ -26,6 +26,49 @@
 /* Nesting allowed when reading a line back; deeper records are refused on append. */
 #define JSON_DEPTH 64
 
+#ifdef MIGRATE_FAULT_INJECTION
+#include <stdatomic.h>
+/*
+ * Test builds only (meson -Dfault_injection=true): MIGRATE_FAULT=K:ERRNO
+ * (ERRNO is EIO or ENOSPC) makes the K-th write, fdatasync or fsync of
+ * journals in this process fail with that error, so tests can check what
+ * a run does when its journal cannot be written.
+ */
+static bool
+fault_now(void)
+{
+	static atomic_long calls;
+	const char *spec = getenv("MIGRATE_FAULT");
+	long k = spec ? strtol(spec, NULL, 10) : 0;
+
+	if (k <= 0 || atomic_fetch_add(&calls, 1) + 1 != k)
+		return false;
+	errno = strstr(spec, "ENOSPC") ? ENOSPC : EIO;
+	return true;
+}
+#else
+#define fault_now() false
+#endif
+
+/* write(2), fdatasync(2) and fsync(2) of journals, where faults are injected in test builds. */
+static ssize_t
+j_write(int fd, const void *p, size_t len)
+{
+	return fault_now() ? -1 : write(fd, p, len);
+}
+
+static int
+j_datasync(int fd)
+{
+	return fault_now() ? -1 : fdatasync(fd);
+}
+
+static int
+j_fsync(int fd)
+{
+	return fault_now() ? -1 : fsync(fd);
+}
+
 struct journal {
 	pthread_mutex_t mu;
 	int fd;
@@ -33,6 +76,7 @@ struct journal {
 	uint64_t seq;  /* seq of the last record in the file */
 	uint64_t size; /* bytes in the file, all of them whole lines */
 	bool broken;   /* a write failed; refuse every later append */
+	bool created;  /* made by journal_create: removed on free while it holds no record */
 };
 
 /*
@@ -337,6 +381,7 @@ struct journal *
 journal_create(const struct statedir *sd, const char *run_id, char **err)
 {
 	int runs = statedir_runs_fd(sd), fd;
+	struct journal *j;
 	char *path, *name;
 	struct stat st;
 
@@ -362,13 +407,15 @@ journal_create(const struct statedir *sd, const char *run_id, char **err)
 	}
 	if (lock_writer(fd, path, err) < 0)
 		goto fail_created;
-	if (fsync(runs) < 0 && errno != EINVAL) {
+	if (j_fsync(runs) < 0 && errno != EINVAL) {
 		*err = xasprintf("cannot sync directory '%s/runs': %s", statedir_path(sd),
 		    strerror(errno));
 		goto fail_created;
 	}
 	free(name);
-	return journal_new(fd, path, 0, 0);
+	j = journal_new(fd, path, 0, 0);
+	j->created = true;
+	return j;
 fail_created:
 	unlinkat(runs, name, 0);
 	close(fd);
@@ -401,7 +448,7 @@ journal_open_append(const struct statedir *sd, const char *run_id,
 	    replay_data(path, data.data, data.len, false, NULL, NULL, info, err) != 0)
 		goto fail;
 	if (info->torn_tail && (ftruncate(fd, (off_t)info->valid_size) < 0 ||
-	    fdatasync(fd) < 0)) {
+	    j_datasync(fd) < 0)) {
 		*err = xasprintf("cannot cut the torn last line of journal '%s': %s",
 		    path, strerror(errno));
 		goto fail;
@@ -422,7 +469,7 @@ static int
 write_all(int fd, const char *p, size_t len)
 {
 	while (len > 0) {
-		ssize_t n = write(fd, p, len);
+		ssize_t n = j_write(fd, p, len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -562,7 +609,7 @@ journal_append(struct journal *j, struct json_object *record, char **err)
 			(void)fdatasync(j->fd);
 		goto unlock;
 	}
-	if (fdatasync(j->fd) < 0) {
+	if (j_datasync(j->fd) < 0) {
 		/* After a failed sync the page cache cannot be trusted: stop here. */
 		*err = xasprintf("cannot sync journal '%s': %s", j->path, strerror(errno));
 		j->broken = true;
@@ -599,6 +646,9 @@ journal_free(struct journal *j)
 {
 	if (j == NULL)
 		return;
+	/* a run whose first record could not be written leaves no empty journal behind */
+	if (j->created && j->seq == 0)
+		(void)unlink(j->path);
 	close(j->fd);
 	pthread_mutex_destroy(&j->mu);
 	free(j->path);

@@ -1,6 +1,7 @@
 #!/bin/bash
 # Build and run the whole test suite twice: a plain build with warnings as
-# errors, and a build under AddressSanitizer + UndefinedBehaviorSanitizer
+# errors and journal fault injection (-Dfault_injection=true, which adds
+# tests/cli/test-fault.sh), and a build under AddressSanitizer + UndefinedBehaviorSanitizer
 # (leaks and UB reports fail the tests); then the libFuzzer build (clang)
 # replays fuzz/corpus/ and fuzzes for a bounded time (fuzz/meson.build). Prints "N passed, N failed" last
 # and exits non-zero if any test failed.
@@ -40,7 +41,7 @@ PY
 	return $rc
 }
 
-run_suite build-test || status=1
+run_suite build-test -Dfault_injection=true || status=1
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	run_suite build-asan -Db_sanitize=address,undefined -Db_lundef=false || status=1
