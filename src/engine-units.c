@@ -389,6 +389,7 @@ struct scope {
 	const struct run *run;
 	const struct unit *unit;
 	bool plan;
+	const char *const *event;   /* notify hooks: kind, phase, step, text, run_id */
 };
 
 static const char *
@@ -459,6 +460,14 @@ scope_lookup(void *vctx, const struct interp_ref *ref, struct buf *out, bool *se
 		}
 		break;
 	case REF_EVENT:
+		if (sc->event) {
+			static const char *const names[] = { "kind", "phase", "step", "text", "run_id" };
+			for (size_t i = 0; i < ARRAY_LEN(names); i++)
+				if (strcmp(ref->name, names[i]) == 0)
+					v = sc->event[i] ? sc->event[i] : "";
+			if (v)
+				break;
+		}
 		if (sc->plan) {
 			buf_addf(out, "${event.%s}", ref->name);
 			return 0;
@@ -520,7 +529,14 @@ int
 run_expand(const struct run *run, const struct unit *unit, const struct text *t,
     bool plan, struct buf *out, char **err)
 {
-	struct scope sc = { run, unit, plan };
+	return run_expand_event(run, unit, t, plan, NULL, out, err);
+}
+
+int
+run_expand_event(const struct run *run, const struct unit *unit, const struct text *t, bool plan,
+    const char *const *event, struct buf *out, char **err)
+{
+	struct scope sc = { run, unit, plan, event };
 	char *e = NULL;
 
 	if (t->s == NULL)

@@ -354,5 +354,8 @@ int outcome_exit_code(enum run_outcome o);
  */
 int run_expand(const struct run *run, const struct unit *unit, const struct text *t,
     bool plan, struct buf *out, char **err);
+/* run_expand for a notify hook: event holds ${event.kind}, .phase, .step, .text, .run_id. */
+int run_expand_event(const struct run *run, const struct unit *unit, const struct text *t, bool plan,
+    const char *const *event, struct buf *out, char **err);
 
 #endif

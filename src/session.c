@@ -62,6 +62,8 @@ session_attach(struct session *s, struct run *run, struct engine_opts *eo,
 		run_add_listener(run, run_journal_on_event, s->rj);
 	}
 	run_add_listener(run, output_on_event, s->out);
+	if ((s->nt = notify_new(run->rb)) != NULL)
+		run_add_listener(run, notify_on_event, s->nt);
 }
 
 void
@@ -91,6 +93,7 @@ session_release(struct session *s)
 {
 	output_free(s->out);
 	run_journal_free(s->rj);
+	notify_free(s->nt);
 	lock_release(s->lock);
 	statedir_free(s->sd);
 	memset(s, 0, sizeof(*s));

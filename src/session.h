@@ -10,6 +10,7 @@
 #include "engine.h"
 #include "journal.h"
 #include "lock.h"
+#include "notify.h"
 #include "output.h"
 #include "run-journal.h"
 #include "statedir.h"
@@ -19,6 +20,7 @@ struct session {
 	struct lock *lock;
 	struct run_journal *rj;
 	struct output *out;
+	struct notify *nt;
 };
 
 /* Open (and create) the state directory. Returns 0 or an exit code having printed why. */

@@ -260,6 +260,56 @@ rm -f "$T/legacy-down"
 KEEP_LEGACY=1 run_migrate run vr.yaml
 expect_rc "verify_rollback passing: exit 1" 1
 
+# --- notify hooks (run hooks) ---
+cat > notify.yaml <<'YAML'
+runbook: 1
+name: notify
+secrets:
+  token: {env: NOTIFY_TOKEN}
+notify:
+  - on: [start, phase, gate, failure, rollback, done]
+    run: printf '%s|%s|%s\n' ${event.kind|quote} ${event.phase|quote} ${event.text|quote} >> "$HOOKS"
+  - on: [done]
+    run: exit 7
+  - on: [failure]
+    run: sleep 30
+    timeout: 1s
+phases:
+  - name: p
+    steps:
+      - name: a
+        run: echo a
+        rollback:
+          run: echo undo-a
+      - name: b
+        run: echo "token is $MIGRATE_SECRET_TOKEN"; exit 1
+        expect: {stdout: 'never'}
+YAML
+export NOTIFY_TOKEN=s3cr3t-token-value HOOKS="$T/hooks.log"
+run_migrate run notify.yaml
+expect_rc "a failing hook and a hanging one do not change the exit code" 1
+kinds=$(cut -d'|' -f1 "$T/hooks.log" | tr '\n' ' ')
+if [ "$kinds" = "start phase failure rollback done " ]; then pass "events in order"; else fail "events in order" "$kinds"; fi
+expect_in "the failure names the step" "$T/hooks.log" "failure|p|run "
+expect_not_in "no secret in the hooks' text" "$T/hooks.log" "s3cr3t-token-value"
+expect_in "a failed hook is shown" "$T/err" "notify hook 2 (done) failed: exit 7; the run goes on"
+expect_in "a hanging hook is stopped at its timeout" "$T/err" "notify hook 3 (failure) failed: no answer within its timeout"
+cat > notify-gate.yaml <<'YAML'
+runbook: 1
+name: notify-gate
+notify:
+  - on: gate
+    run: printf '%s|%s\n' ${event.kind|quote} ${event.text|quote} >> "$HOOKS"
+phases:
+  - name: p
+    gate: "Go on?"
+    steps: [{name: a, run: 'true'}]
+YAML
+: > "$T/hooks.log"
+run_migrate run notify-gate.yaml
+expect_rc "gate" 4
+expect_in "the gate event" "$T/hooks.log" "waits at gate p: Go on?"
+
 # --- the README's worked example: runbooks/staged-rollout.yaml ---
 cat > fast.yaml <<'YAML'
 stages: [{pct: 1, bake: 10ms}, {pct: 10, bake: 10ms}, {pct: 50, bake: 10ms}]
