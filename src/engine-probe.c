@@ -145,10 +145,13 @@ watch_main(void *arg)
 	char *ring = xcalloc(w->n_probes * (size_t)window, 1);
 	int *filled = xcalloc(w->n_probes, sizeof(*filled)), *next = xcalloc(w->n_probes, sizeof(*next));
 	struct buf why = BUF_INIT;
+	/* with delay: the first sample once it passed, then every interval (SPEC §7) */
+	bool first = w->delay_ms > 0 && !cancel_wait(wc->stop, w->delay_ms);
 
 	while (!cancel_fired(wc->stop)) {
-		if (cancel_wait(wc->stop, w->interval_ms > 0 ? w->interval_ms : DEFAULT_WATCH_INTERVAL_MS))
+		if (!first && cancel_wait(wc->stop, w->interval_ms > 0 ? w->interval_ms : DEFAULT_WATCH_INTERVAL_MS))
 			break;
+		first = false;
 		for (size_t i = 0; i < w->n_probes && !cancel_fired(wc->stop); i++) {
 			char *r = ring + i * (size_t)window;
 			int failed = 0;

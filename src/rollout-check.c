@@ -47,8 +47,6 @@ check_watch(struct diags *d, const struct runbook *rb, const struct watch *w, bo
 		return;
 	if (run_level)
 		refuse(d, rb, w->pos, "a run-level 'watch'");
-	else if (w->delay_ms > 0)
-		refuse(d, rb, w->pos, "watch 'delay'");
 }
 
 int

@@ -310,6 +310,26 @@ run_migrate run notify-gate.yaml
 expect_rc "gate" 4
 expect_in "the gate event" "$T/hooks.log" "waits at gate p: Go on?"
 
+# --- a phase watch's delay: no sample before it passed ---
+cat > delay.yaml <<'YAML'
+runbook: 1
+name: delay
+probes:
+  bad: {run: 'false'}
+phases:
+  - name: p
+    watch: {probes: [bad], interval: 100ms, delay: DELAY}
+    steps:
+      - {name: slow, run: sleep 2}
+YAML
+sed 's/DELAY/1h/' delay.yaml > delay-long.yaml
+run_migrate run delay-long.yaml
+expect_rc "no sample within the delay: the phase completes" 0
+expect_not_in "no watch sample" "$T/out" "watch probe"
+sed 's/DELAY/0s/' delay.yaml > delay-none.yaml
+run_migrate run delay-none.yaml
+expect_rc "without a delay the watch trips" 1
+
 # --- the README's worked example: runbooks/staged-rollout.yaml ---
 cat > fast.yaml <<'YAML'
 stages: [{pct: 1, bake: 10ms}, {pct: 10, bake: 10ms}, {pct: 50, bake: 10ms}]
