@@ -30,17 +30,12 @@ retry_delay(const struct retry *r, int attempt)
 	return (int64_t)d;
 }
 
+/* What u's rollback will see: the captures set so far (a prefix of the log). */
 static void
 snapshot_captures(struct run *run, struct unit *u)
 {
 	pthread_mutex_lock(&run->cap_lock);
-	for (size_t i = 0; i < run->n_captures; i++) {
-		struct capture_val c = {
-			xstrdup(run->captures[i].step), xstrdup(run->captures[i].name),
-			xstrdup(run->captures[i].value)
-		};
-		PUSH(u->captures, u->n_captures, u->cap_captures, c);
-	}
+	u->captures_at = run->n_captures;
 	pthread_mutex_unlock(&run->cap_lock);
 }
 

@@ -294,7 +294,6 @@ run_free(struct run *run)
 		free(u->message);
 		free(u->rb_message);
 		buf_release(&u->tail);
-		captures_free(u->captures, u->n_captures);
 		probe_sample_free(u->result);
 	}
 	for (size_t i = 0; i < run->n_samples; i++)
@@ -306,6 +305,12 @@ run_free(struct run *run)
 	free(run->step_selected);
 	free(run->completed);
 	captures_free(run->captures, run->n_captures);
+	for (size_t i = 0; i < run->n_capture_keys; i++) {
+		free(run->capture_keys[i].key);
+		free(run->capture_keys[i].at);
+	}
+	free(run->capture_keys);
+	strmap_free(run->capture_index);
 	secrets_release(&run->secrets);
 	free(run->failure);
 	exec_ctx_free(run->exec);
@@ -352,25 +357,63 @@ run_mark_completed(struct run *run, struct unit *u)
 	PUSH(run->completed, run->n_completed, run->cap_completed, u);
 }
 
+/* The index key of (step, name). */
+static void
+capture_key(struct buf *b, const char *step, const char *name)
+{
+	buf_reset(b);
+	buf_addf(b, "%s\x1f%s", step, name);
+}
+
 void
 run_set_capture(struct run *run, const char *step, const char *name, const char *value)
 {
-	struct capture_val c;
+	struct capture_val c = { xstrdup(step), xstrdup(name), xstrdup(value) };
+	struct buf key = BUF_INIT;
+	size_t k;
 
+	capture_key(&key, step, name);
 	pthread_mutex_lock(&run->cap_lock);
-	for (size_t i = 0; i < run->n_captures; i++) {
-		if (strcmp(run->captures[i].step, step) == 0 && strcmp(run->captures[i].name, name) == 0) {
-			free(run->captures[i].value);
-			run->captures[i].value = xstrdup(value);
-			pthread_mutex_unlock(&run->cap_lock);
-			return;
-		}
+	if (run->capture_index == NULL)
+		run->capture_index = strmap_create(16);
+	k = strmap_get(run->capture_index, key.data);
+	if (k == STRMAP_NONE) {
+		struct capture_key ck = { buf_detach(&key), NULL, 0, 0 };
+		k = run->n_capture_keys;
+		PUSH(run->capture_keys, run->n_capture_keys, run->cap_capture_keys, ck);
+		strmap_put(run->capture_index, run->capture_keys[k].key, k);
 	}
-	c.step = xstrdup(step);
-	c.name = xstrdup(name);
-	c.value = xstrdup(value);
+	PUSH(run->capture_keys[k].at, run->capture_keys[k].n, run->capture_keys[k].cap, run->n_captures);
 	PUSH(run->captures, run->n_captures, run->cap_captures, c);
 	pthread_mutex_unlock(&run->cap_lock);
+	buf_release(&key);
+}
+
+const char *
+run_capture_at(const struct run *run, const char *step, const char *name, size_t upto)
+{
+	struct buf key = BUF_INIT;
+	const struct capture_key *ck;
+	size_t k, lo = 0, hi;
+
+	if (run->capture_index == NULL)
+		return NULL;
+	capture_key(&key, step, name);
+	k = strmap_get(run->capture_index, key.data);
+	buf_release(&key);
+	if (k == STRMAP_NONE)
+		return NULL;
+	ck = &run->capture_keys[k];
+	/* the last entry before upto (entries are in increasing order) */
+	hi = ck->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (ck->at[mid] < upto)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo == 0 ? NULL : run->captures[ck->at[lo - 1]].value;
 }
 
 void
@@ -391,15 +434,6 @@ struct scope {
 	bool plan;
 	const char *const *event;   /* notify hooks: kind, phase, step, text, run_id */
 };
-
-static const char *
-capture_lookup(const struct capture_val *c, size_t n, const char *step, const char *name)
-{
-	for (size_t i = n; i-- > 0;)
-		if (strcmp(c[i].step, step) == 0 && strcmp(c[i].name, name) == 0)
-			return c[i].value;
-	return NULL;
-}
 
 static int
 scope_lookup(void *vctx, const struct interp_ref *ref, struct buf *out, bool *secret, char **err)
@@ -481,12 +515,20 @@ scope_lookup(void *vctx, const struct interp_ref *ref, struct buf *out, bool *se
 		v = u ? u->address : "localhost";
 		break;
 	case REF_CAPTURE:
-		if (u && u->n_captures)
-			v = capture_lookup(u->captures, u->n_captures, ref->name, ref->name2);
+		if (u && u->captures_at) {
+			struct run *mrun = (struct run *)run;   /* only its lock is touched */
+			pthread_mutex_lock(&mrun->cap_lock);
+			v = run_capture_at(run, ref->name, ref->name2, u->captures_at);
+			if (v)
+				buf_adds(out, v);
+			pthread_mutex_unlock(&mrun->cap_lock);
+			if (v)
+				return 0;
+		}
 		if (v == NULL) {
 			struct run *mrun = (struct run *)run;   /* only its lock is touched */
 			pthread_mutex_lock(&mrun->cap_lock);
-			v = capture_lookup(run->captures, run->n_captures, ref->name, ref->name2);
+			v = run_capture_at(run, ref->name, ref->name2, SIZE_MAX);
 			if (v)
 				buf_adds(out, v);
 			pthread_mutex_unlock(&mrun->cap_lock);

@@ -60,6 +60,13 @@ struct probe_sample {
 	char *message;           /* why it did not pass (masked); NULL when it passed */
 };
 
+/* One (step, name) of the capture log: its entries, oldest first. */
+struct capture_key {
+	char *key;          /* "STEP\x1fNAME", the index's key */
+	size_t *at;
+	size_t n, cap;
+};
+
 struct capture_val {
 	char *step;
 	char *name;
@@ -90,8 +97,9 @@ struct unit {
 	int64_t duration_ms;
 	char *message;           /* why it failed; masked */
 	struct buf tail;         /* last output lines (stdout and stderr interleaved), masked */
-	struct capture_val *captures; /* visible when the unit completed (for its rollback) */
-	size_t n_captures, cap_captures;
+	/* the captures its rollback sees: those set before it completed, i.e.
+	 * the first captures_at entries of run->captures (0: none yet) */
+	size_t captures_at;
 	enum rollback_state rb_state;
 	char *rb_message;
 	int64_t rb_duration_ms;
@@ -189,8 +197,14 @@ struct run {
 	size_t n_units;
 	struct unit **completed;  /* in order of completion */
 	size_t n_completed, cap_completed;
-	struct capture_val *captures; /* latest value per (step, name); under cap_lock */
+	/* every value ever captured, in order (append-only, so a unit's view is a
+	 * prefix); capture_keys[k].at lists the entries of one (step, name), found
+	 * through capture_index; all under cap_lock */
+	struct capture_val *captures;
 	size_t n_captures, cap_captures;
+	struct capture_key *capture_keys;
+	size_t n_capture_keys, cap_capture_keys;
+	struct strmap *capture_index;
 	pthread_mutex_t cap_lock;     /* watch probes read captures from another thread; also guards samples */
 	struct probe_sample **samples; /* every probe result of this process, in order; under cap_lock */
 	size_t n_samples, cap_samples;
@@ -319,6 +333,8 @@ const struct exec_target *run_target(struct run *run, const char *name);
 void run_mark_completed(struct run *run, struct unit *u);
 /* Set the latest value of ${steps.STEP.NAME}. value is copied. */
 void run_set_capture(struct run *run, const char *step, const char *name, const char *value);
+/* The latest value of ${steps.STEP.NAME} among the first `upto` captures (SIZE_MAX: all); NULL if none. Caller holds cap_lock. */
+const char *run_capture_at(const struct run *run, const char *step, const char *name, size_t upto);
 struct unit *run_unit_by_key(struct run *run, const char *key);
 /* A listener that cannot record an event calls this (under the run's lock). */
 void run_record_failed(const struct run *run, const char *msg);

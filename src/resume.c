@@ -311,14 +311,8 @@ resume_restore(struct resumed *r, struct run *run, struct opts *o, bool for_roll
 	}
 	/* each completed unit's rollback sees the captures of its time; the
 	 * journal keeps the latest, which is what the unwind had in this run too */
-	for (size_t i = 0; i < run->n_completed; i++) {
-		struct unit *u = run->completed[i];
-		for (size_t k = 0; k < run->n_captures; k++) {
-			struct capture_val c = { xstrdup(run->captures[k].step), xstrdup(run->captures[k].name),
-				xstrdup(run->captures[k].value) };
-			PUSH(u->captures, u->n_captures, u->cap_captures, c);
-		}
-	}
+	for (size_t i = 0; i < run->n_completed; i++)
+		run->completed[i]->captures_at = run->n_captures;
 	for (size_t i = 0; i < rl->n_units; i++) {
 		const struct rl_unit *ru = &rl->units[i];
 		struct unit *u = run_unit_by_key(run, ru->key);

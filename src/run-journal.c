@@ -256,10 +256,14 @@ unit_end_record(const struct run *run, const struct unit *u)
 	json_object_object_add(r, "duration_ms", json_object_new_int64(u->duration_ms));
 	add_str(r, "message", u->state == UNIT_DONE ? NULL : u->message);
 	if (u->state == UNIT_DONE) {
-		for (size_t i = 0; i < run->n_captures; i++)
-			if (strcmp(run->captures[i].step, u->step->name) == 0)
-				json_object_object_add(caps, run->captures[i].name,
-				    json_object_new_string(run->captures[i].value));
+		struct run *mrun = (struct run *)run;   /* only its lock is touched */
+		pthread_mutex_lock(&mrun->cap_lock);
+		for (size_t i = 0; i < u->step->n_captures; i++) {
+			const char *v = run_capture_at(run, u->step->name, u->step->captures[i].name, SIZE_MAX);
+			if (v)
+				json_object_object_add(caps, u->step->captures[i].name, json_object_new_string(v));
+		}
+		pthread_mutex_unlock(&mrun->cap_lock);
 	}
 	json_object_object_add(r, "captures", caps);
 	if (u->result) {
