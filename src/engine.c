@@ -213,6 +213,12 @@ gate_ask(struct run *run, const char *name, const struct text *question, const s
 	char *err = NULL;
 	int verdict = -1;
 
+	/* show: run just before asking, their values and verdicts shown (and ${probes.X.value} fresh) */
+	for (size_t i = 0; cfg && i < cfg->n_show; i++) {
+		struct buf pwhy = BUF_INIT;
+		(void)probe_run_event(run, &cfg->show[i], NULL, run->cancel, "gate", &pwhy);
+		buf_release(&pwhy);
+	}
 	if (run_expand(run, NULL, question, false, &q, &err) < 0) {
 		buf_adds(&q, question->s);
 		free(err);

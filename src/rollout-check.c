@@ -34,8 +34,6 @@ check_gate(struct diags *d, const struct runbook *rb, const struct gate_cfg *g)
 {
 	if (g == NULL)
 		return;
-	if (g->n_show)
-		refuse(d, rb, g->show_pos, "gate 'show'");
 	if (g->timeout_ms)
 		refuse(d, rb, g->timeout_pos, "gate 'timeout' and 'on_timeout'");
 }

@@ -330,6 +330,26 @@ sed 's/DELAY/0s/' delay.yaml > delay-none.yaml
 run_migrate run delay-none.yaml
 expect_rc "without a delay the watch trips" 1
 
+# --- a gate's show: probes run just before asking, values in the question ---
+cat > show.yaml <<'YAML'
+runbook: 1
+name: show
+probes:
+  error-rate:
+    run: echo 0.002
+    expect: {value: {regex: '([0-9.]+)', below: 0.01}}
+phases:
+  - name: go
+    gate:
+      message: "Error rate ${probes.error-rate.value}: go?"
+      show: [error-rate]
+    steps: [{name: a, run: 'true'}]
+YAML
+run_migrate run show.yaml
+expect_rc "stops at the gate" 4
+expect_in "the probe ran before asking, value and verdict shown" "$T/out" "error-rate 0.002 < 0.01 ok"
+expect_in "the question has the fresh value" "$T/out" "Error rate 0.002: go?"
+
 # --- the README's worked example: runbooks/staged-rollout.yaml ---
 cat > fast.yaml <<'YAML'
 stages: [{pct: 1, bake: 10ms}, {pct: 10, bake: 10ms}, {pct: 50, bake: 10ms}]
