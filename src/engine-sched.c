@@ -35,6 +35,9 @@ batch_one(void *arg, size_t i)
 {
 	struct batch *b = arg;
 
+	/* stopped (signal, deadline, watch, journal): start no new unit; it stays pending */
+	if (stop_requested(b->run) || b->run->record_error)
+		return;
 	unit_run(b->run, b->units[i], b->in_batch, &b->held[i]);
 	pthread_mutex_lock(&b->lock);
 	b->order[b->n_order++] = i;

@@ -120,8 +120,11 @@ static void
 rollback_one(void *arg, size_t i)
 {
 	struct rb_group *g = arg;
-	struct cancel_token *tok = cancel_new(g->tok);
+	struct cancel_token *tok;
 
+	if (engine_interrupted)
+		return;   /* start no new rollback: `migrate rollback` continues the unwind */
+	tok = cancel_new(g->tok);
 	g->ok[i] = rollback_run(g->run, g->units[i], tok);
 	cancel_free(tok);
 }

@@ -653,6 +653,34 @@ START_TEST(test_after_probes_parallel)
 }
 END_TEST
 
+/* A watch trip stops the running host's unit and starts no other host of the batch. */
+START_TEST(test_trip_starts_no_new_unit)
+{
+	struct engine_opts eo = { .forks = 1, .test_local_hosts = true };
+	char yaml[2048], *log, path[256], buf[256];
+
+	snprintf(yaml, sizeof(yaml),
+	    "runbook: 1\n"
+	    "name: trip\n"
+	    "vars: {dir: '%s'}\n"
+	    "hosts:\n"
+	    "  web: {addresses: [a1, a2, a3]}\n"
+	    "probes:\n"
+	    "  healthy: {run: 'test ! -e ${dir}/log'}\n"
+	    "phases:\n"
+	    "  - name: p\n"
+	    "    watch: {probes: [healthy], interval: 100ms}\n"
+	    "    steps:\n"
+	    "      - {name: s, on: web, run: 'echo \"run $MIGRATE_HOST\" >> ${dir}/log; sleep 60'}\n", tmpdir);
+	ck_assert_int_eq(run_yaml(yaml, &eo, &log, NULL, 0), EXIT_ROLLED_BACK);
+	snprintf(path, sizeof(path), "%s/log", tmpdir);
+	slurp(path, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "run a1\n");
+	ck_assert_str_eq(log, "fail s@a1\n");
+	free(log);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -680,6 +708,7 @@ main(void)
 	tcase_add_test(tc, test_max_fail);
 	tcase_add_test(tc, test_unwind_hosts_together);
 	tcase_add_test(tc, test_after_probes_parallel);
+	tcase_add_test(tc, test_trip_starts_no_new_unit);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
