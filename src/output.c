@@ -447,8 +447,23 @@ output_on_event(void *ctx, const struct event *ev)
 			struct buf b = BUF_INIT;
 			if (!o->tty)
 				timestamp(&b);
-			buf_addf(&b, "      %s│%s ", col(o, C_DIM), col(o, C_RESET));
-			output_visible(ev->data, ev->len, false, &b);
+			if (u && strcmp(u->host, "local") != 0) {
+				/* units on hosts run in parallel: each line names its host */
+				const char *p = ev->data, *end = ev->data + ev->len;
+				while (p < end) {
+					const char *nl = memchr(p, '\n', (size_t)(end - p));
+					size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+					if (p != ev->data && !o->tty)
+						timestamp(&b);
+					buf_addf(&b, "      %s│ %s:%s ", col(o, C_DIM), u->host, col(o, C_RESET));
+					output_visible(p, n, false, &b);
+					buf_addc(&b, '\n');
+					p += n + (nl ? 1 : 0);
+				}
+			} else {
+				buf_addf(&b, "      %s│%s ", col(o, C_DIM), col(o, C_RESET));
+				output_visible(ev->data, ev->len, false, &b);
+			}
 			if (b.len && b.data[b.len - 1] != '\n')
 				buf_addc(&b, '\n');
 			clear_live(o);

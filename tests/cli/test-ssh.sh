@@ -158,6 +158,11 @@ $(hosts_yaml a b c)
 probes:
   on-host:
     run: 'echo "probe \${host}" >> $REMOTE/order'
+  on-c:
+    on: c
+    run: 'echo "verify as \$(id -un)" >> $REMOTE/verify'
+  per-host:
+    run: 'echo "probe step on \${host}" >> $REMOTE/probe-step'
 phases:
   - name: p
     steps:
@@ -170,10 +175,18 @@ phases:
       - name: all
         on: web
         run: 'echo all-\${host}'
+      - name: each
+        on: web
+        probe: per-host
+    verify: [on-c]
 YAML
 run_migrate run group.yaml --state-dir "$ST" -v
 expect_rc "a step on a group of three hosts" 0
-for h in a b c; do expect_in "unit on $h" "$T/out" "deploy@$h"; expect_in "output of $h names its host" "$T/out" "all-$h"; done
+for h in a b c; do expect_in "unit on $h" "$T/out" "deploy@$h"; expect_in "output of $h names its host" "$T/out" "│ $h: all-$h"; done
+expect_file "a probe with on: runs on that host" "$REMOTE/verify" "verify as $SSH_USER"
+[ "$(sort "$REMOTE/probe-step")" = "probe step on a
+probe step on b
+probe step on c" ] && pass "a probe step on a group runs once per host" || fail "probe step on group" "$(cat "$REMOTE/probe-step")"
 expect_file "batch: 1 runs each host's after probe on that host before the next batch" "$REMOTE/order" "unit a
 probe a
 unit b
