@@ -49,8 +49,13 @@ probe_eval(struct run *run, const struct probe *p, const struct unit *u, struct 
 		if (run_action(run, u, NULL, tok, &spec, &res, why) == 0) {
 			if (res.status != EXEC_DONE)
 				describe_failure(tok, &res, spec.timeout_ms, why);
-			else
-				v = expect_eval(&p->expect, p->action.kind, &res, &obs, why);
+			else {
+				struct expect copy;
+				const struct expect *ex = run_expect(run, u, &p->expect, &copy, why);
+				if (ex)
+					v = expect_eval(ex, p->action.kind, &res, &obs, why);
+				run_expect_release(&p->expect, ex);
+			}
 		}
 		exec_result_release(&res);
 		if (v == VERDICT_PASS || engine_interrupted || cancel_fired(tok) || a == attempts)

@@ -72,6 +72,8 @@ unit_attempt(struct run *run, struct unit *u, bool in_batch, struct buf *why)
 	const struct step *s = u->step;
 	struct action_spec spec;
 	struct exec_result res;
+	struct expect ex_copy;
+	const struct expect *ex = NULL;
 	struct probe_sample *sample = NULL;
 	bool ok;
 
@@ -108,16 +110,19 @@ unit_attempt(struct run *run, struct unit *u, bool in_batch, struct buf *why)
 		if (res.status != EXEC_DONE) {
 			describe_failure(u->cancel, &res, spec.timeout_ms, why);
 			ok = false;
+		} else if ((ex = run_expect(run, u, &s->expect, &ex_copy, why)) == NULL) {
+			ok = false;
 		} else if (s->action.kind == ACT_HTTP) {
 			struct observed obs;
-			enum verdict v = expect_eval(&s->expect, ACT_HTTP, &res, &obs, why);
+			enum verdict v = expect_eval(ex, ACT_HTTP, &res, &obs, why);
 			ok = v == VERDICT_PASS && take_captures(run, s, &res, why);
 			unit_keep_result(u, probe_sample_new(NULL, "step", u->key, ok ? SAMPLE_PASS : SAMPLE_FAIL,
 			    &obs, NULL, NULL));
 			observed_release(&obs);
 		} else {
-			ok = expect_check(&s->expect, ACT_RUN, &res, why) && take_captures(run, s, &res, why);
+			ok = expect_check(ex, ACT_RUN, &res, why) && take_captures(run, s, &res, why);
 		}
+		run_expect_release(&s->expect, ex);
 		exec_result_release(&res);
 		break;
 	default:

@@ -3,6 +3,7 @@
  * units, the selection (--phase/--from/--to), interpolation in a unit's
  * scope, and the preflight that refuses what this build cannot run.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "engine-private.h"
 #include "gate.h"
 #include "interp.h"
+#include "regex.h"
 #include "rollout.h"
 #include "util.h"
 
@@ -589,6 +591,105 @@ run_expand_event(const struct run *run, const struct unit *unit, const struct te
 		return -1;
 	}
 	return 0;
+}
+
+/* Lookup for patterns: the value, escaped as literal regex text. */
+static int
+regex_literal_lookup(void *vctx, const struct interp_ref *ref, struct buf *out, bool *secret, char **err)
+{
+	struct buf v = BUF_INIT;
+	int rc = scope_lookup(vctx, ref, &v, secret, err);
+
+	for (size_t i = 0; rc == 0 && i < v.len; i++) {
+		char c = v.data[i];
+		if (strchr("\\^$.|?*+()[]{}#-/", c) && c != '\0')
+			buf_addc(out, '\\');
+		buf_addc(out, c);
+	}
+	buf_release(&v);
+	return rc;
+}
+
+/* re, with its references replaced; re itself when it has none; NULL with why set on failure. */
+static struct regex *
+expand_pattern(const struct run *run, const struct unit *unit, struct regex *re, const char *what, struct buf *why)
+{
+	struct scope sc = { run, unit, false };
+	struct buf pat = BUF_INIT;
+	char *e = NULL;
+	struct regex *out;
+
+	if (re == NULL || strstr(regex_pattern(re), "${") == NULL)
+		return re;
+	if (interp_expand(regex_pattern(re), regex_literal_lookup, &sc, &pat, NULL, &e, NULL) < 0) {
+		char *m = secrets_masked(&run->secrets, e);
+		buf_addf(why, "expect %s: %s", what, m);
+		free(m);
+		free(e);
+		buf_release(&pat);
+		return NULL;
+	}
+	out = regex_compile(buf_str(&pat), &e);
+	if (out == NULL) {
+		buf_addf(why, "expect %s: %s", what, e ? e : "does not compile");
+		free(e);
+	}
+	buf_release(&pat);
+	return out;
+}
+
+const struct expect *
+run_expect(const struct run *run, const struct unit *unit, const struct expect *e,
+    struct expect *copy, struct buf *why)
+{
+	static const struct { size_t off; const char *what; } pats[] = {
+		{ offsetof(struct expect, out_re), "stdout" },
+		{ offsetof(struct expect, err_re), "stderr" },
+		{ offsetof(struct expect, not_out_re), "not_stdout" },
+		{ offsetof(struct expect, not_err_re), "not_stderr" },
+		{ offsetof(struct expect, body_re), "body" },
+		{ offsetof(struct expect, not_body_re), "not_body" },
+		{ offsetof(struct expect, value_re), "value.regex" },
+	};
+	bool any = false;
+
+	for (size_t i = 0; i < ARRAY_LEN(pats); i++) {
+		const struct regex *re = *(struct regex *const *)((const char *)e + pats[i].off);
+		if (re && strstr(regex_pattern(re), "${"))
+			any = true;
+	}
+	if (!any)
+		return e;
+	*copy = *e;
+	for (size_t i = 0; i < ARRAY_LEN(pats); i++) {
+		struct regex **slot = (struct regex **)((char *)copy + pats[i].off);
+		struct regex *re = expand_pattern(run, unit, *slot, pats[i].what, why);
+		if (re == NULL && *slot != NULL) {
+			/* free what this copy compiled so far */
+			for (size_t k = 0; k < i; k++) {
+				struct regex **done = (struct regex **)((char *)copy + pats[k].off);
+				if (*done != *(struct regex *const *)((const char *)e + pats[k].off))
+					regex_free(*done);
+			}
+			return NULL;
+		}
+		*slot = re;
+	}
+	return copy;
+}
+
+void
+run_expect_release(const struct expect *e, const struct expect *used)
+{
+	if (used == NULL || used == e)
+		return;
+	if (used->out_re != e->out_re) regex_free(used->out_re);
+	if (used->err_re != e->err_re) regex_free(used->err_re);
+	if (used->not_out_re != e->not_out_re) regex_free(used->not_out_re);
+	if (used->not_err_re != e->not_err_re) regex_free(used->not_err_re);
+	if (used->body_re != e->body_re) regex_free(used->body_re);
+	if (used->not_body_re != e->not_body_re) regex_free(used->not_body_re);
+	if (used->value_re != e->value_re) regex_free(used->value_re);
 }
 
 /* ---- preflight ---- */

@@ -55,8 +55,12 @@ rollback_run(struct run *run, struct unit *u, struct cancel_token *tok)
 		if (run_action(run, u, u, tok, &spec, &res, &why) == 0) {
 			if (res.status != EXEC_DONE)
 				describe_failure(tok, &res, spec.timeout_ms, &why);
-			else
-				ok = expect_check(&rb->expect, rb->action.kind, &res, &why);
+			else {
+				struct expect copy;
+				const struct expect *ex = run_expect(run, u, &rb->expect, &copy, &why);
+				ok = ex && expect_check(ex, rb->action.kind, &res, &why);
+				run_expect_release(&rb->expect, ex);
+			}
 		}
 		exec_result_release(&res);
 		if (ok || a == attempts)

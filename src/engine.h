@@ -373,5 +373,17 @@ int run_expand(const struct run *run, const struct unit *unit, const struct text
 /* run_expand for a notify hook: event holds ${event.kind}, .phase, .step, .text, .run_id. */
 int run_expand_event(const struct run *run, const struct unit *unit, const struct text *t, bool plan,
     const char *const *event, struct buf *out, char **err);
+/*
+ * The expect e as it applies to unit (may be NULL): a pattern (stdout,
+ * stderr, body, not_*, value.regex) that holds ${...} references gets them
+ * replaced by their values escaped as literal regex text (SPEC §2), and is
+ * compiled again. Returns e itself when no pattern has a reference, else
+ * copy (filled; release with run_expect_release). NULL with why set when a
+ * reference cannot be resolved or the result does not compile.
+ */
+const struct expect *run_expect(const struct run *run, const struct unit *unit, const struct expect *e,
+    struct expect *copy, struct buf *why);
+/* Free the patterns run_expect compiled into used (a no-op when used is e). */
+void run_expect_release(const struct expect *e, const struct expect *used);
 
 #endif

@@ -220,4 +220,32 @@ run_migrate run one.yaml --var dir="$T" --yes
 expect_rc "then a new run starts" 0
 unset MIGRATE_STATE_DIR
 
+# --- 6. a reference inside an expect pattern is literal text -------------
+export MIGRATE_STATE_DIR="$T/pat-state"
+cat > pat.yaml <<'YAML'
+runbook: 1
+name: pat
+vars: {out: "1.5", version: "v1.5 (beta)"}
+phases:
+  - name: p
+    steps:
+      - name: count
+        run: echo "users 1.5"
+        capture: {users: 'users (\S+)'}
+      - name: same
+        run: echo "${out}"
+        expect: {stdout: '^${steps.count.users}$'}
+      - name: version
+        run: echo "running v1.5 (beta) now"
+        expect:
+          stdout: '${version} now'
+          not_stdout: '^${version}$'
+YAML
+run_migrate run pat.yaml
+expect_rc "a pattern with references matches the values as text" 0
+run_migrate run pat.yaml --var out=105
+expect_rc "a regex metachar in the value is literal (1.5 does not match 105)" 1
+expect_in "the failure shows the escaped pattern" "$T/out" 'stdout does not match '"'"'^1\.5$'"'"
+unset MIGRATE_STATE_DIR
+
 finish
