@@ -614,7 +614,7 @@ regex_literal_lookup(void *vctx, const struct interp_ref *ref, struct buf *out, 
 static struct regex *
 expand_pattern(const struct run *run, const struct unit *unit, struct regex *re, const char *what, struct buf *why)
 {
-	struct scope sc = { run, unit, false };
+	struct scope sc = { run, unit, false, NULL };
 	struct buf pat = BUF_INIT;
 	char *e = NULL;
 	struct regex *out;
