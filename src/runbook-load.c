@@ -1420,7 +1420,9 @@ h_value(struct loader *ld, const struct field *f, yaml_node_t *key, yaml_node_t 
 	/* without regex or json: a prometheus probe's first sample (checked with the kind) */
 	if (seen.key[V_REGEX])
 		require_one_group(ld, seen.val[V_REGEX], e->value_re, "the regex of expect.value");
-	if (!e->below.set && !e->above.set && !e->equals.set && !e->at_most.set && !e->at_least.set)
+	/* a bound that is written but wrong is reported at the bound, not as missing */
+	if (!seen.key[V_BELOW] && !seen.key[V_ABOVE] && !seen.key[V_EQUALS] && !seen.key[V_AT_MOST] &&
+	    !seen.key[V_AT_LEAST])
 		err(ld, key, "expect.value needs a bound: below, above, equals, at_most or at_least");
 }
 

@@ -248,4 +248,10 @@ expect_rc "a regex metachar in the value is literal (1.5 does not match 105)" 1
 expect_in "the failure shows the escaped pattern" "$T/out" 'stdout does not match '"'"'^1\.5$'"'"
 unset MIGRATE_STATE_DIR
 
+# --- 14. messages: a wrong-typed bound is reported once, at the bound -----
+run_migrate validate "$SRCDIR/tests/invalid/value-bad-bound.yaml"
+expect_rc "a wrong-typed below: is invalid" 2
+expect_in "the bound is named" "$T/err" "'below' must be a number"
+expect_not_in "no spurious 'needs a bound'" "$T/err" "needs a bound"
+
 finish
