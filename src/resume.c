@@ -8,6 +8,7 @@
 #include "exitcode.h"
 #include "gate.h"
 #include "journal.h"
+#include "secrets.h"
 #include "util.h"
 
 /* Turn a JSON value of the journal's vars back into a runbook value. */
@@ -109,8 +110,12 @@ selection_from_journal(struct resumed *r)
 	r->eo.to = r->sel_to;
 }
 
+/*
+ * The runbook with the journal's vars; a var named in masked_vars with a
+ * secret's name takes that secret's value from sec (read again), when sec.
+ */
 static struct runbook *
-load_with_journal_vars(struct resumed *r, struct opts *o)
+load_with_journal_vars(struct resumed *r, struct opts *o, const struct secrets *sec)
 {
 	struct var_override *ov = NULL;
 	size_t n = 0, cap = 0;
@@ -121,8 +126,17 @@ load_with_journal_vars(struct resumed *r, struct opts *o)
 		json_object_object_foreach(r->rl.vars, key, val) {
 			struct var_override x;
 			memset(&x, 0, sizeof(x));
+			struct json_object *from = NULL;
 			x.name = xstrdup(key);
-			json_to_value(val, &x.value);
+			if (sec && json_object_is_type(r->rl.masked_vars, json_type_object) &&
+			    json_object_object_get_ex(r->rl.masked_vars, key, &from) &&
+			    json_object_is_type(from, json_type_string) &&
+			    secrets_get(sec, json_object_get_string(from)) != NULL) {
+				x.value.type = VAL_STR;
+				x.value.str = xstrdup(secrets_get(sec, json_object_get_string(from)));
+			} else {
+				json_to_value(val, &x.value);
+			}
 			x.origin = "the journal";
 			PUSH(ov, n, cap, x);
 		}
@@ -137,6 +151,80 @@ load_with_journal_vars(struct resumed *r, struct opts *o)
 	free(ov);
 	diags_release(&d);
 	return rb;
+}
+
+static bool
+declares_secret(const struct runbook *rb, const char *name)
+{
+	for (size_t i = 0; i < rb->n_secrets; i++)
+		if (strcmp(rb->secrets[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Each var that held a secret's whole value (masked_vars {var: secret}) gets
+ * it back from that secret, read again (SPEC §4): the runbook is loaded again
+ * with it. Returns 0, or EXIT_CANNOT_START having printed why (names only).
+ */
+static int
+restore_masked_vars(struct resumed *r, struct opts *o)
+{
+	struct secrets sec;
+	struct runbook *rb;
+	char *err = NULL;
+	int rc = 0;
+
+	memset(&sec, 0, sizeof(sec));
+	if (!json_object_is_type(r->rl.masked_vars, json_type_object) || json_object_object_length(r->rl.masked_vars) == 0)
+		return 0;
+	json_object_object_foreach(r->rl.masked_vars, var, from) {
+		const char *name = json_object_is_type(from, json_type_string) ? json_object_get_string(from) : NULL;
+		if (name == NULL) {
+			fprintf(stderr, "migrate: run %s cannot be continued: var '%s' held a secret's value as part of it, "
+			    "which is never journaled;\nmigrate: nothing was run; pass secrets through 'secrets:' "
+			    "(${secrets.NAME} or $MIGRATE_SECRET_NAME), not --var\n", r->rl.run_id, var);
+			return EXIT_CANNOT_START;
+		}
+		if (!declares_secret(r->rb, name)) {
+			fprintf(stderr, "migrate: run %s cannot be continued: var '%s' held the value of secret '%s', "
+			    "which the runbook no longer declares;\nmigrate: nothing was run\n", r->rl.run_id, var, name);
+			return EXIT_CANNOT_START;
+		}
+	}
+	if (secrets_load(r->rb, &sec, &err) < 0) {
+		json_object_object_foreach(r->rl.masked_vars, var1, from1) {
+			fprintf(stderr, "migrate: run %s cannot be continued: var '%s' held the value of secret '%s', "
+			    "which cannot be read again: %s\nmigrate: nothing was run\n", r->rl.run_id, var1,
+			    json_object_get_string(from1), err);
+			break;
+		}
+		free(err);
+		secrets_release(&sec);
+		return EXIT_CANNOT_START;
+	}
+	json_object_object_foreach(r->rl.masked_vars, var2, from2) {
+		const char *v = secrets_get(&sec, json_object_get_string(from2));
+		if (v == NULL || v[0] == '\0') {
+			fprintf(stderr, "migrate: run %s cannot be continued: var '%s' held the value of secret '%s', "
+			    "which is now empty or missing;\nmigrate: nothing was run\n", r->rl.run_id, var2,
+			    json_object_get_string(from2));
+			rc = EXIT_CANNOT_START;
+			break;
+		}
+	}
+	if (rc == 0) {
+		rb = load_with_journal_vars(r, o, &sec);
+		if (rb == NULL) {
+			fprintf(stderr, "migrate: cannot load runbook '%s' of run %s\n", r->rl.file, r->rl.run_id);
+			rc = EXIT_CANNOT_START;
+		} else {
+			runbook_free(r->rb);
+			r->rb = rb;
+		}
+	}
+	secrets_release(&sec);
+	return rc;
 }
 
 int
@@ -171,14 +259,15 @@ resume_load(struct session *s, struct opts *o, enum resume_pick pick, struct res
 	if (r->rl.torn_tail)
 		fprintf(stderr, "migrate: note: the last record of %s was torn (a crash while writing); it was ignored\n",
 		    r->journal_path);
-	if (r->rl.masked_vars && json_object_array_length(r->rl.masked_vars) > 0) {
+	/* an old journal lists the masked vars without the secrets they held */
+	if (json_object_is_type(r->rl.masked_vars, json_type_array) && json_object_array_length(r->rl.masked_vars) > 0) {
 		fprintf(stderr, "migrate: run %s cannot be continued: var '%s' held a secret's value, which is "
 		    "never journaled;\nmigrate: nothing was run; pass secrets through 'secrets:' "
 		    "(${secrets.NAME} or $MIGRATE_SECRET_NAME), not --var\n", r->rl.run_id,
 		    json_object_get_string(json_object_array_get_idx(r->rl.masked_vars, 0)));
 		return EXIT_CANNOT_START;
 	}
-	r->rb = load_with_journal_vars(r, o);
+	r->rb = load_with_journal_vars(r, o, NULL);
 	if (r->rb == NULL) {
 		fprintf(stderr, "migrate: cannot load runbook '%s' of run %s\n", r->rl.file, r->rl.run_id);
 		return EXIT_CANNOT_START;
@@ -198,6 +287,8 @@ resume_load(struct session *s, struct opts *o, enum resume_pick pick, struct res
 		    r->journal_path, r->rl.runbook, r->rl.file, r->rb->name);
 		return EXIT_CANNOT_START;
 	}
+	if ((rc = restore_masked_vars(r, o)) != 0)
+		return rc;
 	selection_from_journal(r);
 	return 0;
 }

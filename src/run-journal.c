@@ -97,21 +97,29 @@ value_json(const struct value *v, const struct secrets *s, bool *masked)
 	return NULL;
 }
 
-/* The runbook's vars for run_start, masked; the names of those that held a secret go to masked_vars. */
+/*
+ * The runbook's vars for run_start, masked. Each var that held a secret is
+ * named in masked_vars with the name of the secret whose whole value it held
+ * (resume reads that secret again to restore it), or null when it held a
+ * secret only in part or inside a list or map (resume refuses such a run).
+ */
 static void
 add_vars(struct json_object *r, const struct run *run)
 {
 	const struct value *vars = &run->rb->vars;
-	struct json_object *o = json_object_new_object(), *names = json_object_new_array();
+	struct json_object *o = json_object_new_object(), *names = json_object_new_object();
 
 	for (size_t i = 0; vars->type == VAL_MAP && i < vars->n; i++) {
+		const struct value *v = &vars->items[i];
 		bool masked = false;
-		json_object_object_add(o, vars->keys[i], value_json(&vars->items[i], &run->secrets, &masked));
-		if (masked)
-			json_object_array_add(names, json_object_new_string(vars->keys[i]));
+		json_object_object_add(o, vars->keys[i], value_json(v, &run->secrets, &masked));
+		if (masked) {
+			const char *from = v->type == VAL_STR && v->str ? secrets_name_of(&run->secrets, v->str) : NULL;
+			json_object_object_add(names, vars->keys[i], jstr(from));
+		}
 	}
 	json_object_object_add(r, "vars", o);
-	if (json_object_array_length(names) > 0)
+	if (json_object_object_length(names) > 0)
 		json_object_object_add(r, "masked_vars", names);
 	else
 		json_object_put(names);

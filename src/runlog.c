@@ -330,7 +330,9 @@ on_run_start(struct replay *rp, struct json_object *rec, const char *ts)
 	if (int_field(rec, "pid", &pid))
 		run->pid = (long)pid;
 	set_obj(&run->vars, rec, "vars", json_type_object);
-	set_obj(&run->masked_vars, rec, "masked_vars", json_type_array);
+	set_obj(&run->masked_vars, rec, "masked_vars", json_type_object);
+	if (run->masked_vars == NULL) /* an old journal: a list of names */
+		set_obj(&run->masked_vars, rec, "masked_vars", json_type_array);
 	set_obj(&run->selection, rec, "selection", json_type_object);
 	set_str(&run->started, ts);
 }

@@ -9,11 +9,14 @@
  * holds a secret value: vars are the non-secret vars, messages and output
  * tails are masked before they are written. A var whose value held a
  * secret's value (--var tok=$TOKEN) is journaled masked and named in
- * masked_vars; resume refuses such a run, as it cannot restore the value.
+ * masked_vars with the NAME of that secret (null when the var held a secret
+ * only in part); resume reads that secret again to restore the var, and
+ * refuses a run whose var it cannot restore (null, or an old journal's list).
  *
  *   run_start     run_id, runbook (name), file (absolute path), sha256,
- *                 vars {name: value as JSON}, masked_vars [names] (only when
- *                 some var held a secret), selection {phases [..], from, to},
+ *                 vars {name: value as JSON}, masked_vars {var: secret
+ *                 name or null} (only when some var held a secret; old
+ *                 journals: [var names]), selection {phases [..], from, to},
  *                 pid, host, user, version, supersedes [run ids] (only
  *                 when started with --new beside unfinished runs)
  *   resume        by ("resume" | "rollback"), forced (bool), pid, host
@@ -184,7 +187,7 @@ struct rl_run {
 	char *run_id, *runbook, *file, *sha256, *host, *user;
 	long pid;                     /* of run_start, or of the latest resume */
 	struct json_object *vars;     /* owned reference, or NULL */
-	struct json_object *masked_vars; /* owned reference (array of names), or NULL */
+	struct json_object *masked_vars; /* owned reference ({var: secret|null}, or an old [var]), or NULL */
 	struct json_object *selection; /* owned reference, or NULL */
 	char *started;                /* run_start's ts */
 	char *ended;                  /* NULL: unfinished */

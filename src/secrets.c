@@ -146,6 +146,15 @@ secrets_get(const struct secrets *s, const char *name)
 	return NULL;
 }
 
+const char *
+secrets_name_of(const struct secrets *s, const char *value)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (strcmp(s->v[i].value, value) == 0)
+			return s->v[i].name;
+	return NULL;
+}
+
 void
 secrets_mask(const struct secrets *s, struct buf *b)
 {

@@ -38,6 +38,8 @@ int secrets_load(const struct runbook *rb, struct secrets *s, char **err);
 void secrets_add(struct secrets *s, const char *name, const char *value);
 void secrets_release(struct secrets *s);
 const char *secrets_get(const struct secrets *s, const char *name);
+/* The name of the first secret whose value is exactly value, or NULL. */
+const char *secrets_name_of(const struct secrets *s, const char *value);
 /*
  * Replace every occurrence of every secret value in b by ***, in each form
  * mask.h lists (literal, percent-encoded, JSON-escaped, shell-quoted,

@@ -194,9 +194,9 @@ for path in sys.argv[1:]:
     recs = [json.loads(l) for l in open(path)]
     start = recs[0]
     assert start["vars"]["copy"] == "***", start["vars"]
-    assert start["masked_vars"] == ["copy"], start
+    assert start["masked_vars"] == {"copy": "tok"}, start
 PY
-then pass "run_start journals the --var holding a secret masked, and names it in masked_vars"
+then pass "run_start journals the --var holding a secret masked, and names it and its secret in masked_vars"
 else fail "run_start vars not masked" "$(head -c 2000 "$T"/state/runs/*.jsonl)"
 fi
 run_migrate status
@@ -233,8 +233,9 @@ for j in "$T"/state/runs/*workdir*.jsonl; do
 	check_sinks "error message in the journal" "$j"
 done
 
-# a run with a --var holding a secret cannot be resumed: the value was never journaled
-cat > gated.yaml <<'YAML'
+# a run with a --var holding a secret's value: the journal names the secret
+# (never the value), and resume/rollback restore the var from it, read again
+cat > gated.yaml <<YAML
 runbook: 1
 name: gated
 vars:
@@ -248,14 +249,64 @@ phases:
   - name: two
     gate: "go on?"
     steps:
-      - {name: b, run: 'echo "${copy}"'}
+      - name: b
+        run: |
+          if [ \${copy|quote} = "\$MIGRATE_SECRET_TOK" ]; then echo same; else echo different; fi > "$T/copy-seen"
 YAML
 run_migrate run gated.yaml --var copy="$TOK"
 expect_rc "stopped at the gate" 4
+gated_journal=$(ls -t "$T"/state/runs/*gated*.jsonl | head -1)
+if python3 - "$gated_journal" <<'PY'
+import json, sys
+start = json.loads(open(sys.argv[1]).readline())
+assert start["vars"]["copy"] == "***", start["vars"]
+assert start["masked_vars"] == {"copy": "tok"}, start
+PY
+then pass "run_start names the secret whose value the var held, in masked_vars"
+else fail "masked_vars does not name the secret" "$(head -c 2000 "$gated_journal")"
+fi
 run_migrate resume --yes
-expect_rc "resume refuses a run whose var held a secret" 6
+expect_rc "resume restores the var from the secret read again and completes" 0
+expect_in "the step saw the secret's value in the var" "$T/copy-seen" "same"
+check_sinks "resume" "$T/out" "$T/err" "$gated_journal"
+run_migrate status
+check_sinks "status after resume" "$T/out" "$T/err"
+run_migrate status --format json
+check_sinks "status --format json after resume" "$T/out"
+
+# the secret is gone when the run is continued: refused, naming var and secret
+rm -f "$T/copy-seen"
+run_migrate run gated.yaml --var copy="$TOK"
+expect_rc "stopped at the gate again" 4
+saved_tok=$TOK
+unset TOK
+run_migrate resume --yes
+expect_rc "resume refuses when the secret is gone" 6
+expect_in "resume names the var and the secret" "$T/err" "var 'copy' held the value of secret 'tok', which cannot be read again"
+run_migrate rollback --yes
+expect_rc "rollback refuses when the secret is gone" 6
+expect_in "rollback names the var and the secret" "$T/err" "var 'copy' held the value of secret 'tok'"
+export TOK=$saved_tok
+if [ -e "$T/copy-seen" ]; then fail "a refused resume ran step b"; else pass "a refused resume ran nothing"; fi
+
+# an old journal lists masked_vars without the secret: refused as before
+gated_journal=$(ls -t "$T"/state/runs/*gated*.jsonl | head -1)
+python3 - "$gated_journal" <<'PY'
+import hashlib, json, sys
+path = sys.argv[1]
+lines = open(path).read().split("\n")
+body = lines[0][:lines[0].rindex(',"sum":"')] + "}"
+rec = json.loads(body)
+rec["masked_vars"] = list(rec["masked_vars"])
+body = json.dumps(rec, separators=(",", ":"))
+lines[0] = body[:-1] + ',"sum":"' + hashlib.sha256(body.encode()).hexdigest()[:16] + '"}'
+open(path, "w").write("\n".join(lines))
+PY
+run_migrate resume --yes
+expect_rc "resume refuses an old journal's masked_vars list" 6
 expect_in "resume says why" "$T/err" "var 'copy' held a secret's value"
 check_sinks "resume refusal" "$T/out" "$T/err"
+if [ -e "$T/copy-seen" ]; then fail "the refused old-journal resume ran step b"; else pass "the refused old-journal resume ran nothing"; fi
 
 # the terminal with -v
 if /usr/bin/python3 -c 'import pty, termios, select' 2>/dev/null; then
