@@ -531,4 +531,47 @@ expect_in "the silent peer times out" "$T/out" "timed out after 1s"
 [ $(($(date +%s) - start)) -lt 10 ] && pass "within the connect timeout" || fail "took $(($(date +%s) - start)) s"
 kill $silent 2>/dev/null
 
+# ---- 25 MB on stdout and 25 MB on stderr at once: the pump never stalls ----
+# Both streams are written concurrently (interleaved on the channel); a pump
+# that blocks on one stream while the other fills its window hangs here. The
+# timeout only detects such a hang. expect checks what is kept of each stream:
+# exactly its last 64 KiB (65527 letters, then the 9-byte end marker).
+cat >big.yaml <<YAML
+runbook: 1
+name: ssh-big
+$(hosts_yaml a)
+phases:
+  - name: p
+    steps:
+      - name: flood
+        on: a
+        timeout: 240s
+        run: |
+          { head -c 25000000 /dev/zero | tr '\\0' a; printf '\\nEND-OUT\\n'; } &
+          { head -c 25000000 /dev/zero | tr '\\0' b; printf '\\nEND-ERR\\n'; } >&2
+          wait
+        expect:
+          stdout: '\\Aa{65527}\\nEND-OUT\\n\\z'
+          stderr: '\\Ab{65527}\\nEND-ERR\\n\\z'
+YAML
+# the same runbook locally (no on:) goes through the local child's pump
+sed '/^        on: a$/d' big.yaml >big-local.yaml
+for k in flood@a:big.yaml flood:big-local.yaml; do
+	run_migrate run "${k#*:}" --state-dir "$T/st-${k%%:*}"
+	expect_rc "25 MB on each stream completes (${k%%:*})" 0
+	run_migrate status --state-dir "$T/st-${k%%:*}" --format json
+	python3 - "$T/out" "${k%%:*}" <<'PY' && pass "journal tail of ${k%%:*} ends with the last stream's bytes" || fail "${k%%:*} journal tail" "$(head -c 600 "$T/out")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+u = [u for u in d["units"] if u["key"] == sys.argv[2]][0]
+t = u["tail"]
+assert u["state"] == "done" and u["exit_code"] == 0, u
+# the merged tail ends with the stream that finished last: its letters, then its marker
+lines = t.split("\n")
+assert lines[-1] == "" and lines[-2] in ("END-OUT", "END-ERR"), t[-200:]
+letter = "a" if lines[-2] == "END-OUT" else "b"
+assert lines[-3].rstrip(" …").strip(letter) == "" and letter in lines[-3], t[-200:]
+PY
+done
+
 finish
