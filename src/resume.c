@@ -353,7 +353,7 @@ int
 resume_restore(struct resumed *r, struct run *run, struct opts *o, bool for_rollback)
 {
 	const struct rl_run *rl = &r->rl;
-	const struct rl_unit **done = xcalloc(rl->n_units + 1, sizeof(*done));
+	const struct rl_unit **done;
 	size_t n_done = 0;
 
 	run->resumed = true;
@@ -375,6 +375,7 @@ resume_restore(struct resumed *r, struct run *run, struct opts *o, bool for_roll
 	for (size_t i = 0; i < rl->n_approvals; i++)
 		gate_add_approval(run, rl->approvals[i].gate, rl->approvals[i].name);
 	/* completed units, in their order of completion, with their captures */
+	done = xcalloc(rl->n_units + 1, sizeof(*done));
 	for (size_t i = 0; i < rl->n_units; i++)
 		if (rl->units[i].state == RLU_DONE && rl->units[i].completed_seq > 0)
 			done[n_done++] = &rl->units[i];
