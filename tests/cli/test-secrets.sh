@@ -289,6 +289,23 @@ expect_in "rollback names the var and the secret" "$T/err" "var 'copy' held the 
 export TOK=$saved_tok
 if [ -e "$T/copy-seen" ]; then fail "a refused resume ran step b"; else pass "a refused resume ran nothing"; fi
 
+# a var holding a secret only as part of its value cannot be restored: refused
+run_migrate run gated.yaml --new --var copy="pre-$TOK"
+expect_rc "stopped at the gate with a var holding part of a secret" 4
+if python3 - "$(ls -t "$T"/state/runs/*gated*.jsonl | head -1)" <<'PY'
+import json, sys
+start = json.loads(open(sys.argv[1]).readline())
+assert start["masked_vars"] == {"copy": None}, start
+PY
+then pass "masked_vars holds null for a var holding a secret in part"
+else fail "masked_vars for a var holding a secret in part" "$(ls -t "$T"/state/runs/*gated*.jsonl | head -1 | xargs head -c 2000)"
+fi
+run_migrate resume --yes
+expect_rc "resume refuses a var holding a secret in part" 6
+expect_in "resume says why" "$T/err" "var 'copy' held a secret's value as part of it"
+check_sinks "resume refusal (part)" "$T/out" "$T/err"
+if [ -e "$T/copy-seen" ]; then fail "the refused resume (part) ran step b"; else pass "the refused resume (part) ran nothing"; fi
+
 # an old journal lists masked_vars without the secret: refused as before
 gated_journal=$(ls -t "$T"/state/runs/*gated*.jsonl | head -1)
 python3 - "$gated_journal" <<'PY'
@@ -304,7 +321,7 @@ open(path, "w").write("\n".join(lines))
 PY
 run_migrate resume --yes
 expect_rc "resume refuses an old journal's masked_vars list" 6
-expect_in "resume says why" "$T/err" "var 'copy' held a secret's value"
+expect_in "resume says why" "$T/err" "var 'copy' held a secret's value, which is never journaled"
 check_sinks "resume refusal" "$T/out" "$T/err"
 if [ -e "$T/copy-seen" ]; then fail "the refused old-journal resume ran step b"; else pass "the refused old-journal resume ran nothing"; fi
 
