@@ -12,6 +12,10 @@
 #   sshd_stop NAME                 stop it (SIGTERM, then SIGKILL)
 #   sshd_known NAME                add its host key to ~/.ssh/known_hosts
 #   sshd_fingerprint NAME          its host key's SHA256 fingerprint
+#   sshd_sudoers                   as root with sudo installed: let $SSH_USER run
+#                                  anything as root without a password (a
+#                                  sudoers drop-in removed when the test exits);
+#                                  returns 1 otherwise
 #
 # The client key is $T/home/.ssh/id_ed25519 (found by migrate by default) and
 # its public half is authorized on every server for $SSH_USER: as root, a
@@ -59,9 +63,18 @@ sshd_stop_all() {
 	local n
 	for n in $SSHD_NAMES; do sshd_stop "$n"; done
 	[ -z "${SSH_AGENT_PID:-}" ] || kill "$SSH_AGENT_PID" 2>/dev/null
+	[ -z "${SSHD_SUDOERS:-}" ] || rm -f "$SSHD_SUDOERS"
 	rm -rf "$T"
 }
 trap sshd_stop_all EXIT
+
+sshd_sudoers() {
+	[ "$(id -u)" -eq 0 ] && [ "$SSH_USER" = migrate-test ] && command -v sudo >/dev/null && [ -d /etc/sudoers.d ] || return 1
+	SSHD_SUDOERS=/etc/sudoers.d/migrate-test-$$
+	echo "migrate-test ALL=(root) NOPASSWD: ALL" >"$SSHD_SUDOERS.tmp"
+	chmod 440 "$SSHD_SUDOERS.tmp"
+	visudo -cq -f "$SSHD_SUDOERS.tmp" && mv "$SSHD_SUDOERS.tmp" "$SSHD_SUDOERS" || { rm -f "$SSHD_SUDOERS.tmp"; return 1; }
+}
 
 # A TCP port nobody listens on now.
 free_port() {

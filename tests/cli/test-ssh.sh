@@ -574,4 +574,34 @@ assert lines[-3].rstrip(" …").strip(letter) == "" and letter in lines[-3], t[-
 PY
 done
 
+# ---- sudo: true runs the remote command as root (sudo -n, a NOPASSWD drop-in) ----
+if sshd_sudoers; then
+	cat >sudo.yaml <<YAML
+runbook: 1
+name: ssh-sudo
+$(hosts_yaml a)
+phases:
+  - name: p
+    steps:
+      - name: plain
+        on: a
+        run: id -u
+        expect: {stdout: '\\A[1-9][0-9]*\\n\\z'}
+      - name: root
+        on: a
+        sudo: true
+        env: {WHO: operator}
+        run: 'echo "uid \$(id -u) for \$WHO"'
+        expect: {stdout: '\\Auid 0 for operator\\n\\z'}
+YAML
+	run_migrate run sudo.yaml --state-dir "$T/st-sudo"
+	expect_rc "sudo: true over SSH" 0
+	rm -f "$SSHD_SUDOERS"
+	run_migrate run sudo.yaml --state-dir "$T/st-sudo"
+	expect_rc "without the sudoers entry sudo -n fails the unit" 1
+	expect_in "the sudo refusal is shown" "$T/out" "a password is required"
+else
+	echo "# sudo over SSH not tested: needs root and sudo (apt-get install sudo)"
+fi
+
 finish
