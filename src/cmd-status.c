@@ -261,16 +261,39 @@ mark(const struct style *st, const char *fancy, const char *plain)
 	return st->tty ? fancy : plain;
 }
 
+/* Set b to u's display name (SPEC §1); its key when the journal lacks the step. */
+static const char *
+name_of(struct buf *b, const struct rl_unit *u)
+{
+	buf_reset(b);
+	if (u->step == NULL)
+		buf_adds(b, u->key);
+	else
+		unit_display_name(b, u->step, u->item, u->host);
+	return buf_str(b);
+}
+
+/* Characters (not bytes) in a UTF-8 string. */
+static int
+chars_of(const char *s)
+{
+	int n = 0;
+
+	for (; *s; s++)
+		n += ((unsigned char)*s & 0xC0) != 0x80;
+	return n;
+}
+
 /* One line per unit, then its details: failure, output tail, rollback, doubt. */
 static void
 unit_lines(struct buf *b, const struct rl_run *r, const char *id, const struct runbook *rb,
     const struct style *st)
 {
-	struct buf cell = BUF_INIT;
+	struct buf cell = BUF_INIT, name = BUF_INIT;
 	int kw = 4, hw = 4;
 
 	for (size_t i = 0; i < r->n_units; i++) {
-		int k = (int)strlen(r->units[i].key), h = (int)strlen(r->units[i].host);
+		int k = chars_of(name_of(&name, &r->units[i])), h = (int)strlen(r->units[i].host);
 		kw = k > kw ? (k < KEY_WIDTH_MAX ? k : KEY_WIDTH_MAX) : kw;
 		hw = h > hw ? (h < HOST_WIDTH_MAX ? h : HOST_WIDTH_MAX) : hw;
 	}
@@ -287,7 +310,9 @@ unit_lines(struct buf *b, const struct rl_run *r, const char *id, const struct r
 		case RLU_FAILED: color = C_RED; m = mark(st, "✗", "FAILED  "); break;
 		case RLU_SKIPPED: m = mark(st, "–", "skipped "); break;
 		}
-		buf_addf(b, "  %s%s%s %-*s  %-*s ", col(st, color), m, col(st, C_RESET), kw, u->key, hw, u->host);
+		name_of(&name, u);
+		buf_addf(b, "  %s%s%s %s%*s  %-*s ", col(st, color), m, col(st, C_RESET), buf_str(&name),
+		    kw > chars_of(buf_str(&name)) ? kw - chars_of(buf_str(&name)) : 0, "", hw, u->host);
 		if (u->attempts > 0)
 			buf_addf(b, " %d attempt%s", u->attempts, u->attempts == 1 ? " " : "s");
 		else
@@ -340,6 +365,7 @@ unit_lines(struct buf *b, const struct rl_run *r, const char *id, const struct r
 		}
 	}
 	buf_release(&cell);
+	buf_release(&name);
 }
 
 static struct json_object *
@@ -362,6 +388,8 @@ unit_json(const struct rl_unit *u, const struct runbook *rb, const char *id)
 	struct buf b = BUF_INIT;
 
 	json_object_object_add(j, "key", jstr(u->key));
+	json_object_object_add(j, "name", jstr(name_of(&b, u)));
+	buf_reset(&b);
 	json_object_object_add(j, "step", jstr(u->step));
 	json_object_object_add(j, "phase", jstr(u->phase));
 	json_object_object_add(j, "item", jstr(u->item));

@@ -13,6 +13,7 @@
 #include "interp.h"
 #include "regex.h"
 #include "rollout.h"
+#include "runlog.h"
 #include "util.h"
 
 struct target {
@@ -150,6 +151,8 @@ add_unit(struct run *run, size_t *cap, const struct step *s, const struct value 
 	if (many_hosts || strcmp(t->name, "local") != 0)
 		buf_addf(&key, "@%s", t->name);
 	u.key = buf_detach(&key);
+	unit_display_name(&key, s->name, u.item, t->name);
+	u.name = buf_detach(&key);
 	PUSH(run->units, run->n_units, *cap, u);
 }
 
@@ -290,6 +293,7 @@ run_free(struct run *run)
 	for (size_t i = 0; i < run->n_units; i++) {
 		struct unit *u = &run->units[i];
 		free(u->key);
+		free(u->name);
 		free(u->item);
 		free(u->host);
 		free(u->address);

@@ -317,7 +317,7 @@ unit_failed(struct output *o, const struct unit *u, int64_t ms, const char *note
 {
 	struct buf b = BUF_INIT;
 
-	line(o, C_RED, mark(o, "✗", "FAILED "), u->key, u->host, ms, note);
+	line(o, C_RED, mark(o, "✗", "FAILED "), u->name, u->host, ms, note);
 	buf_addf(&b, "      %s%s%s\n", col(o, C_RED), msg ? msg : "failed", col(o, C_RESET));
 	if (u->tail.len && o->verbosity <= 0) {
 		buf_addf(&b, "      last output:\n");
@@ -435,11 +435,11 @@ output_on_event(void *ctx, const struct event *ev)
 			break;
 		free(o->live_name);
 		free(o->live_target);
-		o->live_name = xstrdup(u->key);
+		o->live_name = xstrdup(u->name);
 		o->live_target = xstrdup(u->host);
 		o->live_since = now_ms();
 		if (!o->tty && o->verbosity > 0)
-			line(o, C_CYAN, "start  ", u->key, u->host, -1, NULL);
+			line(o, C_CYAN, "start  ", u->name, u->host, -1, NULL);
 		draw_live(o);
 		break;
 	case EV_UNIT_OUTPUT:
@@ -477,7 +477,7 @@ output_on_event(void *ctx, const struct event *ev)
 			struct buf note = BUF_INIT;
 			buf_addf(&note, "attempt %d failed: %s; retrying in ", u->attempts, ev->message);
 			duration_format(&note, ev->delay_ms);
-			line(o, C_YELLOW, mark(o, "↻", "RETRY  "), u->key, u->host, -1, buf_str(&note));
+			line(o, C_YELLOW, mark(o, "↻", "RETRY  "), u->name, u->host, -1, buf_str(&note));
 			buf_release(&note);
 			draw_live(o);
 		}
@@ -499,7 +499,7 @@ output_on_event(void *ctx, const struct event *ev)
 				snprintf(note + strlen(note), sizeof(note) - strlen(note), "%sHTTP %d", note[0] ? "; " : "",
 				    u->result->status);
 			if (!quiet)
-				line(o, C_GREEN, mark(o, "✓", "ok     "), u->key, u->host, u->duration_ms, note);
+				line(o, C_GREEN, mark(o, "✓", "ok     "), u->name, u->host, u->duration_ms, note);
 		} else {
 			o->n_failed++;
 			unit_failed(o, u, u->duration_ms, NULL, u->message);
@@ -528,7 +528,7 @@ output_on_event(void *ctx, const struct event *ev)
 	case EV_ROLLBACK_START:
 		free(o->live_name);
 		free(o->live_target);
-		o->live_name = xasprintf("↶ %s", u->key);
+		o->live_name = xasprintf("↶ %s", u->name);
 		o->live_target = xstrdup(u->host);
 		o->live_since = now_ms();
 		draw_live(o);
@@ -539,17 +539,17 @@ output_on_event(void *ctx, const struct event *ev)
 		if (u->rb_state == RB_DONE) {
 			o->n_rolled_back++;
 			if (!quiet)
-				line(o, C_GREEN, mark(o, "↶", "UNDONE "), u->key, u->host, u->rb_duration_ms, "rolled back");
+				line(o, C_GREEN, mark(o, "↶", "UNDONE "), u->name, u->host, u->rb_duration_ms, "rolled back");
 		} else if (u->rb_state == RB_NO_ACTION) {
 			o->n_no_rollback++;
 			if (!quiet)
-				line(o, C_DIM, mark(o, "–", "KEPT   "), u->key, u->host, -1, "no rollback");
+				line(o, C_DIM, mark(o, "–", "KEPT   "), u->name, u->host, -1, "no rollback");
 		} else if (u->rb_state == RB_FAILED) {
 			unit_failed(o, u, u->rb_duration_ms, "rollback failed", ev->message);
 		}
 		break;
 	case EV_IN_DOUBT:
-		line(o, C_YELLOW, mark(o, "?", "INDOUBT"), u->key, u->host, -1, ev->message);
+		line(o, C_YELLOW, mark(o, "?", "INDOUBT"), u->name, u->host, -1, ev->message);
 		break;
 	case EV_RUN_END:
 		run_summary(o, ev);

@@ -298,7 +298,7 @@ junit_case_open(struct buf *out, const struct run *run, const char *suite,
 
 	buf_adds(out, "    <testcase");
 	xml_attr(out, run, "classname", classname);
-	xml_attr(out, run, "name", u->key);
+	xml_attr(out, run, "name", u->name);
 	xml_seconds(out, "time", ms);
 	free(classname);
 }
@@ -531,6 +531,7 @@ json_unit(const struct run *run, const struct unit *u)
 	struct json_object *rb = json_object_new_object();
 
 	json_object_object_add(o, "unit", json_str(run, u->key));
+	json_object_object_add(o, "name", json_str(run, u->name));
 	json_object_object_add(o, "step", json_str(run, u->step->name));
 	json_object_object_add(o, "item", json_str(run, u->item));
 	json_object_object_add(o, "host", json_str(run, u->host));

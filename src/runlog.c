@@ -776,3 +776,31 @@ rl_rb_state_name(enum rl_rb_state s)
 	}
 	return "unknown";
 }
+
+void
+unit_display_name(struct buf *b, const char *step, const char *item, const char *host)
+{
+	buf_adds(b, step);
+	if (item != NULL) {
+		size_t n = 0, cut = 0, i;
+
+		/* count characters (UTF-8 lead bytes); cut after the 23rd */
+		for (i = 0; item[i] != '\0'; i++) {
+			if (((unsigned char)item[i] & 0xC0) == 0x80)
+				continue;
+			if (n == UNIT_NAME_ITEM_MAX - 1)
+				cut = i;
+			n++;
+		}
+		buf_addc(b, '[');
+		if (n > UNIT_NAME_ITEM_MAX) {
+			buf_add(b, item, cut);
+			buf_adds(b, "…");
+		} else {
+			buf_adds(b, item);
+		}
+		buf_addc(b, ']');
+	}
+	if (host != NULL && strcmp(host, "local") != 0)
+		buf_addf(b, "@%s", host);
+}

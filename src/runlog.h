@@ -137,6 +137,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct buf;
+
 struct json_object;
 
 enum rl_unit_state {
@@ -229,5 +231,16 @@ const struct rl_unit *runlog_unit(const struct rl_run *r, const char *key);
 const char *rl_unit_state_name(enum rl_unit_state s);
 /* "none", "in_doubt", "done", "failed", "no_rollback" (static). */
 const char *rl_rb_state_name(enum rl_rb_state s);
+
+/* The width an item takes in a unit's display name, in characters. */
+#define UNIT_NAME_ITEM_MAX 24
+
+/*
+ * Append a unit's display name (SPEC §1) to b: STEP, then [ITEM] when item is
+ * not NULL (cut to UNIT_NAME_ITEM_MAX characters: the first 23 and "…"), then
+ * @HOST when host is not "local". Unlike the index key, names may repeat
+ * (two items with the same value).
+ */
+void unit_display_name(struct buf *b, const char *step, const char *item, const char *host);
 
 #endif

@@ -59,12 +59,12 @@ expect_in "status names the runbook and file" "$T/out" "demo (/srv/demo.yaml)"
 expect_in "status shows the outcome" "$T/out" "succeeded (exit 0)"
 expect_in "status shows the duration" "$T/out" "1.6s"
 expect_in "status lists a unit with attempts, duration, exit code" "$T/out" "1 attempt   1.5s     exit 0"
-expect_in "status lists a for: unit" "$T/out" "shift[0]"
+expect_in "status lists a for: unit by its value" "$T/out" "shift[10]"
 expect_in "status says nothing is left to do" "$T/out" "next: nothing to do: the run succeeded"
 run_migrate status $OK --state-dir "$S" --format json
 expect_rc "status --format json" 0
 json_check "status json is the run" 'd["run_id"] == "'$OK'" and d["outcome"] == "succeeded" and d["exit_code"] == 0 and d["finished"]'
-json_check "status json has the units" '[u["key"] for u in d["units"]] == ["create", "shift[0]"]'
+json_check "status json has the units" '[u["key"] for u in d["units"]] == ["create", "shift[0]"] and d["units"][1]["name"] == "shift[10]"'
 json_check "status json has unit fields" 'd["units"][0]["captures"] == {"keys": "3"} and d["units"][0]["completed_seq"] == 1 and d["units"][1]["item"] == "10" and d["units"][0]["rollback_state"] == "none"'
 json_check "status json says what next" 'd["next"]["action"] == "none"'
 
