@@ -19,6 +19,7 @@ enum hostkey_verdict {
 	HOSTKEY_ADDED,      /* was unknown, recorded (accept_new) */
 	HOSTKEY_UNKNOWN,
 	HOSTKEY_CHANGED,
+	HOSTKEY_REVOKED,    /* marked @revoked in the file: refused like a changed key */
 	HOSTKEY_ERROR,      /* the key or the file could not be read or written */
 };
 

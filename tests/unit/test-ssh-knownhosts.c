@@ -325,6 +325,30 @@ START_TEST(test_unknown_added_new_file)
 }
 END_TEST
 
+/* a key marked @revoked is refused, even with accept_new, and not appended */
+START_TEST(test_revoked)
+{
+	struct buf t = BUF_INIT, after = BUF_INIT;
+	char *err;
+
+	buf_addf(&t, "@revoked * %s\n", buf_str(&hostpub));
+	write_kh(t.data, 0600);
+	ck_assert_int_eq(verify(2222, true, &err), HOSTKEY_REVOKED);
+	ck_assert_msg(err && strstr(err, "@revoked") && strstr(err, host_fp), "%s", err ? err : "?");
+	free(err);
+	read_text(kh, &after);
+	ck_assert_str_eq(after.data, t.data);
+	/* another key revoked: this one is still only unknown */
+	buf_reset(&t);
+	buf_addf(&t, "@revoked * %s\n", buf_str(&otherpub));
+	write_kh(t.data, 0600);
+	ck_assert_int_eq(verify(2222, false, &err), HOSTKEY_UNKNOWN);
+	free(err);
+	buf_release(&t);
+	buf_release(&after);
+}
+END_TEST
+
 static Suite *
 ssh_knownhosts_suite(void)
 {
@@ -340,6 +364,7 @@ ssh_knownhosts_suite(void)
 	tcase_add_test(tc, test_unknown_refused);
 	tcase_add_test(tc, test_unknown_added_keeps_mode);
 	tcase_add_test(tc, test_unknown_added_new_file);
+	tcase_add_test(tc, test_revoked);
 	suite_add_tcase(s, tc);
 	return s;
 }
