@@ -141,6 +141,9 @@ jaction(const struct run *run, const struct unit *u, const struct action *a, con
 		break;
 	case ACT_PROBE:
 		json_object_object_add(o, "probe", jstr(a->probe_name ? a->probe_name : "(inline)"));
+		if (a->probe)   /* a run probe without on: follows the unit, as in probe_run_event */
+			json_object_object_add(o, "probe_on", jstr(a->probe->action.kind != ACT_RUN ? "local"
+			    : a->probe->on ? a->probe->on : u ? u->host : "local"));
 		if (a->probe) {
 			json_object_object_add(o, "probe_action", jaction(run, u, &a->probe->action, &a->probe->expect));
 			json_object_object_add(o, "probe_retry", jretry(&a->probe->retry));
@@ -161,6 +164,50 @@ jrefs(const struct probe_ref *refs, size_t n)
 
 	for (size_t i = 0; i < n; i++)
 		json_object_array_add(a, jstr(refs[i].name));
+	return a;
+}
+
+/* Does unit u run under sudo: the step's sudo:, else its host's (a member of
+ * an addresses: group has the group's fields), as the engine resolves it. */
+static bool
+unit_sudo(const struct run *run, const struct unit *u)
+{
+	const struct host *h;
+
+	if (u->step->sudo >= 0)
+		return u->step->sudo == 1;
+	if (strcmp(u->host, "local") == 0)
+		return false;
+	h = runbook_host(run->rb, u->host);
+	if (h == NULL || h->n_addresses > 0 || h->n_members > 0)
+		h = u->step->on ? runbook_host(run->rb, u->step->on) : NULL;
+	return h && h->n_members == 0 && h->sudo == 1;
+}
+
+/* Where an after or check probe runs (SPEC §2): its on:, the unit's host, or here. */
+static const char *
+probe_where(const struct probe *p)
+{
+	if (p->action.kind != ACT_RUN)
+		return "local";   /* http, tcp, prometheus: always from this machine */
+	return p->on ? p->on : "the unit's host";
+}
+
+/* A step's after probes: where each runs and how often (SPEC §3). */
+static struct json_object *
+jafter(const struct step *s)
+{
+	struct json_object *a = json_object_new_array();
+
+	for (size_t i = 0; i < s->n_after; i++) {
+		const struct probe *p = s->after[i].probe;
+		struct json_object *o = json_object_new_object();
+		bool here = p->action.kind == ACT_RUN && p->on == NULL;
+		json_object_object_add(o, "name", jstr(s->after[i].name));
+		json_object_object_add(o, "on", jstr(probe_where(p)));
+		json_object_object_add(o, "in_batch", jstr(here ? "per host" : "per batch"));
+		json_object_array_add(a, o);
+	}
 	return a;
 }
 
@@ -354,8 +401,10 @@ jstep(const struct run *run, const struct step *s, const struct unit *first)
 			json_object_object_add(c, s->captures[i].name, jstr(regex_pattern(s->captures[i].re)));
 		json_object_object_add(o, "capture", c);
 	}
-	if (s->n_after)
+	if (s->n_after) {
 		json_object_object_add(o, "after", jrefs(s->after, s->n_after));
+		json_object_object_add(o, "after_probes", jafter(s));
+	}
 	if (s->pause_ms)
 		json_object_object_add(o, "pause", jdur(s->pause_ms));
 	if (s->batch.set) {
@@ -363,12 +412,19 @@ jstep(const struct run *run, const struct step *s, const struct unit *first)
 		snprintf(b, sizeof(b), "%d%s", s->batch.n, s->batch.percent ? "%" : "");
 		json_object_object_add(o, "batch", jstr(b));
 	}
+	if (s->max_fail.set) {
+		char b[32];
+		snprintf(b, sizeof(b), "%d%s", s->max_fail.n, s->max_fail.percent ? "%" : "");
+		json_object_object_add(o, "max_fail", jstr(b));
+	}
 	if (s->idempotent)
 		json_object_object_add(o, "idempotent", json_object_new_boolean(1));
-	if (s->check.probe)
+	if (s->check.probe) {
 		json_object_object_add(o, "check", jstr(s->check.name ? s->check.name : "(inline)"));
-	if (s->sudo == 1)
-		json_object_object_add(o, "sudo", json_object_new_boolean(1));
+		json_object_object_add(o, "check_on", jstr(probe_where(s->check.probe)));
+	}
+	if (s->sudo >= 0)
+		json_object_object_add(o, "sudo", json_object_new_boolean(s->sudo == 1));
 	if (s->rollback) {
 		struct json_object *r = jaction(run, first, &s->rollback->action, &s->rollback->expect);
 		json_object_object_add(r, "when", jstr(s->rollback->when == WHEN_ALWAYS ? "always" : "completed"));
@@ -393,6 +449,7 @@ junit(const struct run *run, const struct unwind_index *ix, const struct unit *u
 	json_object_object_add(ju, "host", jstr(u->host));
 	if (strcmp(u->host, u->address) != 0)
 		json_object_object_add(ju, "address", jstr(u->address));
+	json_object_object_add(ju, "sudo", json_object_new_boolean(unit_sudo(run, u)));
 	if (u->item)
 		json_object_object_add(ju, "item", jstr(u->item));
 	/* values written ${item...}: resolved for this unit */
@@ -783,7 +840,7 @@ render_action(struct json_object *a, const char *indent, struct buf *out)
 		buf_addf(out, "%sgate: \"%s\"\n", indent, gs(a, "question"));
 		render_gate_cfg(a, ind2.data, out);
 	} else if (strcmp(kind, "probe") == 0) {
-		buf_addf(out, "%sprobe %s\n", indent, gs(a, "probe"));
+		buf_addf(out, "%sprobe %s (runs on %s)\n", indent, gs(a, "probe"), gs(a, "probe_on"));
 		if (go(a, "probe_action"))
 			render_action(go(a, "probe_action"), ind2.data, out);
 	}
@@ -841,9 +898,11 @@ render_unwind(const struct run *run, const struct unwind_index *ix, const struct
 
 /* The step's header line and description. */
 static void
-render_step_head(const struct step *s, const char *B, const char *R, const char *D, struct buf *out)
+render_step_head(const struct step *s, bool sudo, const char *B, const char *R, const char *D, struct buf *out)
 {
 	buf_addf(out, "  %sstep %s%s", B, s->name, R);
+	if (sudo)
+		buf_adds(out, "  under sudo");
 	if (s->action.kind != ACT_PAUSE && s->action.kind != ACT_GATE) {
 		buf_addf(out, "  on %s, timeout ", s->on ? s->on : "local");
 		duration_format_exact(out, s->timeout_ms);
@@ -878,20 +937,36 @@ render_unit_values(const struct step *s, const struct unit *u, const char *ind, 
 	}
 }
 
-/* What follows a step's units: captures, probes after, pause, rollback notes. */
+/*
+ * What follows a step's units: batches, captures, probes after (where each
+ * runs; on several hosts, per host or per batch), check, pause, rollback notes.
+ */
 static void
-render_step_tail(const struct step *s, const char *D, const char *R, struct buf *out)
+render_step_tail(const struct step *s, bool hosts, const char *D, const char *R, struct buf *out)
 {
 	enum action_kind k = s->action.kind;
 
+	if (s->batch.set)
+		buf_addf(out, "    in batches of %d%s of the hosts\n", s->batch.n, s->batch.percent ? "%" : "");
+	if (s->max_fail.set)
+		buf_addf(out, "    max_fail: %d%s (hosts that may fail before the step fails)\n", s->max_fail.n,
+		    s->max_fail.percent ? "%" : "");
 	for (size_t i = 0; i < s->n_captures; i++)
 		buf_addf(out, "    capture %s from /%s/\n", s->captures[i].name, regex_pattern(s->captures[i].re));
 	if (s->n_after) {
-		buf_adds(out, "    after each unit, probes: ");
-		for (size_t i = 0; i < s->n_after; i++)
-			buf_addf(out, "%s%s", i ? ", " : "", s->after[i].name);
+		buf_addf(out, "    after each %s, probes: ", hosts ? "batch" : "unit");
+		for (size_t i = 0; i < s->n_after; i++) {
+			const struct probe *p = s->after[i].probe;
+			bool here = p->action.kind == ACT_RUN && p->on == NULL;
+			buf_addf(out, "%s%s (on %s%s)", i ? ", " : "", s->after[i].name, probe_where(p),
+			    !hosts ? "" : here ? ", once per host of the batch" : ", once per batch");
+		}
 		buf_addc(out, '\n');
 	}
+	if (s->check.probe)
+		buf_addf(out, "    check (settles an in-doubt unit on resume): probe %s (on %s)\n",
+		    s->check.name ? s->check.name : "(inline)",
+		    probe_where(s->check.probe));
 	if (s->pause_ms) {
 		buf_adds(out, "    then pause ");
 		duration_format_exact(out, s->pause_ms);
@@ -972,12 +1047,15 @@ plan_write_text(const struct run *run, bool color, plan_write_fn write, void *ct
 		for (size_t i = 0; i < ph->n_steps; i++) {
 			const struct step *s = &ph->steps[i];
 			size_t f = ix.step_first[s->index], n = ix.step_units[s->index], nsel = 0;
+			bool hosts = false;
 
 			if (!ix.step_sel[s->index])
 				continue;
-			for (size_t k = f; k < f + n; k++)
+			for (size_t k = f; k < f + n; k++) {
 				nsel += run->units[k].selected;
-			render_step_head(s, B, R, D, &o.b);
+				hosts |= strcmp(run->units[k].host, run->units[f].host) != 0;
+			}
+			render_step_head(s, unit_sudo(run, &run->units[f]), B, R, D, &o.b);
 			for (size_t k = f; k < f + n; k++) {
 				const struct unit *un = &run->units[k];
 				const char *ind = nsel > 1 ? "      " : "    ";
@@ -1003,7 +1081,7 @@ plan_write_text(const struct run *run, bool color, plan_write_fn write, void *ct
 				render_unwind(run, &ix, un, k, true, ind, &o.b);
 				out_flush(&o, false);
 			}
-			render_step_tail(s, D, R, &o.b);
+			render_step_tail(s, hosts, D, R, &o.b);
 		}
 		if (go(jp, "verify")) {
 			buf_adds(&o.b, "  verify: ");

@@ -123,4 +123,65 @@ assert last == {"self": False, "start": 1, "count": 9999}, last
 PY
 then pass "a 10,000-step json plan has one full unwind list"; else fail "10,000-step json plan"; fi
 
+# A group step: sudo (the step's or its host's), batch, max_fail, and where
+# each after/check probe runs and how often (SPEC §2, §3). plan connects to
+# nothing, so the group's addresses are never reached.
+cat > group.yaml <<'YAML'
+runbook: 1
+name: grouped
+hosts:
+  web: {addresses: [127.0.0.1, 127.0.0.2, 127.0.0.3], user: nobody}
+  db: {addresses: [127.0.0.4, 127.0.0.5], user: nobody, sudo: true}
+probes:
+  app-up: {run: 'test -e /run/app.pid'}
+  health: {http: {url: 'http://127.0.0.1:9/health'}}
+  from-here: {run: 'true', on: local}
+phases:
+  - name: deploy
+    steps:
+      - name: restart
+        on: web
+        sudo: true
+        batch: 1
+        max_fail: 1
+        run: systemctl restart app
+        after: [app-up, health, from-here]
+        check: app-up
+      - name: status
+        on: db
+        run: systemctl status db
+      - name: note
+        run: echo done
+YAML
+run_migrate plan group.yaml
+expect_rc "plan of a group step" 0
+expect_in "plan shows the step's sudo" "$T/out" "step restart  under sudo  on web"
+expect_in "plan shows the host's sudo" "$T/out" "step status  under sudo  on db"
+expect_in "plan shows no sudo for a local step" "$T/out" "step note  on local"
+expect_in "plan shows the batch" "$T/out" "in batches of 1 of the hosts"
+expect_in "plan shows max_fail" "$T/out" "max_fail: 1 (hosts that may fail"
+expect_in "plan shows an after probe per host of the batch" "$T/out" \
+    "after each batch, probes: app-up (on the unit's host, once per host of the batch)"
+expect_in "plan shows an http after probe once per batch, from here" "$T/out" "health (on local, once per batch)"
+expect_in "plan shows an after probe with on: once per batch" "$T/out" "from-here (on local, once per batch)"
+expect_in "plan shows where the check probe runs" "$T/out" "probe app-up (on the unit's host)"
+run_migrate plan group.yaml --format json
+expect_rc "json plan of a group step" 0
+if python3 - "$T/out" <<'PY'
+import json, sys
+steps = json.load(open(sys.argv[1]))["phases"][0]["steps"]
+r, st, note = steps
+assert r["sudo"] is True and r["batch"] == "1" and r["max_fail"] == "1", r
+assert r["after_probes"] == [
+    {"name": "app-up", "on": "the unit's host", "in_batch": "per host"},
+    {"name": "health", "on": "local", "in_batch": "per batch"},
+    {"name": "from-here", "on": "local", "in_batch": "per batch"}], r["after_probes"]
+assert r["check"] == "app-up" and r["check_on"] == "the unit's host", r
+assert [u["host"] for u in r["units"]] == ["127.0.0.1", "127.0.0.2", "127.0.0.3"], r["units"]
+assert all(u["sudo"] is True for u in r["units"]), r["units"]
+assert "sudo" not in st and all(u["sudo"] is True for u in st["units"]), st
+assert all(u["sudo"] is False for u in note["units"]), note
+PY
+then pass "json plan shows sudo, batch, max_fail and where each probe runs"; else fail "json plan of a group step" "$(head -c 3000 "$T/out")"; fi
+
 finish
