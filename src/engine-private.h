@@ -76,6 +76,15 @@ int run_action(struct run *run, const struct unit *u, struct unit *out_unit, str
 void describe_failure(const struct cancel_token *tok, const struct exec_result *res, int64_t timeout_ms,
     struct buf *why);
 
+/* ---- engine-target.c ---- */
+/*
+ * When on names a group: its members' targets (*out, the caller frees the
+ * array) and how many; 0 (and NULL) for anything else.
+ */
+size_t run_group_targets(struct run *run, const char *on, const struct exec_target ***out);
+/* Append why a member t of a group failed, naming t unless why already does. */
+void member_why(struct buf *out, const struct exec_target *t, const struct buf *why);
+
 /* ---- engine-probe.c ---- */
 /*
  * Evaluate a probe (with its own retries) in unit u's scope, stopped by

@@ -11,14 +11,16 @@
 #include "util.h"
 
 /*
- * Evaluate a probe (with its own retries) in unit u's scope. Returns the
- * verdict of the last attempt, with why when it did not pass, and the
- * result as a new sample in *sample (owned by the caller) when asked.
- * The output goes nowhere but why.
+ * Evaluate a probe (with its own retries) on target (NULL: where SPEC §2
+ * places it for unit u), in u's scope. Returns the verdict of the last
+ * attempt, with why when it did not pass, and the result as a new sample
+ * in *sample (owned by the caller) when asked. The output goes nowhere
+ * but why.
  */
-enum verdict
-probe_eval(struct run *run, const struct probe *p, const struct unit *u, struct cancel_token *tok,
-    const char *name, const char *context, struct probe_sample **sample, struct buf *why)
+static enum verdict
+probe_eval_at(struct run *run, const struct probe *p, const struct exec_target *target, const struct unit *u,
+    struct cancel_token *tok, const char *name, const char *context, struct probe_sample **sample,
+    struct buf *why)
 {
 	struct action_spec spec;
 	int attempts = p->retry.attempts > 0 ? p->retry.attempts : 1;
@@ -36,7 +38,9 @@ probe_eval(struct run *run, const struct probe *p, const struct unit *u, struct 
 	 * Where it runs (SPEC §2): its own on:; without one a run probe follows
 	 * the unit (after, check, a probe step's host), anything else is local.
 	 */
-	if (p->on)
+	if (target)
+		spec.target = target;
+	else if (p->on)
 		spec.target = run_target(run, p->on);
 	else if (u == NULL || p->action.kind != ACT_RUN)
 		spec.target = &exec_target_local;
@@ -74,6 +78,129 @@ probe_eval(struct run *run, const struct probe *p, const struct unit *u, struct 
 		buf_release(&bounds);
 	}
 	observed_release(&obs);
+	return v;
+}
+
+/* ---- a probe on a group: every member, in parallel, one verdict ---- */
+
+struct group_eval {
+	struct run *run;
+	const struct probe *p;
+	const struct unit *u;
+	struct cancel_token *tok;
+	const char *name, *context;
+	const struct exec_target **members;
+	enum verdict *v;
+	struct probe_sample **samples;
+	struct buf *why;
+	size_t n, next;
+	pthread_mutex_t lock;
+};
+
+static void *
+group_eval_main(void *arg)
+{
+	struct group_eval *g = arg;
+
+	for (;;) {
+		size_t i;
+		pthread_mutex_lock(&g->lock);
+		i = g->next < g->n ? g->next++ : g->n;
+		pthread_mutex_unlock(&g->lock);
+		if (i >= g->n)
+			return NULL;
+		g->v[i] = probe_eval_at(g->run, g->p, g->members[i], g->u, g->tok,
+		    g->name, g->context, &g->samples[i], &g->why[i]);
+	}
+}
+
+/*
+ * Probe p with on: a group runs on every member (at most --forks at once,
+ * on threads of its own: it emits no events). One verdict: it fails when
+ * any member fails, holds when none failed but one had no data, and
+ * passes when all passed. The sample is the first failing member's (else
+ * the last member's), its message naming each member that did not pass.
+ */
+static enum verdict
+probe_eval_group(struct run *run, const struct probe *p, const struct exec_target **members, size_t n,
+    const struct unit *u, struct cancel_token *tok, const char *name, const char *context,
+    struct probe_sample **sample, struct buf *why)
+{
+	struct group_eval g;
+	size_t want, started = 0, pick;
+	pthread_t *threads;
+	enum verdict v = VERDICT_PASS;
+
+	memset(&g, 0, sizeof(g));
+	g.run = run;
+	g.p = p;
+	g.u = u;
+	g.tok = tok;
+	g.name = name;
+	g.context = context;
+	g.members = members;
+	g.n = n;
+	g.v = xcalloc(g.n, sizeof(*g.v));
+	g.samples = xcalloc(g.n, sizeof(*g.samples));
+	g.why = xcalloc(g.n, sizeof(*g.why));
+	pthread_mutex_init(&g.lock, NULL);
+	want = run->opts && run->opts->forks > 0 ? (size_t)run->opts->forks : 1;
+	if (want > g.n)
+		want = g.n;
+	threads = xcalloc(want ? want : 1, sizeof(*threads));
+	for (; started < want; started++)
+		if (engine_thread_start(&threads[started], group_eval_main, &g) != 0)
+			break;
+	if (started == 0)
+		group_eval_main(&g);
+	for (size_t i = 0; i < started; i++)
+		pthread_join(threads[i], NULL);
+	pthread_mutex_destroy(&g.lock);
+
+	buf_reset(why);
+	pick = g.n ? g.n - 1 : 0;
+	for (size_t i = 0; i < g.n; i++) {
+		if (g.v[i] == VERDICT_PASS)
+			continue;
+		/* the first failing member, else the first without data */
+		if (v == VERDICT_PASS || (g.v[i] == VERDICT_FAIL && v != VERDICT_FAIL)) {
+			v = g.v[i];
+			pick = i;
+		}
+		buf_adds(why, why->len ? "; " : "");
+		member_why(why, g.members[i], &g.why[i]);
+	}
+	for (size_t i = 0; i < g.n; i++) {
+		if (sample && i == pick) {
+			*sample = g.samples[i];
+			if (why->len) {
+				char *m = secrets_masked(&run->secrets, buf_str(why));
+				free((*sample)->message);
+				(*sample)->message = m;
+			}
+		} else if (g.samples[i])
+			probe_sample_free(g.samples[i]);
+		buf_release(&g.why[i]);
+	}
+	free(threads);
+	free(g.v);
+	free(g.samples);
+	free(g.why);
+	return v;
+}
+
+enum verdict
+probe_eval(struct run *run, const struct probe *p, const struct unit *u, struct cancel_token *tok,
+    const char *name, const char *context, struct probe_sample **sample, struct buf *why)
+{
+	const struct exec_target **members;
+	size_t n = run_group_targets(run, p->on, &members);
+	enum verdict v;
+
+	if (n == 0)
+		return probe_eval_at(run, p, NULL, u, tok, name, context, sample, why);
+	v = probe_eval_group(run, p, members, n, u, tok, name, context, sample, why);
+	free(members);
 	return v;
 }
 

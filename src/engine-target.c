@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine.h"
+#include "engine-private.h"
 #include "ssh-config.h"
 #include "util.h"
 
@@ -105,6 +105,12 @@ target_add(struct run *run, const char *name, const char *address, const struct 
 
 	if (t)
 		return t;
+	if (run->n_targets == run->cap_targets) {
+		/* only a ProxyJump chain of ~/.ssh/config names outside hosts: can get here */
+		if (*err == NULL)
+			*err = xasprintf("host '%s': too many hosts reached through ProxyJump", name);
+		return NULL;
+	}
 	t = &run->targets[run->n_targets++];
 	memset(t, 0, sizeof(*t));
 	t->name = xstrdup(name);
@@ -154,7 +160,7 @@ targets_free(struct run *run)
 	}
 	free(run->targets);
 	run->targets = NULL;
-	run->n_targets = 0;
+	run->n_targets = run->cap_targets = 0;
 	for (size_t i = 0; i < run->n_units; i++)
 		run->units[i].target = NULL;
 }
@@ -166,8 +172,13 @@ run_resolve_targets(struct run *run, char **err)
 
 	*err = NULL;
 	targets_free(run);
-	/* units' hosts, plus every host by name (probes' and rollbacks' on:, via) */
-	run->targets = xcalloc(run->n_units + 2 * rb->n_hosts + 1, sizeof(*run->targets));
+	size_t members = 0;
+
+	for (size_t i = 0; i < rb->n_hosts; i++)
+		members += rb->hosts[i].n_addresses + rb->hosts[i].n_members;
+	/* units' hosts, plus every host by name (probes' and rollbacks' on:, via) and group member */
+	run->cap_targets = 2 * (run->n_units + rb->n_hosts + members) + 16;
+	run->targets = xcalloc(run->cap_targets, sizeof(*run->targets));
 	for (size_t i = 0; i < run->n_units && *err == NULL; i++) {
 		struct unit *u = &run->units[i];
 		const struct host *h;
@@ -188,6 +199,16 @@ run_resolve_targets(struct run *run, char **err)
 		if (h->address.s)
 			target_add(run, h->name, h->address.s, h, 0, err);
 	}
+	/* the members of groups a probe's or a rollback's on: names, as units name them */
+	for (size_t i = 0; i < rb->n_hosts && *err == NULL; i++) {
+		const struct host *h = &rb->hosts[i];
+		for (size_t j = 0; j < h->n_addresses && *err == NULL; j++)
+			target_add(run, h->addresses[j].s, h->addresses[j].s, h, 0, err);
+		for (size_t j = 0; j < h->n_members && *err == NULL; j++) {
+			const struct host *m = runbook_host(rb, h->members[j]);
+			target_add(run, h->members[j], m && m->address.s ? m->address.s : h->members[j], m, 0, err);
+		}
+	}
 	return *err ? -1 : 0;
 }
 
@@ -200,4 +221,32 @@ run_target(struct run *run, const char *name)
 		return &exec_target_local;
 	t = target_find(run, name);
 	return t ? t : &exec_target_local;
+}
+
+size_t
+run_group_targets(struct run *run, const char *on, const struct exec_target ***out)
+{
+	const struct host *h = on ? runbook_host(run->rb, on) : NULL;
+	size_t n;
+
+	*out = NULL;
+	if (h == NULL || (h->n_addresses == 0 && h->n_members == 0))
+		return 0;
+	n = h->n_addresses > 0 ? h->n_addresses : h->n_members;
+	*out = xcalloc(n, sizeof(**out));
+	for (size_t i = 0; i < n; i++)
+		(*out)[i] = run_target(run, h->n_addresses > 0 ? h->addresses[i].s : h->members[i]);
+	return n;
+}
+
+void
+member_why(struct buf *out, const struct exec_target *t, const struct buf *why)
+{
+	const char *w = buf_str(why);
+	size_t n = strlen(t->name);
+
+	/* "HOST (user@addr:port): ..." from the SSH executor already names it */
+	if (!(strncmp(w, t->name, n) == 0 && w[n] == ' '))
+		buf_addf(out, "on %s: ", t->name);
+	buf_adds(out, w);
 }

@@ -791,16 +791,6 @@ engine_preflight(const struct run *run, struct diags *diags)
 		char who[160];
 		snprintf(who, sizeof(who), "probe '%s'", p->name);
 		check_action(&pf, &p->action, p->on, p->on_pos, who);
-		/* a named probe with on: a group would need one verdict from
-		 * every member; refused rather than run on this machine */
-		if (p->on && !is_local(p->on)) {
-			const struct host *h = runbook_host(rb, p->on);
-			if (h && (h->n_addresses > 0 || h->n_members > 0)) {
-				snprintf(who, sizeof(who), "probe '%s' on group '%s' (a probe step with on: %s "
-				    "runs it on every member)", p->name, p->on, p->on);
-				not_available(&pf, p->on_pos, who);
-			}
-		}
 	}
 	for (size_t p = 0; p < rb->n_phases; p++) {
 		for (size_t i = 0; i < rb->phases[p].n_steps; i++) {

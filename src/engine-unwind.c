@@ -13,6 +13,29 @@
 #include "expect.h"
 #include "util.h"
 
+/* One run of unit u's rollback action where spec says; false with why. */
+static bool
+rollback_action(struct run *run, struct unit *u, struct cancel_token *tok, const struct action_spec *spec,
+    struct buf *why)
+{
+	const struct rollback *rb = u->step->rollback;
+	struct exec_result res;
+	bool ok = false;
+
+	if (run_action(run, u, u, tok, spec, &res, why) == 0) {
+		if (res.status != EXEC_DONE)
+			describe_failure(tok, &res, spec->timeout_ms, why);
+		else {
+			struct expect copy;
+			const struct expect *ex = run_expect(run, u, &rb->expect, &copy, why);
+			ok = ex && expect_check(ex, rb->action.kind, &res, why);
+			run_expect_release(&rb->expect, ex);
+		}
+	}
+	exec_result_release(&res);
+	return ok;
+}
+
 /* Roll back unit u (stopped by tok: signals only). true: rolled back. */
 static bool
 rollback_run(struct run *run, struct unit *u, struct cancel_token *tok)
@@ -25,6 +48,8 @@ rollback_run(struct run *run, struct unit *u, struct cancel_token *tok)
 	int64_t t0 = now_ms();
 	bool ok = false;
 	struct event ev;
+	const struct exec_target **members = NULL;
+	size_t n_on;
 
 	memset(&ev, 0, sizeof(ev));
 	ev.type = EV_ROLLBACK_START;
@@ -49,26 +74,32 @@ rollback_run(struct run *run, struct unit *u, struct cancel_token *tok)
 		spec.target = run_target(run, rb->on);
 	spec.timeout_ms = rb->timeout_ms > 0 ? rb->timeout_ms : u->timeout_ms;
 	spec.idem = "rollback";
+	/* on: a group: every member, each attempt (a retry runs them all again) */
+	n_on = run_group_targets(run, rb->on, &members);
 	for (int a = 1; a <= attempts && !engine_interrupted; a++) {
-		struct exec_result res;
 		buf_reset(&why);
-		if (run_action(run, u, u, tok, &spec, &res, &why) == 0) {
-			if (res.status != EXEC_DONE)
-				describe_failure(tok, &res, spec.timeout_ms, &why);
-			else {
-				struct expect copy;
-				const struct expect *ex = run_expect(run, u, &rb->expect, &copy, &why);
-				ok = ex && expect_check(ex, rb->action.kind, &res, &why);
-				run_expect_release(&rb->expect, ex);
+		ok = true;
+		for (size_t m = 0; m < (n_on ? n_on : 1); m++) {
+			struct buf one = BUF_INIT;
+			if (n_on)
+				spec.target = members[m];
+			if (!rollback_action(run, u, tok, &spec, &one)) {
+				ok = false;
+				buf_adds(&why, why.len ? "; " : "");
+				if (n_on)
+					member_why(&why, members[m], &one);
+				else
+					buf_adds(&why, buf_str(&one));
 			}
+			buf_release(&one);
 		}
-		exec_result_release(&res);
 		if (ok || a == attempts)
 			break;
 		/* SIGINT ends the retry sleep (the unwind stops; `migrate rollback` continues it) */
 		if (cancel_wait(tok, retry_delay(r, a)) || engine_interrupted)
 			break;
 	}
+	free(members);
 	if (!ok && engine_interrupted && why.len == 0)
 		buf_adds(&why, "interrupted");
 	if (!ok && why.len == 0)

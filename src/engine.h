@@ -225,7 +225,7 @@ struct run {
 	struct cancel_token *cancel;
 	struct exec_ctx *exec;        /* the executors' per-run state */
 	struct exec_target *targets;  /* resolved hosts, one per unit host name */
-	size_t n_targets;
+	size_t n_targets, cap_targets;
 	pthread_t sig_thread;         /* turns a signal into firing root; fires the deadline */
 	struct cancel_token *sig_stop;
 	pthread_mutex_t lock;

@@ -254,28 +254,4 @@ expect_rc "a wrong-typed below: is invalid" 2
 expect_in "the bound is named" "$T/err" "'below' must be a number"
 expect_not_in "no spurious 'needs a bound'" "$T/err" "needs a bound"
 
-# --- a named probe on a group is refused before anything runs, never run here
-cat > grp-probe.yaml <<'YAML'
-runbook: 1
-name: grp-probe
-hosts:
-  web: {addresses: [127.0.0.1, 127.0.0.2], user: nobody}
-probes:
-  up:
-    on: web
-    run: touch ran-here
-phases:
-  - name: p
-    steps:
-      - name: s
-        run: touch step-ran
-        after: [up]
-YAML
-run_migrate validate grp-probe.yaml
-expect_rc "a probe on a group validates (plannable)" 0
-run_migrate run grp-probe.yaml --state-dir "$T/grp-st"
-expect_rc "run refuses a probe on a group" 2
-expect_in "the refusal names the probe, the group and the position" "$T/err" "grp-probe.yaml:7:9: probe 'up' on group 'web'"
-if [ -e step-ran ] || [ -e ran-here ]; then fail "nothing ran"; else pass "nothing ran"; fi
-
 finish
