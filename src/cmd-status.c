@@ -239,6 +239,10 @@ header(struct buf *b, const struct rl_run *r, const char *id, const struct runbo
 	if (r->outcome == NULL)
 		buf_adds(b, " until the last record");
 	buf_addc(b, '\n');
+	/* SPEC §7: deadlines count working time (gate waits and time between sessions left out) */
+	buf_addf(b, "%-10s", "working");
+	duration_format(b, runlog_work_ms(r));
+	buf_addc(b, '\n');
 	buf_addf(b, "%-10s", "outcome");
 	outcome_text(b, r, st);
 	buf_addc(b, '\n');
@@ -440,6 +444,7 @@ run_json(const struct rl_run *r, const char *id, const struct runbook *rb, const
 	json_object_object_add(j, "exit_code", r->outcome ? json_object_new_int(r->exit_code) : NULL);
 	json_object_object_add(j, "failure", jstr(r->failure));
 	json_object_object_add(j, "duration_ms", json_object_new_int64(r->duration_ms));
+	json_object_object_add(j, "work_ms", json_object_new_int64(runlog_work_ms(r)));
 	json_object_object_add(j, "unwinding", json_object_new_boolean(r->unwinding));
 	json_object_object_add(j, "pending_gate", jstr(r->pending_gate));
 	json_object_object_add(j, "interrupted", json_object_new_boolean(r->interrupted));

@@ -254,6 +254,8 @@ run_create(const struct runbook *rb, const struct engine_opts *opts, const char 
 	run->outcome = OUTCOME_RUNNING;
 	pthread_mutex_init(&run->lock, NULL);
 	pthread_mutex_init(&run->cap_lock, NULL);
+	pthread_mutex_init(&run->clock_lock, NULL);
+	run->phase_work_before = xcalloc(rb->n_phases + 1, sizeof(*run->phase_work_before));
 	events_init(run);
 	run->root = cancel_new(NULL);
 	run->cancel = cancel_new(run->root);
@@ -332,6 +334,8 @@ run_free(struct run *run)
 	free(run->id);
 	pthread_mutex_destroy(&run->lock);
 	pthread_mutex_destroy(&run->cap_lock);
+	pthread_mutex_destroy(&run->clock_lock);
+	free(run->phase_work_before);
 	free(run);
 }
 

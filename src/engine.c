@@ -89,15 +89,149 @@ engine_thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
 	return rc;
 }
 
+/* ---- working time and the run's timers (SPEC §7) ---- */
+
+/* How often the timer thread looks again while a timer is armed (a gate hold or a clock jump changes it). */
+#define TIMER_POLL_MS 250
+
+int64_t
+run_work_ms(struct run *run)
+{
+	int64_t ms;
+
+	pthread_mutex_lock(&run->clock_lock);
+	ms = worktime_used(&run->work, now_ms());
+	pthread_mutex_unlock(&run->clock_lock);
+	return ms;
+}
+
+int64_t
+run_phase_work_ms(struct run *run)
+{
+	int64_t ms = 0;
+
+	pthread_mutex_lock(&run->clock_lock);
+	if (run->clock_phase)
+		ms = worktime_used(&run->phase_work, now_ms());
+	pthread_mutex_unlock(&run->clock_lock);
+	return ms;
+}
+
+void
+run_clock_hold(struct run *run, bool hold)
+{
+	int64_t now = now_ms();
+
+	pthread_mutex_lock(&run->clock_lock);
+	if (hold) {
+		worktime_hold(&run->work, now);
+		worktime_hold(&run->phase_work, now);
+	} else {
+		worktime_release(&run->work, now);
+		worktime_release(&run->phase_work, now);
+	}
+	pthread_mutex_unlock(&run->clock_lock);
+}
+
+/* Start (ph) or stop (NULL) the running phase's clock; returns the working time of the phase that stops. */
+static int64_t
+phase_clock(struct run *run, const struct phase *ph)
+{
+	int64_t now = now_ms(), used = 0;
+
+	pthread_mutex_lock(&run->clock_lock);
+	if (run->clock_phase)
+		used = worktime_used(&run->phase_work, now);
+	run->clock_phase = ph;
+	if (ph)
+		worktime_start(&run->phase_work, run->phase_work_before[ph - run->rb->phases], now);
+	else
+		memset(&run->phase_work, 0, sizeof(run->phase_work));
+	pthread_mutex_unlock(&run->clock_lock);
+	return used;
+}
+
+/* One timer: left ms of it; passed: why (into m) when it is gone. */
+static void
+timer_left(int64_t left, bool held, int64_t *next, struct buf *m, const char *why)
+{
+	if (m->len > 0)
+		return;
+	if (left <= 0) {
+		buf_adds(m, why);
+		return;
+	}
+	if (held)
+		left = TIMER_POLL_MS;
+	if (*next < 0 || left < *next)
+		*next = left;
+}
+
+/*
+ * Check the run's timers: the runbook's and the running phase's deadline
+ * (working time) and not_after (wall clock). When one has passed, fire
+ * run->cancel with the reason and return -2; else the ms until the next
+ * check (-1: engine_run is not running, no timer applies).
+ */
+static int64_t
+timers_check(struct run *run)
+{
+	const struct runbook *rb = run->rb;
+	int64_t now = now_ms(), wall = wall_ms(), next = -1;
+	struct buf m = BUF_INIT, why = BUF_INIT;
+	const struct phase *ph;
+
+	if (!run->timers_armed)
+		return -1;
+	pthread_mutex_lock(&run->clock_lock);
+	ph = run->clock_phase;
+	if (rb->deadline_ms > 0 && run->work.running) {
+		buf_adds(&why, "the runbook deadline of ");
+		duration_format_exact(&why, rb->deadline_ms);
+		buf_adds(&why, " passed (working time)");
+		timer_left(rb->deadline_ms - worktime_used(&run->work, now), worktime_held(&run->work), &next, &m,
+		    buf_str(&why));
+	}
+	if (ph && ph->deadline_ms > 0) {
+		buf_reset(&why);
+		buf_addf(&why, "the deadline of phase '%s' (", ph->name);
+		duration_format_exact(&why, ph->deadline_ms);
+		buf_adds(&why, " of working time) passed");
+		timer_left(ph->deadline_ms - worktime_used(&run->phase_work, now), worktime_held(&run->phase_work),
+		    &next, &m, buf_str(&why));
+	}
+	if (rb->not_after.set) {
+		buf_reset(&why);
+		buf_addf(&why, "the maintenance window closed at %s (not_after)", rb->not_after.text);
+		timer_left(rb->not_after.epoch_ms - wall, false, &next, &m, buf_str(&why));
+	}
+	if (ph && ph->not_after.set) {
+		buf_reset(&why);
+		buf_addf(&why, "the maintenance window of phase '%s' closed at %s (not_after)", ph->name,
+		    ph->not_after.text);
+		timer_left(ph->not_after.epoch_ms - wall, false, &next, &m, buf_str(&why));
+	}
+	pthread_mutex_unlock(&run->clock_lock);
+	buf_release(&why);
+	if (m.len > 0) {
+		cancel_fire(run->cancel, buf_str(&m));
+		buf_release(&m);
+		return -2;
+	}
+	/* a phase that starts later may bring timers of its own: look again soon */
+	return next >= 0 && next < TIMER_POLL_MS ? next : TIMER_POLL_MS;
+}
+
 /*
  * The run's timer thread: fire the root token when a signal arrives (or at
- * once if one came already), and the run's token when the deadline passes.
+ * once if one came already), and the run's token when a timer passes
+ * (timers_check).
  */
 static void *
 sig_watch_main(void *arg)
 {
 	struct run *run = arg;
-	bool deadline_fired = false;
+	bool fired = false;
 
 	for (;;) {
 		struct pollfd p[2] = { { sig_pipe[0], POLLIN, 0 }, { cancel_fd(run->sig_stop), POLLIN, 0 } };
@@ -109,20 +243,11 @@ sig_watch_main(void *arg)
 			cancel_fire(run->root, NULL);
 		if (cancel_fired(run->sig_stop))
 			break;
-		if (run->deadline_at && !deadline_fired) {
-			wait = run->deadline_at - now_ms();
-			if (wait <= 0) {
-				struct buf m = BUF_INIT;
-				buf_adds(&m, "the runbook deadline of ");
-				duration_format_exact(&m, run->rb->deadline_ms);
-				buf_adds(&m, " passed");
-				cancel_fire(run->cancel, buf_str(&m));
-				buf_release(&m);
-				deadline_fired = true;
-				continue;
-			}
+		if (!fired && (wait = timers_check(run)) == -2) {
+			fired = true;
+			continue;
 		}
-		if (poll(p, 2, wait < 0 ? -1 : wait > 60000 ? 60000 : (int)wait) < 0 && errno != EINTR)
+		if (poll(p, 2, wait < 0 ? 60000 : (int)wait) < 0 && errno != EINTR)
 			cancel_wait(NULL, 50);
 		do
 			r = sig_pipe[0] >= 0 ? read(sig_pipe[0], b, sizeof(b)) : -1;
@@ -231,6 +356,8 @@ gate_ask(struct run *run, const char *name, const struct text *question, const s
 	ev.message = buf_str(&q);
 	ev.detail = "asked";
 	emit(run, &ev);
+	/* waiting for an answer is not working time (SPEC §7 "Deadlines") */
+	run_clock_hold(run, true);
 	if (gate_approvers(run, name, NULL) < need) {
 		if (o->yes) {
 			verdict = 1;
@@ -268,6 +395,7 @@ gate_ask(struct run *run, const char *name, const struct text *question, const s
 			by = buf_str(&why);
 		}
 	}
+	run_clock_hold(run, false);
 	ev.detail = verdict > 0 ? "approved" : verdict == 0 ? "declined" : verdict == -2 ? "interrupted" : "unanswered";
 	ev.by = by;
 	ev.ok = verdict > 0;
@@ -314,7 +442,7 @@ fail_run(struct run *run, struct unit *u, const char *msg)
 }
 
 static void
-phase_event(struct run *run, enum event_type type, const struct phase *ph, bool ok)
+phase_event(struct run *run, enum event_type type, const struct phase *ph, bool ok, int64_t work_ms)
 {
 	struct event ev;
 
@@ -322,6 +450,7 @@ phase_event(struct run *run, enum event_type type, const struct phase *ph, bool 
 	ev.type = type;
 	ev.phase = ph;
 	ev.ok = ok;
+	ev.work_ms = work_ms;
 	emit(run, &ev);
 }
 
@@ -334,6 +463,15 @@ phase_run(struct run *run, const struct phase *ph)
 	size_t n_group = 0, cap_group = 0;
 	int rc = 1;
 
+	if (cancel_fired(run->cancel)) {
+		/* a deadline or a maintenance window (SPEC §7) ended before the phase began */
+		char *reason = cancel_reason(run->cancel);
+		if (reason) {
+			fail_run(run, NULL, reason);
+			free(reason);
+			return 0;
+		}
+	}
 	if (ph->gate.s && !gate_approved_before(run, ph->name)) {
 		int v = gate_ask(run, ph->name, &ph->gate, ph->gate_cfg);
 		if (v == -2)
@@ -531,8 +669,12 @@ engine_run(struct run *run)
 	if (engine_load_secrets(run) < 0)
 		return EXIT_USAGE;
 	srandom((unsigned)(t0 ^ getpid()));
-	if (rb->deadline_ms > 0)
-		run->deadline_at = t0 + rb->deadline_ms;
+	pthread_mutex_lock(&run->clock_lock);
+	worktime_start(&run->work, run->work_before_ms, t0);
+	pthread_mutex_unlock(&run->clock_lock);
+	run->timers_armed = true;
+	/* a deadline used up (or a window closed) in an earlier session stops the run before anything runs */
+	(void)timers_check(run);
 	sig_watch_start(run);
 
 	memset(&ev, 0, sizeof(ev));
@@ -557,9 +699,11 @@ engine_run(struct run *run)
 		if (!phase_selected(run, ph))
 			continue;
 		run->phase = ph;
-		phase_event(run, EV_PHASE_START, ph, true);
+		(void)phase_clock(run, ph);
+		(void)timers_check(run);
+		phase_event(run, EV_PHASE_START, ph, true, 0);
 		rc = phase_run(run, ph);
-		phase_event(run, EV_PHASE_END, ph, rc == 1);
+		phase_event(run, EV_PHASE_END, ph, rc == 1, phase_clock(run, NULL));
 		if (rc == 1 && ph->commit)
 			commit_point(run, ph);
 		if (rc == -3) {
@@ -600,11 +744,13 @@ engine_run(struct run *run)
 			run->outcome = engine_interrupted ? OUTCOME_INTERRUPTED : OUTCOME_NEEDS_HUMAN;
 	}
 	run->duration_ms = now_ms() - t0;
+	run->timers_armed = false;
 	sig_watch_stop(run);
 	memset(&ev, 0, sizeof(ev));
 	ev.type = EV_RUN_END;
 	ev.message = run->failure;
 	ev.ok = run->outcome == OUTCOME_SUCCEEDED;
+	ev.work_ms = run_work_ms(run);
 	emit(run, &ev);
 
 	return run->outcome == OUTCOME_RUNNING ? EXIT_NEEDS_HUMAN : outcome_exit_code(run->outcome);
@@ -634,6 +780,10 @@ engine_rollback(struct run *run)
 	run->started_ms = wall_ms();
 	if (engine_load_secrets(run) < 0)
 		return EXIT_USAGE;
+	/* an unwind is working time too; no timer stops it */
+	pthread_mutex_lock(&run->clock_lock);
+	worktime_start(&run->work, run->work_before_ms, t0);
+	pthread_mutex_unlock(&run->clock_lock);
 	sig_watch_start(run);
 	memset(&ev, 0, sizeof(ev));
 	ev.type = EV_RUN_START;
@@ -655,6 +805,7 @@ engine_rollback(struct run *run)
 	ev.type = EV_RUN_END;
 	ev.message = run->failure;
 	ev.ok = ok;
+	ev.work_ms = run_work_ms(run);
 	emit(run, &ev);
 	if (run->outcome == OUTCOME_ROLLED_BACK)
 		return EXIT_OK;

@@ -20,6 +20,7 @@
 #include "runbook.h"
 #include "secrets.h"
 #include "strmap.h"
+#include "worktime.h"
 
 enum unit_state {
 	UNIT_PENDING,
@@ -143,6 +144,7 @@ struct event {
 	bool ok;
 	int64_t delay_ms;
 	const struct probe_sample *sample;  /* EV_PROBE */
+	int64_t work_ms;     /* EV_PHASE_END: the phase's working time; EV_RUN_END: the run's (SPEC §7) */
 };
 
 struct listener {
@@ -215,7 +217,21 @@ struct run {
 	enum run_outcome outcome;
 	int64_t started_ms;        /* wall clock */
 	int64_t duration_ms;
-	int64_t deadline_at;       /* monotonic ms; 0: none */
+	/*
+	 * Working time (SPEC §7 "Deadlines", worktime.h), under clock_lock:
+	 * the run's clock, and the running phase's (clock_phase; NULL between
+	 * phases). A gate waiting for an answer holds both. work_before_ms and
+	 * phase_work_before (by phase index) are what earlier sessions used
+	 * (resume_restore sets them). The timer thread (engine.c) fires
+	 * run->cancel when a deadline or a maintenance window's not_after passes.
+	 */
+	pthread_mutex_t clock_lock;
+	struct worktime work;
+	struct worktime phase_work;
+	const struct phase *clock_phase;
+	int64_t work_before_ms;
+	int64_t *phase_work_before;
+	bool timers_armed;         /* engine_run: deadlines and not_after stop the run */
 	/*
 	 * Cancel tokens (cancel.h): root is fired by SIGINT/SIGTERM; cancel,
 	 * its child, also by the deadline, a watch trip or a journal failure
@@ -339,6 +355,12 @@ const char *run_capture_at(const struct run *run, const char *step, const char *
 struct unit *run_unit_by_key(struct run *run, const char *key);
 /* A listener that cannot record an event calls this (under the run's lock). */
 void run_record_failed(const struct run *run, const char *msg);
+
+/* Working time used so far by the run, and by the running phase (0 between phases). */
+int64_t run_work_ms(struct run *run);
+int64_t run_phase_work_ms(struct run *run);
+/* A gate waits for an answer (hold true) or got one: working time stops / goes on. */
+void run_clock_hold(struct run *run, bool hold);
 
 /* Does any selected unit belong to step s? */
 bool step_selected(const struct run *run, const struct step *s);

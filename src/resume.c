@@ -357,6 +357,10 @@ resume_restore(struct resumed *r, struct run *run, struct opts *o, bool for_roll
 	size_t n_done = 0;
 
 	run->resumed = true;
+	/* working time used by earlier sessions (SPEC §7 "Deadlines") */
+	run->work_before_ms = runlog_work_ms(rl);
+	for (size_t i = 0; i < r->rb->n_phases; i++)
+		run->phase_work_before[i] = runlog_phase_work_ms(rl, r->rb->phases[i].name);
 	/* with the runbook unchanged, every unit of the journal is one of its units */
 	for (size_t i = 0; i < rl->n_units && strcmp(r->rb->sha256, rl->sha256) == 0; i++) {
 		if (run_unit_by_key(run, rl->units[i].key) == NULL) {

@@ -67,8 +67,6 @@ rollout_preflight(const struct run *run, struct diags *d)
 		const struct phase *ph = &rb->phases[p];
 		check_watch(d, rb, &ph->watch, false);
 		check_gate(d, rb, ph->gate_cfg);
-		if (ph->deadline_ms)
-			refuse(d, rb, ph->deadline_pos, "a phase 'deadline'");
 		if (ph->not_before.set)
 			refuse(d, rb, ph->not_before.pos, "'not_before' (maintenance window)");
 		if (ph->not_after.set)

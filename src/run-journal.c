@@ -301,6 +301,7 @@ event_record(struct run_journal *rj, const struct event *ev)
 		r = record(RL_PHASE_END);
 		add_str(r, "phase", ev->phase->name);
 		json_object_object_add(r, "ok", json_object_new_boolean(ev->ok));
+		json_object_object_add(r, "work_ms", json_object_new_int64(ev->work_ms));
 		break;
 	case EV_GATE:
 		r = record(RL_GATE);
@@ -368,6 +369,7 @@ event_record(struct run_journal *rj, const struct event *ev)
 		json_object_object_add(r, "exit_code", json_object_new_int(outcome_exit_code(run->outcome)));
 		add_str(r, "failure", run->failure);
 		json_object_object_add(r, "duration_ms", json_object_new_int64(run->duration_ms));
+		json_object_object_add(r, "work_ms", json_object_new_int64(ev->work_ms));
 		break;
 	case EV_UNIT_OUTPUT:
 		break;

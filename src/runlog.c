@@ -19,6 +19,7 @@ struct replay {
 	size_t cap_units, cap_gen;
 	size_t completed;          /* completed_seq handed out so far */
 	const char *last_ts;       /* ts of the last record (owned by the record) */
+	int64_t prev_ms;           /* ts of the record before the one being folded in */
 	size_t line;               /* line of the record being folded in (1-based) */
 };
 
@@ -140,7 +141,7 @@ static const struct rspec shapes[] = {
 	{ RL_RESUME, { { "by", FK_KEY, NULL }, { "forced", FK_BOOL, NULL }, { "pid", FK_INT, NULL },
 	    { "host", FK_STR, NULL } } },
 	{ RL_PHASE_START, { { "phase", FK_KEY, NULL } } },
-	{ RL_PHASE_END, { { "phase", FK_KEY, NULL }, { "ok", FK_BOOL, NULL } } },
+	{ RL_PHASE_END, { { "phase", FK_KEY, NULL }, { "ok", FK_BOOL, NULL }, { "work_ms", FK_INT_NULL, NULL } } },
 	{ RL_GATE, { { "name", FK_KEY, NULL }, { "state", FK_STR, gate_states }, { "phase", FK_STR_NULL, NULL },
 	    { "by", FK_STR_NULL, NULL }, { "question", FK_STR_NULL, NULL } } },
 	{ RL_APPROVAL, { { "gate", FK_KEY, NULL }, { "name", FK_KEY, NULL }, { "user", FK_STR_NULL, NULL },
@@ -162,7 +163,7 @@ static const struct rspec shapes[] = {
 	    { "message", FK_STR_NULL, NULL }, { "duration_ms", FK_INT, NULL } } },
 	{ RL_INTERRUPTED, { { "signal", FK_KEY, NULL } } },
 	{ RL_RUN_END, { { "outcome", FK_STR, outcomes }, { "exit_code", FK_INT, NULL },
-	    { "failure", FK_STR_NULL, NULL }, { "duration_ms", FK_INT, NULL } } },
+	    { "failure", FK_STR_NULL, NULL }, { "duration_ms", FK_INT, NULL }, { "work_ms", FK_INT_NULL, NULL } } },
 };
 
 static const char *
@@ -573,6 +574,31 @@ on_unwind_start(struct replay *rp)
 	set_str(&rp->run->pending_gate, NULL);
 }
 
+/* Working time (worktime.h): sessions, gate waits and phases, from the records' ts. */
+static void
+fold_work(struct replay *rp, struct json_object *rec, const char *type, const char *ts)
+{
+	struct worktime_log *l = &rp->run->work;
+	const char *state;
+	int64_t ms = 0, work = -1;
+
+	if (!parse_ts(ts, &ms))
+		return;
+	if (!int_field(rec, "work_ms", &work) || work < 0)
+		work = -1;
+	if (strcmp(type, RL_RUN_START) == 0 || strcmp(type, RL_RESUME) == 0)
+		worktime_log_session(l, ms, rp->prev_ms);
+	else if (strcmp(type, RL_GATE) == 0 && (state = str_field(rec, "state")) != NULL)
+		worktime_log_gate(l, ms, strcmp(state, "asked") == 0);
+	else if (strcmp(type, RL_PHASE_START) == 0 && str_field(rec, "phase"))
+		worktime_log_phase_start(l, str_field(rec, "phase"), ms);
+	else if (strcmp(type, RL_PHASE_END) == 0 && str_field(rec, "phase"))
+		worktime_log_phase_end(l, str_field(rec, "phase"), ms, work);
+	else if (strcmp(type, RL_RUN_END) == 0)
+		worktime_log_end(l, ms, work);
+	rp->prev_ms = rp->run->last_ms = ms;
+}
+
 /* Records that only a running process writes: after a run_end, a resume record must come first. */
 static const char *const run_records[] = {
 	RL_PHASE_START, RL_UNIT_START, RL_UNIT_RETRY, RL_UNIT_END, RL_IN_DOUBT, RL_UNWIND_START,
@@ -590,6 +616,7 @@ apply(struct replay *rp, struct json_object *rec)
 	const char *ts = str_field(rec, JOURNAL_KEY_TS);
 
 	rp->last_ts = ts;
+	fold_work(rp, rec, type, ts);
 	if (rp->run->outcome != NULL && one_of(type, run_records))
 		return "a record of a running run after the run's end (no resume record between)";
 	if (strcmp(type, RL_RUN_START) == 0)
@@ -650,6 +677,7 @@ runlog_load(const char *journal_path, struct rl_run *out, char **err)
 
 	memset(out, 0, sizeof(*out));
 	out->exit_code = -1;
+	worktime_log_init(&out->work);
 	rc = journal_replay(journal_path, &recs, &n, &info, err);
 	if (rc != 0)
 		return rc;
@@ -739,7 +767,20 @@ runlog_release(struct rl_run *r)
 		free(a->ts);
 	}
 	free(r->approvals);
+	worktime_log_release(&r->work);
 	memset(r, 0, sizeof(*r));
+}
+
+int64_t
+runlog_work_ms(const struct rl_run *r)
+{
+	return worktime_log_total(&r->work, r->last_ms);
+}
+
+int64_t
+runlog_phase_work_ms(const struct rl_run *r, const char *phase)
+{
+	return worktime_log_phase(&r->work, phase, r->last_ms);
 }
 
 const struct rl_unit *

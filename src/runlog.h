@@ -21,7 +21,8 @@
  *                 when started with --new beside unfinished runs)
  *   resume        by ("resume" | "rollback"), forced (bool), pid, host
  *   phase_start   phase
- *   phase_end     phase, ok (bool)
+ *   phase_end     phase, ok (bool), work_ms (the phase's working time so
+ *                 far, every session summed; optional)
  *   gate          name, phase, state ("asked" | "approved" | "declined" |
  *                 "unanswered"), by (who approved: "--yes", "--approve",
  *                 "operator at the terminal"), question
@@ -51,7 +52,9 @@
  *   interrupted   signal ("SIGINT" | "SIGTERM")
  *   run_end       outcome ("succeeded" | "rolled_back" | "needs_human" |
  *                 "gate" | "interrupted"), exit_code, failure (or null),
- *                 duration_ms
+ *                 duration_ms, work_ms (working time so far, every session
+ *                 summed: SPEC §7 "Deadlines"; optional, older journals
+ *                 lack it)
  */
 #ifndef MIGRATE_RUNLOG_H
 #define MIGRATE_RUNLOG_H
@@ -137,6 +140,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "worktime.h"
+
 struct buf;
 
 struct json_object;
@@ -208,6 +213,8 @@ struct rl_run {
 	size_t n_resumes;
 	bool torn_tail;
 	int64_t duration_ms;
+	struct worktime_log work;     /* working time; read it with runlog_work_ms() */
+	int64_t last_ms;              /* ts of the last record, ms since the epoch */
 };
 
 /*
@@ -225,6 +232,14 @@ int runlog_load(const char *journal_path, struct rl_run *out, char **err);
 size_t runlog_approvers(const struct rl_run *r, const char *gate, const char **names, size_t max);
 /* Free what r holds and zero it. Accepts NULL. */
 void runlog_release(struct rl_run *r);
+/*
+ * Working time used so far (SPEC §7 "Deadlines"; worktime.h), every
+ * session summed: run_end's work_ms where recorded, else each session from
+ * its first to its last record less its gate waits (asked to answered).
+ */
+int64_t runlog_work_ms(const struct rl_run *r);
+/* The same for one phase (phase_end's work_ms, or phase_start to its end). */
+int64_t runlog_phase_work_ms(const struct rl_run *r, const char *phase);
 /* The unit with this key, or NULL (owned by r). */
 const struct rl_unit *runlog_unit(const struct rl_run *r, const char *key);
 /* "pending", "in_doubt", "done", "failed", "skipped" (static). */
