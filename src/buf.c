@@ -94,6 +94,28 @@ buf_addf(struct buf *b, const char *fmt, ...)
 }
 
 void
+buf_add_cut(struct buf *b, const char *s, int max)
+{
+	int n = 0;
+	size_t cut = 0, i;
+
+	/* count characters (UTF-8 lead bytes); cut before the max-th when too long */
+	for (i = 0; s[i] != '\0'; i++) {
+		if (((unsigned char)s[i] & 0xC0) == 0x80)
+			continue;
+		if (n == max - 1)
+			cut = i;
+		n++;
+	}
+	if (n > max) {
+		buf_add(b, s, cut);
+		buf_adds(b, "…");
+	} else {
+		buf_adds(b, s);
+	}
+}
+
+void
 buf_consume(struct buf *b, size_t n)
 {
 	if (n >= b->len) {

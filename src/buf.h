@@ -27,6 +27,11 @@ void buf_adds(struct buf *b, const char *s);
 void buf_addc(struct buf *b, char c);
 void buf_addf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void buf_vaddf(struct buf *b, const char *fmt, va_list ap);
+/*
+ * Append UTF-8 text s cut to max characters (max >= 1): when longer, its
+ * first max - 1 characters and "…".
+ */
+void buf_add_cut(struct buf *b, const char *s, int max);
 /* Remove the first n bytes. */
 void buf_consume(struct buf *b, size_t n);
 const char *buf_str(const struct buf *b);

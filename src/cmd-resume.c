@@ -40,7 +40,7 @@ print_undecided(const struct run *run)
 	fprintf(stderr, "migrate resume: these units started and never ended (the process died); nothing was run:\n");
 	for (size_t i = 0; i < run->n_units; i++)
 		if (run->units[i].in_doubt)
-			fprintf(stderr, "  %s on %s\n", run->units[i].key, run->units[i].host);
+			fprintf(stderr, "  %s on %s\n", run->units[i].name, run->units[i].host);
 	fprintf(stderr, "migrate resume: they have no check probe and are not idempotent: check whether their effect\n"
 	    "is in place, then resume with --retry-in-doubt (run them again) or --skip-in-doubt (count them as done)\n");
 }

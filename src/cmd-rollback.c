@@ -9,6 +9,7 @@
 #include "exitcode.h"
 #include "resume.h"
 #include "session.h"
+#include "util.h"
 
 /* Is there anything left to unwind? */
 static bool
@@ -33,24 +34,37 @@ to_undo(const struct run *run, const struct unit *u)
 	return u != run->failed_unit || u->step->rollback->when == WHEN_ALWAYS;
 }
 
+/* One line of the list: the unit's name (SPEC §1), padded to w characters, then what happens. */
+static void
+undo_line(const struct unit *u, int w, const char *what)
+{
+	int n = utf8_chars(u->name);
+
+	printf("  %s%*s  %s\n", u->name, w > n ? w - n : 0, "", what);
+}
+
 /* Show what the rollback will undo: the run, its outcome, the units newest first. */
 static void
 show_undo(const struct run *run, const struct resumed *r)
 {
 	const struct rl_run *rl = &r->rl;
 	const struct unit *f = run->failed_unit;
+	int w = 0;
 
+	for (size_t i = 0; i < run->n_units; i++)
+		if (utf8_chars(run->units[i].name) > w)
+			w = utf8_chars(run->units[i].name);
+	w = w > 40 ? 40 : w;
 	printf("run %s of runbook '%s' (started %s): %s\n", rl->run_id, rl->runbook ? rl->runbook : "?",
 	    rl->started ? rl->started : "?", rl->outcome ? rl->outcome : "unfinished (interrupted or crashed)");
 	printf("rolling back undoes, newest first:\n");
 	if (f && to_undo(run, f))
-		printf("  %-40s on %-16s rollback (when: always; the unit failed)\n", f->key, f->host);
+		undo_line(f, w, "rollback (when: always; the unit failed)");
 	for (size_t i = run->n_completed; i-- > run->unwind_floor;) {
 		const struct unit *u = run->completed[i];
 		if (u->rb_state == RB_DONE)
 			continue;
-		printf("  %-40s on %-16s %s\n", u->key, u->host,
-		    to_undo(run, u) ? "rollback" : "no rollback: stays in place");
+		undo_line(u, w, to_undo(run, u) ? "rollback" : "no rollback: stays in place");
 	}
 	fflush(stdout);
 }
@@ -145,7 +159,7 @@ cmd_rollback_exec(const struct cmd_entry *self, struct opts *o)
 	for (size_t i = 0; i < run->n_units; i++)
 		if (run->units[i].in_doubt)
 			fprintf(stderr, "migrate rollback: unit '%s' on %s started and never ended: it is not rolled back "
-			    "automatically; check it by hand\n", run->units[i].key, run->units[i].host);
+			    "automatically; check it by hand\n", run->units[i].name, run->units[i].host);
 	if ((rc = set_floor(run, o, r.rl.run_id)) != 0)
 		goto cleanup;
 	if (!work_left(run)) {

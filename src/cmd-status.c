@@ -17,6 +17,7 @@
 
 #define KEY_WIDTH_MAX 40
 #define HOST_WIDTH_MAX 24
+#define MARK_W 8     /* the plain marks' width ("FAILED  ") */
 
 struct style {
 	bool color;
@@ -119,6 +120,18 @@ settle_text(struct buf *b, enum settle s, const struct rl_unit *u, const char *r
 	}
 }
 
+/* Set b to u's display name (SPEC §1); its key when the journal lacks the step. */
+static const char *
+name_of(struct buf *b, const struct rl_unit *u)
+{
+	buf_reset(b);
+	if (u->step == NULL)
+		buf_adds(b, u->key);
+	else
+		unit_display_name(b, u->step, u->item, u->host);
+	return buf_str(b);
+}
+
 /* The unit whose rollback failed or is in doubt, the one the unwind stopped at. */
 static const struct rl_unit *
 stuck_rollback(const struct rl_run *r)
@@ -165,9 +178,12 @@ next_of(const struct rl_run *r, const char *id, struct next *n)
 	} else if (strcmp(out, "needs_human") == 0) {
 		n->action = "rollback";
 		n->command = xasprintf("migrate rollback %s", id);
-		if (stuck)
+		if (stuck) {
+			struct buf name = BUF_INIT;
 			n->advice = xasprintf("a person must look: the rollback of '%s' did not complete;"
-			    " fix its cause, then `%s` continues the unwind from there", stuck->key, n->command);
+			    " fix its cause, then `%s` continues the unwind from there", name_of(&name, stuck), n->command);
+			buf_release(&name);
+		}
 		else
 			n->advice = xasprintf("a person must look: completed steps were left in place;"
 			    " `%s` unwinds them", n->command);
@@ -265,29 +281,6 @@ mark(const struct style *st, const char *fancy, const char *plain)
 	return st->tty ? fancy : plain;
 }
 
-/* Set b to u's display name (SPEC §1); its key when the journal lacks the step. */
-static const char *
-name_of(struct buf *b, const struct rl_unit *u)
-{
-	buf_reset(b);
-	if (u->step == NULL)
-		buf_adds(b, u->key);
-	else
-		unit_display_name(b, u->step, u->item, u->host);
-	return buf_str(b);
-}
-
-/* Characters (not bytes) in a UTF-8 string. */
-static int
-chars_of(const char *s)
-{
-	int n = 0;
-
-	for (; *s; s++)
-		n += ((unsigned char)*s & 0xC0) != 0x80;
-	return n;
-}
-
 /* One line per unit, then its details: failure, output tail, rollback, doubt. */
 static void
 unit_lines(struct buf *b, const struct rl_run *r, const char *id, const struct runbook *rb,
@@ -297,7 +290,7 @@ unit_lines(struct buf *b, const struct rl_run *r, const char *id, const struct r
 	int kw = 4, hw = 4;
 
 	for (size_t i = 0; i < r->n_units; i++) {
-		int k = chars_of(name_of(&name, &r->units[i])), h = (int)strlen(r->units[i].host);
+		int k = utf8_chars(name_of(&name, &r->units[i])), h = (int)strlen(r->units[i].host);
 		kw = k > kw ? (k < KEY_WIDTH_MAX ? k : KEY_WIDTH_MAX) : kw;
 		hw = h > hw ? (h < HOST_WIDTH_MAX ? h : HOST_WIDTH_MAX) : hw;
 	}
@@ -305,18 +298,32 @@ unit_lines(struct buf *b, const struct rl_run *r, const char *id, const struct r
 	for (size_t i = 0; i < r->n_units; i++) {
 		const struct rl_unit *u = &r->units[i];
 		const char *color = C_DIM, *m = mark(st, "·", "pending ");
+		int nw;
 		enum settle s = settle_of(u, rb);
 
 		switch (u->state) {
 		case RLU_PENDING: break;
 		case RLU_IN_DOUBT: color = C_YELLOW; m = mark(st, "?", "IN-DOUBT"); break;
 		case RLU_DONE: color = C_GREEN; m = mark(st, "✓", "ok      "); break;
-		case RLU_FAILED: color = C_RED; m = mark(st, "✗", "FAILED  "); break;
+		case RLU_FAILED:
+			if (u->interrupted) {   /* stopped by a signal: it did not fail (issue 12 item 12) */
+				color = C_YELLOW;
+				m = mark(st, "■", "INTERRUPTED");
+			} else {
+				color = C_RED;
+				m = mark(st, "✗", "FAILED  ");
+			}
+			break;
 		case RLU_SKIPPED: m = mark(st, "–", "skipped "); break;
 		}
 		name_of(&name, u);
-		buf_addf(b, "  %s%s%s %s%*s  %-*s ", col(st, color), m, col(st, C_RESET), buf_str(&name),
-		    kw > chars_of(buf_str(&name)) ? kw - chars_of(buf_str(&name)) : 0, "", hw, u->host);
+		/* a mark wider than the others (INTERRUPTED) takes from the name's padding */
+		nw = utf8_chars(buf_str(&name)) + (utf8_chars(m) > MARK_W ? utf8_chars(m) - MARK_W : 0);
+		buf_addf(b, "  %s%s%s %s", col(st, color), m, col(st, C_RESET), buf_str(&name));
+		if (utf8_chars(buf_str(&name)) > kw)   /* too long for the column: the columns on the next line */
+			buf_addf(b, "\n  %*s %*s  %-*s ", utf8_chars(m), "", kw, "", hw, u->host);
+		else
+			buf_addf(b, "%*s  %-*s ", kw > nw ? kw - nw : 0, "", hw, u->host);
 		if (u->attempts > 0)
 			buf_addf(b, " %d attempt%s", u->attempts, u->attempts == 1 ? " " : "s");
 		else
@@ -350,15 +357,21 @@ unit_lines(struct buf *b, const struct rl_run *r, const char *id, const struct r
 			b->data[--b->len] = '\0';
 		buf_addc(b, '\n');
 		if (u->state == RLU_FAILED) {
-			buf_addf(b, "      %s%s%s\n", col(st, C_RED), u->message ? u->message : "failed", col(st, C_RESET));
+			buf_addf(b, "      %s%s%s\n", col(st, u->interrupted ? C_YELLOW : C_RED),
+			    u->message ? u->message : u->interrupted ? "interrupted" : "failed", col(st, C_RESET));
 			if (u->tail && *u->tail) {
 				buf_adds(b, "      last output:\n");
 				output_tail_lines(u->tail, strlen(u->tail), OUTPUT_FAIL_LINES, "      │ ", b);
 			}
 		}
-		if (u->rb_state == RLR_FAILED)
+		if (u->rb_state == RLR_FAILED) {
 			buf_addf(b, "      rollback: %s%s%s\n", col(st, C_RED),
 			    u->rb_message ? u->rb_message : "failed (no message recorded)", col(st, C_RESET));
+			if (u->rb_tail && *u->rb_tail) {   /* its own output, apart from the unit's */
+				buf_adds(b, "      rollback output:\n");
+				output_tail_lines(u->rb_tail, strlen(u->rb_tail), OUTPUT_FAIL_LINES, "      │ ", b);
+			}
+		}
 		if (s != SETTLE_NONE) {
 			buf_adds(b, "      in doubt: started, no end recorded");
 			if (u->message)
@@ -398,7 +411,7 @@ unit_json(const struct rl_unit *u, const struct runbook *rb, const char *id)
 	json_object_object_add(j, "phase", jstr(u->phase));
 	json_object_object_add(j, "item", jstr(u->item));
 	json_object_object_add(j, "host", jstr(u->host));
-	json_object_object_add(j, "state", jstr(rl_unit_state_name(u->state)));
+	json_object_object_add(j, "state", jstr(u->interrupted ? "interrupted" : rl_unit_state_name(u->state)));
 	json_object_object_add(j, "attempts", json_object_new_int(u->attempts));
 	json_object_object_add(j, "exit_code", u->has_exit ? json_object_new_int(u->exit_code) : NULL);
 	json_object_object_add(j, "duration_ms", json_object_new_int64(u->duration_ms));
@@ -411,6 +424,7 @@ unit_json(const struct rl_unit *u, const struct runbook *rb, const char *id)
 	json_object_object_add(j, "rollback_state", jstr(rl_rb_state_name(u->rb_state)));
 	json_object_object_add(j, "rollback_message", jstr(u->rb_message));
 	json_object_object_add(j, "rollback_duration_ms", json_object_new_int64(u->rb_duration_ms));
+	json_object_object_add(j, "rollback_tail", jstr(u->rb_tail));
 	json_object_object_add(j, "in_doubt_decision", jstr(u->in_doubt_decision));
 	json_object_object_add(j, "on_resume", jstr(settle_names[s]));
 	settle_text(&b, s, u, id);

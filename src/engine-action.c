@@ -20,6 +20,7 @@
 struct pump {
 	struct run *run;
 	struct unit *unit;
+	struct buf *tail;   /* the unit's tail or rb_tail */
 	struct buf partial[3];
 	struct mask_stream mask[3];
 };
@@ -31,8 +32,8 @@ pump_line(struct pump *pp, const char *line, size_t len)
 	struct event ev;
 
 	buf_add(&b, line, len);
-	if (pp->unit) {
-		struct buf *t = &pp->unit->tail;
+	if (pp->tail) {
+		struct buf *t = pp->tail;
 		buf_add(t, b.data, b.len);
 		if (t->len > TAIL_KEEP) {
 			/* keep the last TAIL_KEEP bytes, starting at a line if one begins soon */
@@ -164,6 +165,7 @@ run_action(struct run *run, const struct unit *u, struct unit *out_unit, struct 
 	memset(res, 0, sizeof(*res));
 	pp.run = run;
 	pp.unit = out_unit;
+	pp.tail = out_unit == NULL ? NULL : spec->rollback ? &out_unit->rb_tail : &out_unit->tail;
 	mask_stream_init(&pp.mask[1], run->secrets.mask);
 	mask_stream_init(&pp.mask[2], run->secrets.mask);
 	req.kind = spec->action->kind;

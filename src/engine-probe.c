@@ -26,6 +26,7 @@ probe_eval_at(struct run *run, const struct probe *p, const struct exec_target *
 	int attempts = p->retry.attempts > 0 ? p->retry.attempts : 1;
 	enum verdict v = VERDICT_FAIL;
 	struct observed obs;
+	int64_t t0 = now_ms();
 
 	memset(&spec, 0, sizeof(spec));
 	memset(&obs, 0, sizeof(obs));
@@ -74,6 +75,7 @@ probe_eval_at(struct run *run, const struct probe *p, const struct exec_target *
 		*sample = probe_sample_new(name, context, u ? u->key : NULL,
 		    v == VERDICT_PASS ? SAMPLE_PASS : v == VERDICT_HOLD ? SAMPLE_HOLD : SAMPLE_FAIL,
 		    &obs, buf_str(&bounds), v == VERDICT_PASS ? NULL : m);
+		(*sample)->duration_ms = now_ms() - t0;
 		free(m);
 		buf_release(&bounds);
 	}
@@ -204,13 +206,12 @@ probe_eval(struct run *run, const struct probe *p, const struct unit *u, struct 
 	return v;
 }
 
-enum verdict
-probe_run_event(struct run *run, const struct probe_ref *ref, const struct unit *u,
-    struct cancel_token *tok, const char *context, struct buf *why)
+/* Keep a probe's result and report it; warn: a failed watch sample that did not trip the watch. */
+static void
+probe_report(struct run *run, const struct probe_ref *ref, const struct unit *u, const char *context,
+    enum verdict v, struct probe_sample *sample, const char *warn)
 {
 	struct event ev;
-	struct probe_sample *sample = NULL;
-	enum verdict v = probe_eval(run, ref->probe, u, tok, ref->name, context, &sample, why);
 
 	memset(&ev, 0, sizeof(ev));
 	ev.type = EV_PROBE;
@@ -221,8 +222,19 @@ probe_run_event(struct run *run, const struct probe_ref *ref, const struct unit 
 	ev.ok = v == VERDICT_PASS;
 	ev.message = v == VERDICT_PASS ? NULL : sample->message;
 	ev.sample = sample;
+	ev.by = warn;
 	run_add_sample(run, sample);
 	emit(run, &ev);
+}
+
+enum verdict
+probe_run_event(struct run *run, const struct probe_ref *ref, const struct unit *u,
+    struct cancel_token *tok, const char *context, struct buf *why)
+{
+	struct probe_sample *sample = NULL;
+	enum verdict v = probe_eval(run, ref->probe, u, tok, ref->name, context, &sample, why);
+
+	probe_report(run, ref, u, context, v, sample, NULL);
 	return v;
 }
 
@@ -285,18 +297,29 @@ watch_main(void *arg)
 			break;
 		first = false;
 		for (size_t i = 0; i < w->n_probes && !cancel_fired(wc->stop); i++) {
-			char *r = ring + i * (size_t)window;
+			char *r = ring + i * (size_t)window, *warn = NULL;
 			int failed = 0;
-			enum verdict v = probe_run_event(run, &w->probes[i], NULL, wc->stop, "watch", &why);
+			struct probe_sample *sample = NULL;
+			enum verdict v = probe_eval(run, w->probes[i].probe, NULL, wc->stop, w->probes[i].name, "watch",
+			    &sample, &why);
 
+			if (v != VERDICT_HOLD) {
+				r[next[i]] = v == VERDICT_FAIL;
+				next[i] = (next[i] + 1) % window;
+				if (filled[i] < window)
+					filled[i]++;
+				for (int k = 0; k < filled[i]; k++)
+					failed += r[k];
+			}
+			/* a failed sample that does not trip the watch is a warning, not a failure (issue 12 item 12) */
+			if (v == VERDICT_FAIL && failed < limit)
+				warn = window == limit
+				    ? xasprintf("%d of %d failed samples in a row trip the watch", failed, limit)
+				    : xasprintf("%d of the %d failed samples of %d that trip the watch", failed, limit, window);
+			probe_report(run, &w->probes[i], NULL, "watch", v, sample, warn);
+			free(warn);
 			if (v == VERDICT_HOLD)
 				continue;
-			r[next[i]] = v == VERDICT_FAIL;
-			next[i] = (next[i] + 1) % window;
-			if (filled[i] < window)
-				filled[i]++;
-			for (int k = 0; k < filled[i]; k++)
-				failed += r[k];
 			if (failed >= limit && !cancel_fired(wc->stop)) {
 				char *m = window == limit
 				    ? xasprintf("watch probe '%s' failed %d time%s in a row: %s",

@@ -141,7 +141,7 @@ batch_after(struct batch *b)
 			engine_parallel(run, 1, 1, batch_probe, &ar);
 		}
 		for (size_t j = 0; j < n; j++) {
-			const char *what = probe_on_unit_host(ar.ref->probe) ? b->units[ar.idx[j]]->key : s->name;
+			const char *what = probe_on_unit_host(ar.ref->probe) ? b->units[ar.idx[j]]->name : s->name;
 			if (ar.v[j] == VERDICT_HOLD && !run->held)
 				after_hold(run, ar.ref, what);
 			if (ar.why[j] && probe_on_unit_host(ar.ref->probe))
@@ -235,7 +235,7 @@ sched_group(struct run *run, struct unit **units, size_t n)
 		} else if (failed > allowed) {
 			char *msg;
 			if (n == 1)
-				msg = xasprintf("step '%s' failed: %s", first_failed->key, first_failed->message);
+				msg = xasprintf("step '%s' failed: %s", first_failed->name, first_failed->message);
 			else
 				msg = xasprintf("step '%s' failed on %zu of %zu hosts (max_fail %zu): %s: %s",
 				    s->name, failed, n, allowed, first_failed->host, first_failed->message);

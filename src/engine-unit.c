@@ -142,7 +142,7 @@ unit_attempt(struct run *run, struct unit *u, bool in_batch, struct buf *why)
 		struct buf pwhy = BUF_INIT;
 		enum verdict v = probe_run_event(run, &s->after[i], u, u->cancel, "after", &pwhy);
 		if (v == VERDICT_HOLD) {
-			char *where = xasprintf("after '%s'", u->key);
+			char *where = xasprintf("after '%s'", u->name);
 			bool go = probe_hold(run, s->after[i].name, where);
 			free(where);
 			buf_release(&pwhy);

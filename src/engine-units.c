@@ -302,6 +302,7 @@ run_free(struct run *run)
 		free(u->message);
 		free(u->rb_message);
 		buf_release(&u->tail);
+		buf_release(&u->rb_tail);
 		probe_sample_free(u->result);
 	}
 	for (size_t i = 0; i < run->n_samples; i++)

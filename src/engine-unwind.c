@@ -76,6 +76,7 @@ rollback_run(struct run *run, struct unit *u, struct cancel_token *tok)
 	spec.idem = "rollback";
 	/* on: a group: every member, each attempt (a retry runs them all again) */
 	n_on = run_group_targets(run, rb->on, &members);
+	spec.rollback = true;
 	for (int a = 1; a <= attempts && !engine_interrupted; a++) {
 		buf_reset(&why);
 		ok = true;

@@ -58,6 +58,7 @@ struct probe_sample {
 	char *bounds;            /* "< 0.01"; NULL: none */
 	int status;              /* HTTP status; 0: none */
 	int64_t latency_ms;      /* -1: not measured */
+	int64_t duration_ms;     /* the probe's whole evaluation, its retries included; -1: not measured */
 	char *message;           /* why it did not pass (masked); NULL when it passed */
 };
 
@@ -99,6 +100,7 @@ struct unit {
 	int64_t duration_ms;
 	char *message;           /* why it failed; masked */
 	struct buf tail;         /* last output lines (stdout and stderr interleaved), masked */
+	struct buf rb_tail;      /* the same of its rollback action, kept apart (issue 12 item 9) */
 	/* the captures its rollback sees: those set before it completed, i.e.
 	 * the first captures_at entries of run->captures (0: none yet) */
 	size_t captures_at;
@@ -119,7 +121,9 @@ enum event_type {
 	EV_UNIT_OUTPUT,      /* data/len: a chunk of output, already masked, whole lines */
 	EV_UNIT_RETRY,       /* an attempt failed; another follows after delay_ms */
 	EV_UNIT_END,
-	EV_PROBE,            /* probe = name, detail = "after" | "verify" | "watch" | "check", ok, message, sample */
+	EV_PROBE,            /* probe = name, detail = "after" | "verify" | "watch" | "check", ok, message, sample;
+	                        a failed watch sample that did not trip the watch (a warning): by = how far
+	                        from tripping ("1 of 2 failed samples that trip the watch") */
 	EV_UNWIND_START,
 	EV_ROLLBACK_START,
 	EV_ROLLBACK_END,     /* unit->rb_state tells the outcome */

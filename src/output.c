@@ -29,7 +29,14 @@ struct output {
 	bool prompting;
 	size_t n_done, n_failed, n_rolled_back, n_no_rollback;
 	const char *gate_name;
+	int name_w;             /* the name column, in characters (set from the run's units) */
 };
+
+/* The name column: as wide as the longest unit name, between these bounds. */
+#define NAME_W_MIN 28
+#define NAME_W_MAX 48
+/* The plain marks' width ("FAILED ", "ok     "). */
+#define MARK_W 7
 
 
 static const char *
@@ -157,7 +164,11 @@ draw_live(struct output *o)
 
 	if (!o->tty || o->live_name == NULL || o->prompting || o->verbosity < 0)
 		return;
-	buf_addf(&b, "  %s…%s %-28s %-16s ", col(o, C_CYAN), col(o, C_RESET), o->live_name, o->live_target);
+	buf_addf(&b, "  %s…%s ", col(o, C_CYAN), col(o, C_RESET));
+	/* the live line stays one line: a longer name is cut here, and shown whole when the unit ends */
+	buf_add_cut(&b, o->live_name, o->name_w);
+	buf_addf(&b, "%*s %-16s ", o->name_w - utf8_chars(o->live_name) > 0 ? o->name_w - utf8_chars(o->live_name) : 0,
+	    "", o->live_target);
 	duration_format(&b, now_ms() - o->live_since);
 	fputs("\r\033[K", o->fp);
 	put_visible(o, b.data, b.len);
@@ -190,6 +201,7 @@ output_create(FILE *fp, bool tty, bool color, int verbosity)
 	o->tty = tty;
 	o->color = color;
 	o->verbosity = verbosity;
+	o->name_w = NAME_W_MIN;
 	pthread_mutex_init(&o->mu, NULL);
 	if (tty && pthread_create(&o->ticker, NULL, ticker_main, o) == 0)
 		o->ticker_on = true;
@@ -250,10 +262,22 @@ line(struct output *o, const char *mark_color, const char *mark, const char *nam
     const char *target, int64_t ms, const char *note)
 {
 	struct buf b = BUF_INIT;
+	int n = utf8_chars(name), w = utf8_chars(mark);
 
 	if (!o->tty)
 		timestamp(&b);
-	buf_addf(&b, "  %s%s%s %-28s %-16s ", col(o, mark_color), mark, col(o, C_RESET), name, target ? target : "");
+	buf_addf(&b, "  %s%s%s %s", col(o, mark_color), mark, col(o, C_RESET), name);
+	if (n > o->name_w) {
+		/* too long for the column: the whole name on its own line, the columns below it */
+		buf_addc(&b, '\n');
+		if (!o->tty)
+			timestamp(&b);
+		buf_addf(&b, "  %*s ", w, "");
+		n = 0;
+	}
+	/* a wider mark (INTERRUPTED) takes from the padding, so the columns stay */
+	n += w > MARK_W ? w - MARK_W : 0;
+	buf_addf(&b, "%*s %-16s ", o->name_w > n ? o->name_w - n : 0, "", target ? target : "");
 	if (ms >= 0)
 		duration_format(&b, ms);
 	if (note && *note)
@@ -311,17 +335,25 @@ probe_note(const char *probe, const struct probe_sample *ps, bool ok, const char
 		buf_adds(out, message);
 }
 
-/* A failed unit or rollback: its line, why, and the last lines of its output. */
+/*
+ * A failed (or interrupted) unit or rollback: its line, why, and the last
+ * lines of its own output (tail: the unit's, or its rollback's, kept apart).
+ */
 static void
-unit_failed(struct output *o, const struct unit *u, int64_t ms, const char *note, const char *msg)
+unit_failed(struct output *o, const struct unit *u, const struct buf *tail, int64_t ms, const char *note,
+    const char *msg)
 {
 	struct buf b = BUF_INIT;
+	bool stopped = u->state == UNIT_INTERRUPTED && tail == &u->tail;
 
-	line(o, C_RED, mark(o, "✗", "FAILED "), u->name, u->host, ms, note);
-	buf_addf(&b, "      %s%s%s\n", col(o, C_RED), msg ? msg : "failed", col(o, C_RESET));
-	if (u->tail.len && o->verbosity <= 0) {
-		buf_addf(&b, "      last output:\n");
-		output_tail_lines(u->tail.data, u->tail.len, OUTPUT_FAIL_LINES, "      │ ", &b);
+	if (stopped)   /* stopped by a signal: it did not fail (issue 12 item 12) */
+		line(o, C_YELLOW, mark(o, "■", "INTERRUPTED"), u->name, u->host, ms, note);
+	else
+		line(o, C_RED, mark(o, "✗", "FAILED "), u->name, u->host, ms, note);
+	buf_addf(&b, "      %s%s%s\n", col(o, stopped ? C_YELLOW : C_RED), msg ? msg : "failed", col(o, C_RESET));
+	if (tail->len && o->verbosity <= 0) {
+		buf_addf(&b, "      %s:\n", tail == &u->tail ? "last output" : "rollback output");
+		output_tail_lines(tail->data, tail->len, OUTPUT_FAIL_LINES, "      │ ", &b);
 	}
 	put_block(o, &b);
 	buf_release(&b);
@@ -398,6 +430,11 @@ output_on_event(void *ctx, const struct event *ev)
 	pthread_mutex_lock(&o->mu);
 	switch (ev->type) {
 	case EV_RUN_START:
+		for (size_t i = 0; i < ev->run->n_units; i++) {
+			int n = utf8_chars(ev->run->units[i].name);
+			if (n > o->name_w)
+				o->name_w = n < NAME_W_MAX ? n : NAME_W_MAX;
+		}
 		if (!quiet)
 			message(o, C_BOLD, "run %s%s", ev->run->id, "");
 		break;
@@ -501,8 +538,8 @@ output_on_event(void *ctx, const struct event *ev)
 			if (!quiet)
 				line(o, C_GREEN, mark(o, "✓", "ok     "), u->name, u->host, u->duration_ms, note);
 		} else {
-			o->n_failed++;
-			unit_failed(o, u, u->duration_ms, NULL, u->message);
+			o->n_failed += u->state != UNIT_INTERRUPTED;
+			unit_failed(o, u, &u->tail, u->duration_ms, NULL, u->message);
 		}
 		break;
 	case EV_PROBE:
@@ -510,12 +547,17 @@ output_on_event(void *ctx, const struct event *ev)
 		if (!ev->ok || (!quiet && (o->verbosity > 0 || strcmp(ev->detail, "watch") != 0))) {
 			const struct probe_sample *ps = ev->sample;
 			bool hold = ps && ps->verdict == SAMPLE_HOLD;
+			bool warn = !ev->ok && !hold && ev->by != NULL;   /* a watch sample that did not trip it */
 			struct buf name = BUF_INIT, note = BUF_INIT;
 			buf_addf(&name, "%s probe %s", ev->detail, ev->probe);
 			probe_note(ev->probe, ps, ev->ok, ev->message, &note);
-			line(o, ev->ok ? C_GREEN : hold ? C_YELLOW : C_RED,
-			    ev->ok ? mark(o, "✓", "ok     ") : hold ? mark(o, "?", "NO DATA") : mark(o, "✗", "FAILED "),
-			    buf_str(&name), u ? u->host : "local", ps && ps->latency_ms >= 0 ? ps->latency_ms : -1,
+			if (warn)
+				buf_addf(&note, " (warning: %s)", ev->by);
+			line(o, ev->ok ? C_GREEN : hold || warn ? C_YELLOW : C_RED,
+			    ev->ok ? mark(o, "✓", "ok     ") : hold ? mark(o, "?", "NO DATA") :
+			    warn ? mark(o, "!", "WARN   ") : mark(o, "✗", "FAILED "),
+			    buf_str(&name), u ? u->host : "local",
+			    ps && ps->duration_ms >= 0 ? ps->duration_ms : ps && ps->latency_ms >= 0 ? ps->latency_ms : -1,
 			    buf_str(&note));
 			buf_release(&name);
 			buf_release(&note);
@@ -545,7 +587,7 @@ output_on_event(void *ctx, const struct event *ev)
 			if (!quiet)
 				line(o, C_DIM, mark(o, "–", "KEPT   "), u->name, u->host, -1, "no rollback");
 		} else if (u->rb_state == RB_FAILED) {
-			unit_failed(o, u, u->rb_duration_ms, "rollback failed", ev->message);
+			unit_failed(o, u, &u->rb_tail, u->rb_duration_ms, "rollback failed", ev->message);
 		}
 		break;
 	case EV_IN_DOUBT:

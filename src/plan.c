@@ -446,6 +446,7 @@ junit(const struct run *run, const struct unwind_index *ix, const struct unit *u
 	struct json_object *kept = json_object_new_object();
 
 	json_object_object_add(ju, "unit", jstr(u->key));
+	json_object_object_add(ju, "name", jstr(u->name));
 	json_object_object_add(ju, "host", jstr(u->host));
 	if (strcmp(u->host, u->address) != 0)
 		json_object_object_add(ju, "address", jstr(u->address));
@@ -875,13 +876,13 @@ render_unwind(const struct run *run, const struct unwind_index *ix, const struct
 	if (n == 0 && !self)
 		buf_adds(out, "nothing to roll back");
 	else if (n + self <= UNWIND_SHOW)
-		buf_addf(out, "roll back %s", self ? failing->key : "");
+		buf_addf(out, "roll back %s", self ? failing->name : "");
 	else if (self)
-		buf_addf(out, "roll back this unit, then the %zu units before it, newest first: %s", n, failing->key);
+		buf_addf(out, "roll back this unit, then the %zu units before it, newest first: %s", n, failing->name);
 	else
 		buf_addf(out, "roll back the %zu units before %s, newest first: ", n, failing ? "this one" : "it");
 	for (size_t k = 0; k < show; k++)
-		buf_addf(out, "%s%s", k || self ? " <- " : "", run->units[ix->order[n - 1 - k]].key);
+		buf_addf(out, "%s%s", k || self ? " <- " : "", run->units[ix->order[n - 1 - k]].name);
 	if (show < n)
 		buf_adds(out, " <- … (the whole order is at the end)");
 	if (nk > 0) {
@@ -889,7 +890,7 @@ render_unwind(const struct run *run, const struct unwind_index *ix, const struct
 		if (nk > UNWIND_SHOW)
 			buf_addf(out, "%zu units: ", nk);
 		for (size_t k = 0; k < nk && k < (nk > UNWIND_SHOW ? UNWIND_CUT : nk); k++)
-			buf_addf(out, "%s%s", k ? ", " : "", run->units[ix->kept[k]].key);
+			buf_addf(out, "%s%s", k ? ", " : "", run->units[ix->kept[k]].name);
 		if (nk > UNWIND_SHOW)
 			buf_adds(out, ", …");
 	}
@@ -992,14 +993,14 @@ render_order(struct plan_out *o, const struct run *run, const struct unwind_inde
 		buf_addf(&o->b, ", newest first (%zu unit%s; a failure rolls back the ones that came before it):\n",
 		    ix->n_order, ix->n_order == 1 ? "" : "s");
 	for (size_t k = ix->n_order; k-- > 0;) {
-		buf_addf(&o->b, "  %s\n", run->units[ix->order[k]].key);
+		buf_addf(&o->b, "  %s\n", run->units[ix->order[k]].name);
 		out_flush(o, false);
 	}
 	if (ix->n_kept > 0)
 		buf_addf(&o->b, "%skept%s, in order (%zu without a rollback, left as done if the run fails):\n", B, R,
 		    ix->n_kept);
 	for (size_t k = 0; k < ix->n_kept; k++) {
-		buf_addf(&o->b, "  %s\n", run->units[ix->kept[k]].key);
+		buf_addf(&o->b, "  %s\n", run->units[ix->kept[k]].name);
 		out_flush(o, false);
 	}
 }
@@ -1063,7 +1064,7 @@ plan_write_text(const struct run *run, bool color, plan_write_fn write, void *ct
 				if (!un->selected)
 					continue;
 				if (nsel > 1)
-					buf_addf(&o.b, "    unit %s%s%s%s\n", un->key, strcmp(un->host, un->address) ? " (" : "",
+					buf_addf(&o.b, "    unit %s%s%s%s\n", un->name, strcmp(un->host, un->address) ? " (" : "",
 					    strcmp(un->host, un->address) ? un->address : "",
 					    strcmp(un->host, un->address) ? ")" : "");
 				ja = jaction(run, un, &s->action, &s->expect);

@@ -19,6 +19,7 @@ probe_sample_new(const char *probe, const char *context, const char *unit, enum 
 	s->at_ms = wall_ms();
 	s->verdict = verdict;
 	s->latency_ms = -1;
+	s->duration_ms = -1;
 	if (obs) {
 		s->no_data = obs->no_data;
 		s->has_value = obs->has_value;
@@ -106,4 +107,6 @@ probe_sample_json(const struct probe_sample *ps, struct json_object *r)
 		json_object_object_add(r, "http_status", json_object_new_int(ps->status));
 	if (ps->latency_ms >= 0)
 		json_object_object_add(r, "latency_ms", json_object_new_int64(ps->latency_ms));
+	if (ps->duration_ms >= 0)
+		json_object_object_add(r, "duration_ms", json_object_new_int64(ps->duration_ms));
 }

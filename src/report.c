@@ -95,11 +95,11 @@ clean_text(const struct run *run, const char *s, size_t len, bool xml)
 	return buf_detach(&out);
 }
 
-/* The last OUTPUT_FAIL_LINES lines of u's output, cleaned (malloc'ed, maybe ""). */
+/* The last OUTPUT_FAIL_LINES lines of a unit's or its rollback's output, cleaned (malloc'ed, maybe ""). */
 static char *
-tail_lines(const struct run *run, const struct unit *u)
+tail_lines(const struct run *run, const struct buf *tail)
 {
-	char *all = clean_text(run, u->tail.data, u->tail.len, false);
+	char *all = clean_text(run, tail->data, tail->len, false);
 	struct buf last = BUF_INIT;
 
 	output_tail_lines(all, strlen(all), OUTPUT_FAIL_LINES, "", &last);
@@ -303,22 +303,29 @@ junit_case_open(struct buf *out, const struct run *run, const char *suite,
 	free(classname);
 }
 
+/* Close a testcase that passed: with its output, if any, as <system-out>. */
+static void
+junit_case_close(struct buf *out, const struct run *run, const char *tail)
+{
+	if (*tail == '\0') {
+		buf_adds(out, "/>\n");
+		return;
+	}
+	buf_adds(out, ">\n      <system-out>");
+	xml_text(out, run, tail);
+	buf_adds(out, "</system-out>\n    </testcase>\n");
+}
+
 static void
 junit_unit(struct buf *out, const struct run *run, const struct unit *u, struct counts *c)
 {
-	char *tail = tail_lines(run, u);
+	char *tail = tail_lines(run, &u->tail);
 
 	c->tests++;
 	junit_case_open(out, run, u->step->phase->name, u, u->duration_ms);
 	switch (u->state) {
 	case UNIT_DONE:
-		if (*tail == '\0') {
-			buf_adds(out, "/>\n");
-			break;
-		}
-		buf_adds(out, ">\n      <system-out>");
-		xml_text(out, run, tail);
-		buf_adds(out, "</system-out>\n    </testcase>\n");
+		junit_case_close(out, run, tail);
 		break;
 	case UNIT_FAILED:
 		c->failures++;
@@ -354,26 +361,37 @@ junit_unit(struct buf *out, const struct run *run, const struct unit *u, struct 
 	free(tail);
 }
 
+/* A rollback testcase: its own output, apart from the unit's (issue 12 item 9). */
 static void
 junit_rollback(struct buf *out, const struct run *run, const struct unit *u, struct counts *c)
 {
+	char *tail = tail_lines(run, &u->rb_tail);
+
 	c->tests++;
 	junit_case_open(out, run, ROLLBACK_SUITE, u, u->rb_duration_ms);
 	switch (u->rb_state) {
 	case RB_DONE:
-		buf_adds(out, "/>\n");
+		junit_case_close(out, run, tail);
 		break;
 	case RB_FAILED:
 		c->failures++;
 		buf_adds(out, ">\n      <failure");
 		xml_attr(out, run, "message", u->rb_message ? u->rb_message : "rollback failed");
-		buf_adds(out, " type=\"rollback failed\"/>\n    </testcase>\n");
+		buf_adds(out, " type=\"rollback failed\"");
+		if (*tail) {
+			buf_addf(out, ">rollback output (last %d lines):\n", OUTPUT_FAIL_LINES);
+			xml_text(out, run, tail);
+			buf_adds(out, "</failure>\n    </testcase>\n");
+		} else {
+			buf_adds(out, "/>\n    </testcase>\n");
+		}
 		break;
 	default:
 		c->skipped++;
 		buf_adds(out, ">\n      <skipped message=\"no rollback\"/>\n    </testcase>\n");
 		break;
 	}
+	free(tail);
 }
 
 /* Append one <testsuite> holding the testcases already written to cases. */
@@ -547,6 +565,7 @@ json_unit(const struct run *run, const struct unit *u)
 	json_object_object_add(rb, "state", json_object_new_string(rollback_state_name(u->rb_state)));
 	json_object_object_add(rb, "message", json_str(run, u->rb_message));
 	json_object_object_add(rb, "duration_ms", json_object_new_int64(u->rb_duration_ms));
+	json_object_object_add(rb, "output_tail", json_text(run, u->rb_tail.data ? u->rb_tail.data : "", u->rb_tail.len));
 	json_object_object_add(o, "rollback", rb);
 	if (u->result) {
 		struct json_object *res = json_object_new_object();
@@ -565,9 +584,14 @@ json_samples(const struct run *run)
 	for (size_t i = 0; i < run->n_samples; i++) {
 		const struct probe_sample *ps = run->samples[i];
 		struct json_object *o = json_object_new_object();
+		const struct unit *u;
 		json_object_object_add(o, "probe", json_str(run, ps->probe));
 		json_object_object_add(o, "context", json_str(run, ps->context));
 		json_object_object_add(o, "unit", json_str(run, ps->unit));
+		u = NULL;
+		for (size_t k = 0; ps->unit && u == NULL && k < run->n_units; k++)
+			u = strcmp(run->units[k].key, ps->unit) == 0 ? &run->units[k] : NULL;
+		json_object_object_add(o, "unit_name", u ? json_str(run, u->name) : NULL);
 		json_object_object_add(o, "at", json_time(ps->at_ms));
 		json_object_object_add(o, "at_ms", json_object_new_int64(ps->at_ms));
 		probe_sample_json(ps, o);
@@ -583,6 +607,7 @@ report_json(const struct run *run)
 	struct json_object *doc = json_object_new_object();
 	struct json_object *phases = json_object_new_array();
 	struct json_object *unwind = json_object_new_array();
+	struct json_object *unwind_names = json_object_new_array();
 	int code = outcome_exit_code(run->outcome);
 	const struct unit **order;
 	size_t n_order;
@@ -612,10 +637,13 @@ report_json(const struct run *run)
 	json_object_object_add(doc, "phases", phases);
 
 	order = unwind_order(run, &n_order);
-	for (size_t i = 0; i < n_order; i++)
+	for (size_t i = 0; i < n_order; i++) {
 		json_object_array_add(unwind, json_str(run, order[i]->key));
+		json_object_array_add(unwind_names, json_str(run, order[i]->name));
+	}
 	free(order);
 	json_object_object_add(doc, "unwind", unwind);
+	json_object_object_add(doc, "unwind_names", unwind_names);
 	json_object_object_add(doc, "probes", json_samples(run));
 	return doc;
 }

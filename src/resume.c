@@ -439,7 +439,7 @@ resume_restore(struct resumed *r, struct run *run, struct opts *o, bool for_roll
 			else {
 				fprintf(stderr, "migrate: the rollback of unit '%s' started and never ended (run %s);\n"
 				    "migrate: nothing was run; check it, then run again with --retry-in-doubt or --skip-in-doubt\n",
-				    ru->key, rl->run_id);
+				    u->name, rl->run_id);
 				return EXIT_CANNOT_START;
 			}
 		}

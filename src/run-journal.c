@@ -237,12 +237,12 @@ start_record(struct run_journal *rj, const struct run *run)
 }
 
 static void
-add_tail(struct json_object *r, const struct run *run, const struct unit *u)
+add_tail(struct json_object *r, const struct run *run, const struct buf *tail)
 {
 	struct buf b = BUF_INIT;
 	const char *p;
 
-	output_tail_lines(buf_str(&u->tail), u->tail.len, JOURNAL_TAIL_LINES, "", &b);
+	output_tail_lines(buf_str(tail), tail->len, JOURNAL_TAIL_LINES, "", &b);
 	p = buf_str(&b);
 	if (b.len > JOURNAL_TAIL_MAX)
 		p += b.len - JOURNAL_TAIL_MAX;
@@ -279,7 +279,7 @@ unit_end_record(const struct run *run, const struct unit *u)
 		probe_sample_json(u->result, res);
 		json_object_object_add(r, "result", res);
 	}
-	add_tail(r, run, u);
+	add_tail(r, run, &u->tail);
 	return r;
 }
 
@@ -362,6 +362,8 @@ event_record(struct run_journal *rj, const struct event *ev)
 		add_str(r, "status", u->rb_state == RB_DONE ? "done" : u->rb_state == RB_FAILED ? "failed" : "no_rollback");
 		add_str(r, "message", u->rb_message);
 		json_object_object_add(r, "duration_ms", json_object_new_int64(u->rb_duration_ms));
+		if (u->rb_state != RB_NO_ACTION)
+			add_tail(r, run, &u->rb_tail);   /* the rollback's own output (issue 12 item 9) */
 		break;
 	case EV_RUN_END:
 		r = record(RL_RUN_END);

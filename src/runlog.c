@@ -304,6 +304,7 @@ unit_clear_results(struct rl_unit *u)
 {
 	u->has_exit = false;
 	u->exit_code = 0;
+	u->interrupted = false;
 	u->duration_ms = 0;
 	set_str(&u->message, NULL);
 	set_str(&u->tail, NULL);
@@ -312,6 +313,7 @@ unit_clear_results(struct rl_unit *u)
 	u->completed_seq = 0;
 	u->rb_state = RLR_NONE;
 	set_str(&u->rb_message, NULL);
+	set_str(&u->rb_tail, NULL);
 	u->rb_duration_ms = 0;
 	set_str(&u->in_doubt_decision, NULL);
 }
@@ -487,6 +489,7 @@ on_unit_end(struct replay *rp, struct json_object *rec)
 		u->state = RLU_SKIPPED;
 	else
 		u->state = RLU_FAILED;
+	u->interrupted = status && strcmp(status, "interrupted") == 0;
 	if (int_field(rec, "attempts", &v))
 		u->attempts = clamp_int(v);
 	u->has_exit = int_field(rec, "exit_code", &v);
@@ -546,6 +549,7 @@ on_rollback(struct replay *rp, struct json_object *rec, bool end)
 	else
 		u->rb_state = RLR_FAILED;
 	set_str(&u->rb_message, str_field(rec, "message"));
+	set_str(&u->rb_tail, str_field(rec, "tail"));
 	u->rb_duration_ms = int_field(rec, "duration_ms", &v) ? v : 0;
 	return NULL;
 }
@@ -739,6 +743,7 @@ runlog_release(struct rl_run *r)
 		free(u->tail);
 		json_object_put(u->captures);
 		free(u->rb_message);
+		free(u->rb_tail);
 		free(u->in_doubt_decision);
 	}
 	free(r->units);
@@ -823,23 +828,8 @@ unit_display_name(struct buf *b, const char *step, const char *item, const char 
 {
 	buf_adds(b, step);
 	if (item != NULL) {
-		size_t n = 0, cut = 0, i;
-
-		/* count characters (UTF-8 lead bytes); cut after the 23rd */
-		for (i = 0; item[i] != '\0'; i++) {
-			if (((unsigned char)item[i] & 0xC0) == 0x80)
-				continue;
-			if (n == UNIT_NAME_ITEM_MAX - 1)
-				cut = i;
-			n++;
-		}
 		buf_addc(b, '[');
-		if (n > UNIT_NAME_ITEM_MAX) {
-			buf_add(b, item, cut);
-			buf_adds(b, "…");
-		} else {
-			buf_adds(b, item);
-		}
+		buf_add_cut(b, item, UNIT_NAME_ITEM_MAX);
 		buf_addc(b, ']');
 	}
 	if (host != NULL && strcmp(host, "local") != 0)

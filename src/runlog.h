@@ -48,7 +48,9 @@
  *   unwind_start  reason
  *   rollback_start unit
  *   rollback_end  unit, status ("done" | "failed" | "no_rollback"),
- *                 message, duration_ms
+ *                 message, duration_ms, tail (the rollback action's own
+ *                 last output lines, masked; absent for no_rollback and
+ *                 in older journals)
  *   interrupted   signal ("SIGINT" | "SIGTERM")
  *   run_end       outcome ("succeeded" | "rolled_back" | "needs_human" |
  *                 "gate" | "interrupted"), exit_code, failure (or null),
@@ -169,6 +171,7 @@ struct rl_unit {
 	char *item;                /* NULL: not a for: unit */
 	char *host;
 	enum rl_unit_state state;
+	bool interrupted;          /* RLU_FAILED by a unit_end "interrupted": stopped by a signal */
 	int attempts;              /* 0: never started */
 	bool has_exit;
 	int exit_code;             /* when has_exit */
@@ -181,6 +184,7 @@ struct rl_unit {
 	enum rl_rb_state rb_state;
 	char *rb_message;
 	int64_t rb_duration_ms;
+	char *rb_tail;             /* the rollback's last output lines (masked), or NULL */
 	char *in_doubt_decision;   /* last in_doubt decision of this sequence, or NULL */
 	size_t line;               /* journal line of the unit's first record */
 };

@@ -166,3 +166,13 @@ rfc3339_parse(const char *s, int64_t *ms)
 	*ms = ((int64_t)t - (int64_t)oh * 3600 - (int64_t)om * 60) * 1000 + frac;
 	return true;
 }
+
+int
+utf8_chars(const char *s)
+{
+	int n = 0;
+
+	for (; *s; s++)
+		n += ((unsigned char)*s & 0xC0) != 0x80;
+	return n;
+}

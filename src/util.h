@@ -29,6 +29,9 @@ void sleep_ms(int64_t ms, volatile int *stop);
 /* Milliseconds since the epoch of an RFC 3339 time (Z or an offset); false if it is not one. */
 bool rfc3339_parse(const char *s, int64_t *ms);
 
+/* Characters (UTF-8 lead bytes, not bytes) in s: the columns a name takes. */
+int utf8_chars(const char *s);
+
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define PUSH(arr, n, cap, val) do { \
 	xgrow((void **)&(arr), &(cap), (n) + 1, sizeof(*(arr))); \

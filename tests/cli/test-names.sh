@@ -62,4 +62,56 @@ assert us["shift[3]"]["name"] == "shift[a-very-long-item-value-…]", us["shift[
 assert us["open[0]"]["name"] == "open[alpha]", us["open[0]"]
 PY
 
+# Everywhere else an operator reads a unit: the failure message, the advice
+# of `status`, the JSON report's unwind list and probe results, the list
+# `migrate rollback` shows before it asks, and plan's unwind order.
+rm -rf "$XDG_STATE_HOME"
+cat > undo.yaml <<YAML
+runbook: 1
+name: undo
+vars:
+  weights: ["10", "50", "100"]
+probes:
+  seen:
+    run: echo ok
+phases:
+  - name: p
+    steps:
+      - name: shift
+        for: \${weights}
+        run: echo "weight \${item}"
+        after: [seen]
+        rollback: {run: 'test ! -e "$T/block-\${item}"'}
+      - name: boom
+        for: \${weights}
+        run: test "\${item}" != 50
+YAML
+touch "$T/block-50"
+run_migrate run undo.yaml --report json="$T/u.json"
+expect_rc "a rollback failed" 3
+expect_in "the failure names the unit by value" "$T/out" "step 'boom[50]' failed"
+expect_not_in "no index key in the run's output" "$T/out" "[1]"
+python3 - "$T/u.json" <<'PY' && pass "JSON report: unwind_names and probe unit_name by value" || fail "JSON report unwind/probe names" "$(cat "$T/u.json")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["unwind"] == ["boom[0]", "shift[2]", "shift[1]"], d["unwind"]
+assert d["unwind_names"] == ["boom[10]", "shift[100]", "shift[50]"], d["unwind_names"]
+names = [p["unit_name"] for p in d["probes"] if p["probe"] == "seen"]
+assert names == ["shift[10]", "shift[50]", "shift[100]"], names
+assert [p["unit"] for p in d["probes"] if p["probe"] == "seen"] == ["shift[0]", "shift[1]", "shift[2]"]
+PY
+run_migrate status
+expect_in "status advice names the stuck rollback by value" "$T/out" "the rollback of 'shift[50]' did not complete"
+expect_not_in "status shows no index key" "$T/out" "[1]"
+rm -f "$T/block-50"
+RUN=$(ls "$XDG_STATE_HOME"/migrate/runs/ | sed 's/\.jsonl$//')
+run_migrate rollback "$RUN" --yes
+expect_rc "rollback --yes" 0
+expect_in "rollback lists shift[50] before it starts" "$T/out" "  shift[50]"
+expect_in "rollback lists shift[10] before it starts" "$T/out" "  shift[10]"
+expect_not_in "rollback's list shows no index key" "$T/out" "shift[0]"
+run_migrate plan undo.yaml
+expect_in "plan's unwind order by value" "$T/out" "shift[100] <- shift[50] <- shift[10]"
+expect_not_in "plan shows no index key" "$T/out" "shift[1]"
+
 finish

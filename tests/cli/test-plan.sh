@@ -28,14 +28,14 @@ expect_rc "plan" 0
 [ -e "$XDG_STATE_HOME" ] && fail "plan created a state dir" || pass "plan created no state dir"
 expect_in "plan shows resolved command" "$T/out" "touch \"$T/p/b-y\""
 expect_in "plan shows the gate" "$T/out" 'gate: "ready?"'
-expect_in "plan shows rollback order" "$T/out" "roll back touch-b[1] <- touch-b[0] <- touch-a"
+expect_in "plan shows rollback order" "$T/out" "roll back touch-b[y] <- touch-b[x] <- touch-a"
 expect_in "plan shows a step without rollback" "$T/out" "no rollback"
 # The whole unwind order once, at the end: newest first, then what stays.
 if python3 - "$T/out" <<'PY'
 import sys
 lines = open(sys.argv[1]).read().split("\n")
 i = next(k for k, l in enumerate(lines) if l.startswith("unwind order, newest first (3 units"))
-assert lines[i + 1:i + 4] == ["  touch-b[1]", "  touch-b[0]", "  touch-a"], lines[i:]
+assert lines[i + 1:i + 4] == ["  touch-b[y]", "  touch-b[x]", "  touch-a"], lines[i:]
 assert lines[i + 4].startswith("kept, in order"), lines[i:]
 assert lines[i + 5:] == ["  touch-c", ""], lines[i:]
 PY
@@ -117,7 +117,7 @@ import json, sys
 text = open(sys.argv[1]).read()
 plan = json.loads(text)
 assert len(plan["unwind_order"]) == 10000
-assert text.count('"s0"') == 3, text.count('"s0"')   # step name, unit key, the one unwind order
+assert text.count('"s0"') == 4, text.count('"s0"')   # step name, unit key, unit name, the one unwind order
 last = plan["phases"][0]["steps"][-1]["units"][0]["on_failure_unwind"]
 assert last == {"self": False, "start": 1, "count": 9999}, last
 PY

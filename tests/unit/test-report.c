@@ -147,6 +147,9 @@ make_run(void)
 		buf_addf(&mig1->tail, "early line %d\n", i);
 	buf_add(&mig1->tail, HOSTILE_LINE, strlen(HOSTILE_LINE));
 	buf_add(&mig1->tail, "nul\0byte\n", 9);
+	/* rollbacks' output is kept apart from their units' (issue 12 item 9) */
+	buf_adds(&mig1->rb_tail, "mig1 rollback said so\n");
+	buf_adds(&drain1->rb_tail, "undrain tried web1\n");
 
 	/* Completion order; the unwind walks it backwards after mig1. */
 	PUSH(run->completed, run->n_completed, run->cap_completed, backup);
@@ -174,6 +177,7 @@ free_run(struct run *run)
 		free(u->message);
 		free(u->rb_message);
 		buf_release(&u->tail);
+		buf_release(&u->rb_tail);
 	}
 	free(run->units);
 	free(run->completed);
@@ -257,7 +261,7 @@ START_TEST(junit_report)
 {
 	struct run *run = make_run();
 	struct buf x;
-	const char *prev = NULL;
+	const char *prev = NULL, *step_failure;
 	char *want;
 
 	write_both(run);
@@ -288,7 +292,14 @@ START_TEST(junit_report)
 	ck_assert_ptr_nonnull(strstr(x.data, "early line 13\n"));
 	ck_assert_ptr_nonnull(strstr(x.data, "nul\xef\xbf\xbd" "byte"));
 	ck_assert_ptr_nonnull(strstr(x.data, "<failure message=\"undrain:&#9;connection refused&#13;&#10;after 3 tries\" "
-	    "type=\"rollback failed\"/>"));
+	    "type=\"rollback failed\">rollback output (last 20 lines):\nundrain tried web1\n</failure>"));
+	/* a unit's failure text holds its own output, its rollback's goes under the rollback */
+	ck_assert_ptr_nonnull(strstr(x.data, "name=\"migrate-db[orders]@db\" time=\"0.040\">\n      "
+	    "<system-out>mig1 rollback said so\n</system-out>"));
+	step_failure = strstr(x.data, "type=\"step failed\"");
+	ck_assert_ptr_nonnull(step_failure);
+	ck_assert_ptr_null(memmem(step_failure, (size_t)(strstr(step_failure, "</failure>") - step_failure),
+	    "rollback said", 13));
 
 	/* Done units carry their output; not-run units say why. */
 	ck_assert_ptr_nonnull(strstr(x.data, "<system-out>backup done\n</system-out>"));
@@ -409,6 +420,8 @@ START_TEST(json_report)
 	ck_assert_ptr_nonnull(strstr(tail, "psql: <script>&\"]]>'\x01\x1b[31m"
 	    "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd bad ***\n"));
 	ck_assert_ptr_nonnull(strstr(tail, "nul\xef\xbf\xbd" "byte\n"));
+	ck_assert_ptr_null(strstr(tail, "rollback said"));
+	ck_assert_str_eq(get_str(get(mig1, "rollback"), "output_tail"), "mig1 rollback said so\n");
 	ck_assert(json_object_is_type(get(get(json_object_array_get_idx(
 	    get(json_object_array_get_idx(phs, 1), "units"), 1), "rollback"), "message"), json_type_null));
 
