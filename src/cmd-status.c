@@ -267,6 +267,14 @@ header(struct buf *b, const struct rl_run *r, const char *id, const struct runbo
 	if (r->pending_gate)
 		buf_addf(b, "%-10s'%s' not approved; continue with: migrate resume %s --approve %s\n",
 		    "gate", r->pending_gate, id, r->pending_gate);
+	if (r->commit_phase)
+		buf_addf(b, "%-10sphase %s (after it, a failure unwinds only what came later;"
+		    " `migrate rollback --past-commit` goes further)\n", "commit", r->commit_phase);
+	for (size_t i = 0; i < r->n_notify_failures; i++) {
+		const struct rl_notify *nf = &r->notify_failures[i];
+		buf_addf(b, "%-10shook %zu (%s) failed: %s (the outcome is unchanged)\n", "notify", nf->hook,
+		    nf->event ? nf->event : "?", nf->message ? nf->message : "?");
+	}
 	if (rb && r->sha256 && strcmp(rb->sha256, r->sha256) != 0)
 		buf_addf(b, "%-10sthe runbook file changed since the run started;"
 		    " resume and rollback refuse it unless --force\n", "note");
@@ -433,6 +441,25 @@ unit_json(const struct rl_unit *u, const struct runbook *rb, const char *id)
 	return j;
 }
 
+/* The notify records: the hooks that failed, in order. */
+static struct json_object *
+notify_json(const struct rl_run *r)
+{
+	struct json_object *a = json_object_new_array();
+
+	for (size_t i = 0; i < r->n_notify_failures; i++) {
+		const struct rl_notify *nf = &r->notify_failures[i];
+		struct json_object *o = json_object_new_object();
+		json_object_object_add(o, "hook", json_object_new_int64((int64_t)nf->hook));
+		json_object_object_add(o, "event", jstr(nf->event));
+		json_object_object_add(o, "kind", jstr(nf->kind));
+		json_object_object_add(o, "message", jstr(nf->message));
+		json_object_object_add(o, "at", jstr(nf->ts));
+		json_object_array_add(a, o);
+	}
+	return a;
+}
+
 static struct json_object *
 run_json(const struct rl_run *r, const char *id, const struct runbook *rb, const struct next *n)
 {
@@ -461,6 +488,8 @@ run_json(const struct rl_run *r, const char *id, const struct runbook *rb, const
 	json_object_object_add(j, "work_ms", json_object_new_int64(runlog_work_ms(r)));
 	json_object_object_add(j, "unwinding", json_object_new_boolean(r->unwinding));
 	json_object_object_add(j, "pending_gate", jstr(r->pending_gate));
+	json_object_object_add(j, "commit_point", jstr(r->commit_phase));
+	json_object_object_add(j, "notify_failures", notify_json(r));
 	json_object_object_add(j, "interrupted", json_object_new_boolean(r->interrupted));
 	json_object_object_add(j, "resumes", json_object_new_int64((int64_t)r->n_resumes));
 	json_object_object_add(j, "torn_tail", json_object_new_boolean(r->torn_tail));

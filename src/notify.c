@@ -1,9 +1,13 @@
 /*
  * notify.c - notify: hooks (SPEC §7). Local `run` hooks run here with
- * `sh -s` (the command on standard input, as steps run), bounded by the
- * hook's timeout; `http` hooks are refused by the preflight in this
- * release. Event text is built from masked strings (the failure, the gate's
- * question), and the expanded command is masked before any message.
+ * `sh -s` (the command on standard input, as steps run); `http` hooks are
+ * one request through the HTTP client (http-action.c builds it, with
+ * ${event.*} bound in the URL, headers and body). Either is bounded by the
+ * hook's timeout. Event text is built from masked strings (the failure,
+ * the gate's question), and every message is masked. A hook that fails
+ * (non-zero exit, no answer in time, a status other than 2xx, no
+ * connection) is shown on stderr and journaled as a notify record; the
+ * run's outcome never changes.
  */
 #include "notify.h"
 
@@ -13,16 +17,20 @@
 
 #include "buf.h"
 #include "child.h"
+#include "duration.h"
+#include "http-action.h"
+#include "http-client.h"
 #include "secrets.h"
 #include "util.h"
 
 struct notify {
 	const struct runbook *rb;
+	struct run_journal *rj;  /* where failed hooks are journaled; may be NULL */
 	bool unwound;            /* an unwind started in this process */
 };
 
 struct notify *
-notify_new(const struct runbook *rb)
+notify_new(const struct runbook *rb, struct run_journal *rj)
 {
 	struct notify *n;
 
@@ -30,6 +38,7 @@ notify_new(const struct runbook *rb)
 		return NULL;
 	n = xcalloc(1, sizeof(*n));
 	n->rb = rb;
+	n->rj = rj;
 	return n;
 }
 
@@ -39,20 +48,32 @@ notify_free(struct notify *n)
 	free(n);
 }
 
+/* A hook failed: shown and journaled (why is masked here); the run goes on. */
 static void
-run_hook(const struct run *run, size_t i, const char *const *event)
+hook_failed(struct notify *n, const struct run *run, size_t i, const char *event, struct buf *why)
 {
 	const struct notify_hook *h = &run->rb->notify[i];
+
+	secrets_mask(&run->secrets, why);
+	fprintf(stderr, "migrate: notify hook %zu (%s) failed: %s; the run goes on\n", i + 1, event, buf_str(why));
+	if (n->rj)
+		run_journal_notify_failed(n->rj, run, i + 1, event, h->action.kind == ACT_HTTP ? "http" : "run",
+		    buf_str(why));
+}
+
+/* A local command: sh -s with the expanded command on stdin. */
+static void
+run_command_hook(const struct run *run, const struct notify_hook *h, const char *const *event,
+    int64_t timeout_ms, struct buf *why)
+{
 	const char *argv[] = { "sh", "-s", NULL };
 	struct child_opts co;
 	struct child_result res;
 	struct buf cmd = BUF_INIT;
 	char *err = NULL;
 
-	if (h->action.kind != ACT_RUN)
-		return;
 	if (run_expand_event(run, NULL, &h->action.run, false, event, &cmd, &err) < 0) {
-		fprintf(stderr, "migrate: notify hook %zu (%s): %s; the run goes on\n", i + 1, event[0], err);
+		buf_adds(why, err);
 		free(err);
 		buf_release(&cmd);
 		return;
@@ -61,25 +82,91 @@ run_hook(const struct run *run, size_t i, const char *const *event)
 	co.argv = argv;
 	co.stdin_data = buf_str(&cmd);
 	co.stdin_len = cmd.len;
-	co.timeout_ms = h->timeout_ms > 0 ? h->timeout_ms : DEFAULT_NOTIFY_TIMEOUT_MS;
+	co.timeout_ms = timeout_ms;
 	co.kill_grace_ms = 1000;
 	co.tail_max = 4096;
 	child_run(&co, &res);
-	if (res.status != CHILD_EXITED || res.exit_code != 0) {
-		struct buf why = BUF_INIT;
-		if (res.status == CHILD_TIMEOUT)
-			buf_addf(&why, "no answer within its timeout (%lld ms)", (long long)co.timeout_ms);
-		else if (res.status == CHILD_EXITED)
-			buf_addf(&why, "exit %d", res.exit_code);
-		else
-			buf_addf(&why, "%s", res.error ? res.error : child_status_name(res.status));
-		secrets_mask(&run->secrets, &why);
-		fprintf(stderr, "migrate: notify hook %zu (%s) failed: %s; the run goes on\n", i + 1, event[0],
-		    buf_str(&why));
-		buf_release(&why);
+	if (res.status == CHILD_TIMEOUT) {
+		buf_adds(why, "no answer within its timeout (");
+		duration_format_exact(why, timeout_ms);
+		buf_adds(why, ")");
+	} else if (res.status == CHILD_EXITED && res.exit_code != 0) {
+		buf_addf(why, "exit %d", res.exit_code);
+	} else if (res.status != CHILD_EXITED) {
+		buf_addf(why, "%s", res.error ? res.error : child_status_name(res.status));
 	}
 	child_result_release(&res);
+	if (cmd.data)
+		explicit_bzero(cmd.data, cmd.cap);
 	buf_release(&cmd);
+}
+
+struct hook_scope {
+	const struct run *run;
+	const char *const *event;
+};
+
+static int
+expand_hook_text(void *ctx, const struct text *t, struct buf *out, char **err)
+{
+	const struct hook_scope *sc = ctx;
+	return run_expand_event(sc->run, NULL, t, false, sc->event, out, err);
+}
+
+/* An HTTP request, from this machine; a status other than 2xx is a failure. */
+static void
+http_hook(const struct run *run, const struct notify_hook *h, const char *const *event, int64_t timeout_ms,
+    struct buf *why)
+{
+	struct hook_scope sc = { run, event };
+	struct http_call call;
+	struct http_response resp;
+	char *err = NULL;
+
+	memset(&call, 0, sizeof(call));
+	if (http_call_build(&call, &h->action, expand_hook_text, &sc, NULL, &err) < 0) {
+		buf_adds(why, err ? err : "cannot build the request");
+		free(err);
+		http_call_release(&call);
+		return;
+	}
+	call.req.timeout_ms = timeout_ms;
+	http_perform(NULL, &call.req, &resp);
+	switch (resp.outcome) {
+	case HTTP_RESPONSE:
+		if (resp.status != 0 && (resp.status < 200 || resp.status > 299))
+			buf_addf(why, "status %d, expected 2xx", resp.status);
+		break;
+	case HTTP_TIMED_OUT:
+		buf_adds(why, "no answer within its timeout (");
+		duration_format_exact(why, timeout_ms);
+		buf_adds(why, ")");
+		break;
+	case HTTP_CANCELLED:
+		buf_adds(why, "stopped");
+		break;
+	case HTTP_FAILED:
+		buf_adds(why, resp.error ? resp.error : "the request failed");
+		break;
+	}
+	http_response_release(&resp);
+	http_call_release(&call);
+}
+
+static void
+run_hook(struct notify *n, const struct run *run, size_t i, const char *const *event)
+{
+	const struct notify_hook *h = &run->rb->notify[i];
+	int64_t timeout_ms = h->timeout_ms > 0 ? h->timeout_ms : DEFAULT_NOTIFY_TIMEOUT_MS;
+	struct buf why = BUF_INIT;
+
+	if (h->action.kind == ACT_RUN)
+		run_command_hook(run, h, event, timeout_ms, &why);
+	else if (h->action.kind == ACT_HTTP)
+		http_hook(run, h, event, timeout_ms, &why);
+	if (why.len)
+		hook_failed(n, run, i, event[0], &why);
+	buf_release(&why);
 }
 
 void
@@ -111,6 +198,10 @@ notify_on_event(void *ctx, const struct event *ev)
 	case EV_UNWIND_START:
 		n->unwound = true;
 		kind = "failure", bit = NOTIFY_FAILURE;
+		if (run->failed_unit) {
+			step = run->failed_unit->step->name;
+			phase = run->failed_unit->step->phase->name;
+		}
 		buf_addf(&text, "run %s failed: %s; rolling back", run->id, run->failure ? run->failure : "?");
 		break;
 	case EV_RUN_END:
@@ -122,16 +213,17 @@ notify_on_event(void *ctx, const struct event *ev)
 				const char *event[] = { "rollback", phase, "", buf_str(&text), run->id };
 				for (size_t i = 0; i < run->rb->n_notify; i++)
 					if (run->rb->notify[i].events & NOTIFY_ROLLBACK)
-						run_hook(run, i, event);
+						run_hook(n, run, i, event);
 			}
 			buf_reset(&text);
 		} else if (run->outcome == OUTCOME_NEEDS_HUMAN) {
-			const char *event[] = { "failure", phase, "", NULL, run->id };
+			const char *event[] = { "failure", phase, run->failed_unit ? run->failed_unit->step->name : "",
+			    NULL, run->id };
 			buf_addf(&text, "run %s failed: %s", run->id, run->failure ? run->failure : "?");
 			event[3] = buf_str(&text);
 			for (size_t i = 0; i < run->rb->n_notify; i++)
 				if (run->rb->notify[i].events & NOTIFY_FAILURE)
-					run_hook(run, i, event);
+					run_hook(n, run, i, event);
 			buf_reset(&text);
 		}
 		kind = "done", bit = NOTIFY_DONE;
@@ -145,7 +237,7 @@ notify_on_event(void *ctx, const struct event *ev)
 		const char *event[] = { kind, phase, step, buf_str(&text), run->id };
 		for (size_t i = 0; i < run->rb->n_notify; i++)
 			if (run->rb->notify[i].events & bit)
-				run_hook(run, i, event);
+				run_hook(n, run, i, event);
 	}
 	buf_release(&text);
 }

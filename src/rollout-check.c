@@ -54,9 +54,6 @@ rollout_preflight(const struct run *run, struct diags *d)
 	size_t before = d->n;
 
 	check_watch(d, rb, &rb->watch, true);
-	for (size_t i = 0; i < rb->n_notify; i++)
-		if (rb->notify[i].action.kind == ACT_HTTP)
-			refuse(d, rb, rb->notify[i].action.pos, "an 'http' notify hook (a 'run' hook works)");
 	if (rb->not_before.set)
 		refuse(d, rb, rb->not_before.pos, "'not_before' (maintenance window)");
 	if (rb->not_after.set)

@@ -394,6 +394,19 @@ append(struct run_journal *rj, const struct run *run, struct json_object *r)
 }
 
 void
+run_journal_notify_failed(struct run_journal *rj, const struct run *run, size_t hook, const char *event,
+    const char *kind, const char *message)
+{
+	struct json_object *r = record(RL_NOTIFY);
+
+	json_object_object_add(r, "hook", json_object_new_int64((int64_t)hook));
+	add_str(r, "event", event);
+	add_str(r, "kind", kind);
+	add_str(r, "message", message);
+	append(rj, run, r);
+}
+
+void
 run_journal_on_event(void *ctx, const struct event *ev)
 {
 	struct run_journal *rj = ctx;

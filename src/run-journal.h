@@ -25,6 +25,13 @@ void run_journal_free(struct run_journal *rj);
 void run_journal_set_supersedes(struct run_journal *rj, char *const *ids, size_t n);
 void run_journal_on_event(void *ctx, const struct event *ev);
 /*
+ * A notify record (runlog.h): hook (1-based) failed on event (kind "run" or
+ * "http"); message is already masked. Written whenever it happens, also
+ * after run_end (the done event's hooks run after it).
+ */
+void run_journal_notify_failed(struct run_journal *rj, const struct run *run, size_t hook, const char *event,
+    const char *kind, const char *message);
+/*
  * An approval record (runlog.h) of gate by name, with the OS user and host
  * of this process; via says how ("migrate approve", "--yes", ...).
  */

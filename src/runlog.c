@@ -162,6 +162,8 @@ static const struct rspec shapes[] = {
 	{ RL_ROLLBACK_END, { { "unit", FK_KEY, NULL }, { "status", FK_STR, rb_statuses },
 	    { "message", FK_STR_NULL, NULL }, { "duration_ms", FK_INT, NULL } } },
 	{ RL_INTERRUPTED, { { "signal", FK_KEY, NULL } } },
+	{ RL_NOTIFY, { { "hook", FK_INT, NULL }, { "event", FK_STR, NULL }, { "kind", FK_STR_NULL, NULL },
+	    { "message", FK_STR_NULL, NULL } } },
 	{ RL_RUN_END, { { "outcome", FK_STR, outcomes }, { "exit_code", FK_INT, NULL },
 	    { "failure", FK_STR_NULL, NULL }, { "duration_ms", FK_INT, NULL }, { "work_ms", FK_INT_NULL, NULL } } },
 };
@@ -389,6 +391,22 @@ on_approval(struct replay *rp, struct json_object *rec, const char *ts)
 	set_str(&a.via, str_field(rec, "via"));
 	set_str(&a.ts, ts);
 	PUSH(run->approvals, run->n_approvals, run->cap_approvals, a);
+}
+
+static void
+on_notify(struct replay *rp, struct json_object *rec, const char *ts)
+{
+	struct rl_run *run = rp->run;
+	struct rl_notify nf;
+	int64_t hook;
+
+	memset(&nf, 0, sizeof(nf));
+	nf.hook = int_field(rec, "hook", &hook) && hook > 0 ? (size_t)hook : 0;
+	set_str(&nf.event, str_field(rec, "event"));
+	set_str(&nf.kind, str_field(rec, "kind"));
+	set_str(&nf.message, str_field(rec, "message"));
+	set_str(&nf.ts, ts);
+	PUSH(run->notify_failures, run->n_notify_failures, run->cap_notify_failures, nf);
 }
 
 static void
@@ -633,6 +651,8 @@ apply(struct replay *rp, struct json_object *rec)
 		on_approval(rp, rec, ts);
 	else if (strcmp(type, RL_COMMIT) == 0)
 		on_commit(rp, rec);
+	else if (strcmp(type, RL_NOTIFY) == 0)
+		on_notify(rp, rec, ts);
 	else if (strcmp(type, RL_UNIT_START) == 0)
 		return on_unit_start(rp, rec, ts);
 	else if (strcmp(type, RL_UNIT_RETRY) == 0)
@@ -773,6 +793,14 @@ runlog_release(struct rl_run *r)
 	}
 	free(r->approvals);
 	worktime_log_release(&r->work);
+	for (size_t i = 0; i < r->n_notify_failures; i++) {
+		struct rl_notify *nf = &r->notify_failures[i];
+		free(nf->event);
+		free(nf->kind);
+		free(nf->message);
+		free(nf->ts);
+	}
+	free(r->notify_failures);
 	memset(r, 0, sizeof(*r));
 }
 

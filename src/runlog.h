@@ -52,6 +52,11 @@
  *                 last output lines, masked; absent for no_rollback and
  *                 in older journals)
  *   interrupted   signal ("SIGINT" | "SIGTERM")
+ *   notify        hook (1-based index in notify:), event ("start" | "phase" |
+ *                 "gate" | "failure" | "rollback" | "done"), kind ("run" |
+ *                 "http"), message (masked): a notify hook failed; the
+ *                 run's outcome is unchanged. May follow run_end (the done
+ *                 event's hooks run after it).
  *   run_end       outcome ("succeeded" | "rolled_back" | "needs_human" |
  *                 "gate" | "interrupted"), exit_code, failure (or null),
  *                 duration_ms, work_ms (working time so far, every session
@@ -78,6 +83,7 @@
 #define RL_ROLLBACK_END "rollback_end"
 #define RL_INTERRUPTED "interrupted"
 #define RL_RUN_END "run_end"
+#define RL_NOTIFY "notify"
 
 /*
  * Replaying a journal
@@ -132,6 +138,8 @@
  *   "unanswered" and not "approved" since; cleared by an unwind_start and
  *   by a run_end whose outcome is not "gate".
  * - interrupted: an interrupted record since the last resume record.
+ * - notify_failures: every notify record (a hook that failed), in order;
+ *   they change nothing else, and may come after run_end.
  * - torn_tail: journal_replay ignored a damaged last line.
  *
  * Strings are malloc'ed and json objects referenced by the struct; all of
@@ -194,6 +202,12 @@ struct rl_approval {
 	char *gate, *name, *user, *host, *via, *ts;
 };
 
+/* One notify record: a hook that failed (SPEC §7). */
+struct rl_notify {
+	size_t hook;                  /* 1-based; 0 unknown */
+	char *event, *kind, *message, *ts;
+};
+
 struct rl_run {
 	char *run_id, *runbook, *file, *sha256, *host, *user;
 	long pid;                     /* of run_start, or of the latest resume */
@@ -213,6 +227,8 @@ struct rl_run {
 	size_t commit_completed;      /* units completed when it was reached */
 	struct rl_approval *approvals; /* every approval record, in order */
 	size_t n_approvals, cap_approvals;
+	struct rl_notify *notify_failures; /* every notify record, in order */
+	size_t n_notify_failures, cap_notify_failures;
 	bool interrupted;
 	size_t n_resumes;
 	bool torn_tail;

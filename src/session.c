@@ -62,7 +62,7 @@ session_attach(struct session *s, struct run *run, struct engine_opts *eo,
 		run_add_listener(run, run_journal_on_event, s->rj);
 	}
 	run_add_listener(run, output_on_event, s->out);
-	if ((s->nt = notify_new(run->rb)) != NULL)
+	if ((s->nt = notify_new(run->rb, s->rj)) != NULL)
 		run_add_listener(run, notify_on_event, s->nt);
 }
 
