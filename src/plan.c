@@ -167,6 +167,25 @@ jrefs(const struct probe_ref *refs, size_t n)
 	return a;
 }
 
+/*
+ * Probes run outside a unit (verify, watch, a gate's show, verify_rollback)
+ * with their places (SPEC §2): their own on: (a group: each member), else
+ * this machine. An array of {"name", "on"}.
+ */
+static struct json_object *
+jrefs_on(const struct probe_ref *refs, size_t n)
+{
+	struct json_object *a = json_object_new_array();
+
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *o = json_object_new_object();
+		json_object_object_add(o, "name", jstr(refs[i].name ? refs[i].name : "(inline)"));
+		json_object_object_add(o, "on", jstr(refs[i].probe && refs[i].probe->on ? refs[i].probe->on : "local"));
+		json_object_array_add(a, o);
+	}
+	return a;
+}
+
 /* Does unit u run under sudo: the step's sudo:, else its host's (a member of
  * an addresses: group has the group's fields), as the engine resolves it. */
 static bool
@@ -318,8 +337,10 @@ jgate_cfg(struct json_object *o, const struct gate_cfg *g)
 	if (g == NULL)
 		return;
 	json_object_object_add(o, "approvals", json_object_new_int(g->approvals));
-	if (g->n_show)
+	if (g->n_show) {
 		json_object_object_add(o, "show", jrefs(g->show, g->n_show));
+		json_object_object_add(o, "show_on", jrefs_on(g->show, g->n_show));
+	}
 	if (g->timeout_ms) {
 		json_object_object_add(o, "timeout", jdur(g->timeout_ms));
 		json_object_object_add(o, "on_timeout", jstr(g->on_timeout == ON_TIMEOUT_ROLLBACK ? "rollback" : "stop"));
@@ -332,6 +353,7 @@ jwatch(const struct watch *w)
 	struct json_object *o = json_object_new_object();
 
 	json_object_object_add(o, "probes", jrefs(w->probes, w->n_probes));
+	json_object_object_add(o, "probes_on", jrefs_on(w->probes, w->n_probes));
 	json_object_object_add(o, "interval", jdur(w->interval_ms));
 	json_object_object_add(o, "failures", json_object_new_int(w->failures));
 	json_object_object_add(o, "window", json_object_new_int(w->window));
@@ -362,8 +384,10 @@ jrollout(const struct run *run, struct json_object *top)
 	jwindow(top, &rb->not_before, &rb->not_after);
 	if (rb->watch.set)
 		json_object_object_add(top, "watch", jwatch(&rb->watch));
-	if (rb->n_verify_rollback)
+	if (rb->n_verify_rollback) {
 		json_object_object_add(top, "verify_rollback", jrefs(rb->verify_rollback, rb->n_verify_rollback));
+		json_object_object_add(top, "verify_rollback_on", jrefs_on(rb->verify_rollback, rb->n_verify_rollback));
+	}
 	if (rb->n_notify == 0)
 		return;
 	hooks = json_object_new_array();
@@ -494,6 +518,7 @@ jphase(const struct run *run, const struct unwind_index *ix, const struct phase 
 	jwindow(jp, &ph->not_before, &ph->not_after);
 	if (ph->n_verify) {
 		json_object_object_add(jp, "verify", jrefs(ph->verify, ph->n_verify));
+		json_object_object_add(jp, "verify_on", jrefs_on(ph->verify, ph->n_verify));
 		json_object_object_add(jp, "on_verify_failure_unwind", junwind(ix, NULL, end));
 	}
 	return jp;
@@ -737,6 +762,7 @@ indent_block(struct buf *out, const char *indent, const char *label, const char 
 }
 
 static void render_list(struct json_object *arr, const char *sep, struct buf *out);
+static void render_list_on(struct json_object *arr, struct buf *out);
 static void render_action(struct json_object *a, const char *indent, struct buf *out);
 
 static void
@@ -751,7 +777,7 @@ render_gate_cfg(struct json_object *g, const char *indent, struct buf *out)
 	buf_addc(out, '\n');
 	if (go(g, "show")) {
 		buf_addf(out, "%sshows before asking: ", indent);
-		render_list(go(g, "show"), ", ", out);
+		render_list_on(go(g, "show_on"), out);
 		buf_addc(out, '\n');
 	}
 }
@@ -760,7 +786,7 @@ static void
 render_watch(struct json_object *w, const char *label, const char *indent, struct buf *out)
 {
 	buf_addf(out, "%s%s: ", indent, label);
-	render_list(go(w, "probes"), ", ", out);
+	render_list_on(go(w, "probes_on"), out);
 	buf_addf(out, " every %s", gs(w, "interval"));
 	if (has(w, "delay"))
 		buf_addf(out, " (first after %s)", gs(w, "delay"));
@@ -797,7 +823,7 @@ render_rollout(const struct run *run, struct buf *out)
 		render_watch(go(top, "watch"), "guard (whole run)", "", out);
 	if (go(top, "verify_rollback")) {
 		buf_adds(out, "after any rollback, verify: ");
-		render_list(go(top, "verify_rollback"), ", ", out);
+		render_list_on(go(top, "verify_rollback_on"), out);
 		buf_addc(out, '\n');
 	}
 	hooks = go(top, "notify");
@@ -857,6 +883,18 @@ render_list(struct json_object *arr, const char *sep, struct buf *out)
 
 	for (size_t i = 0; i < n; i++)
 		buf_addf(out, "%s%s", i ? sep : "", json_object_get_string(json_object_array_get_idx(arr, i)));
+}
+
+/* Probes with their places: "api-health (on local), drained (on db)". */
+static void
+render_list_on(struct json_object *arr, struct buf *out)
+{
+	size_t n = json_object_array_length(arr);
+
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *o = json_object_array_get_idx(arr, i);
+		buf_addf(out, "%s%s (on %s)", i ? ", " : "", gs(o, "name"), gs(o, "on"));
+	}
 }
 
 /*
@@ -1086,7 +1124,7 @@ plan_write_text(const struct run *run, bool color, plan_write_fn write, void *ct
 		}
 		if (go(jp, "verify")) {
 			buf_adds(&o.b, "  verify: ");
-			render_list(go(jp, "verify"), ", ", &o.b);
+			render_list_on(go(jp, "verify_on"), &o.b);
 			buf_addc(&o.b, '\n');
 			render_unwind(run, &ix, NULL, end, false, "    ", &o.b);
 		}

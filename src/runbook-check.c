@@ -494,15 +494,25 @@ check_for(struct checker *c, const struct step *s)
 	else
 		for (size_t i = 0; i < v->n; i++) {
 			const struct value *it = &v->items[i];
-			bool plain = it->type == VAL_STR || (it->type == VAL_MAP && it->n > 0);
-			for (size_t k = 0; it->type == VAL_MAP && k < it->n; k++)
-				plain = plain && it->items[k].type == VAL_STR;
-			if (!plain) {
-				report_at(c->r, s->for_ref.pos, "'for' needs a list of plain values or "
-				    "mappings of plain values, but variable '%s' holds a %s", ref.name,
+			size_t k = 0;
+
+			while (it->type == VAL_MAP && k < it->n && it->items[k].type == VAL_STR)
+				k++;
+			if (it->type == VAL_STR || (it->type == VAL_MAP && it->n > 0 && k == it->n))
+				continue;
+			/* say which item, and for a mapping which field, is not plain */
+			if (it->type != VAL_MAP)
+				report_at(c->r, s->for_ref.pos, "'for' needs a list of plain values or mappings of "
+				    "plain values, but item %zu of variable '%s' is a %s", i + 1, ref.name,
 				    value_type_name(it->type));
-				break;
-			}
+			else if (it->n == 0)
+				report_at(c->r, s->for_ref.pos, "'for' needs a list of plain values or mappings of "
+				    "plain values, but item %zu of variable '%s' is an empty mapping", i + 1, ref.name);
+			else
+				report_at(c->r, s->for_ref.pos, "'for' needs a list of plain values or mappings of "
+				    "plain values, but field '%s' of item %zu of variable '%s' is a %s", it->keys[k],
+				    i + 1, ref.name, value_type_name(it->items[k].type));
+			break;
 		}
 	buf_release(&at);
 }

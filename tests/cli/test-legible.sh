@@ -190,4 +190,65 @@ cols = {l.index(" local ") for l in text.split("\n") if " local " in l}
 assert len(cols) == 1, cols
 PY
 
+# ---- item 13: plan shows where verify, watch and a gate's show probes run ----
+cat > places.yaml <<'YAML'
+runbook: 1
+name: places
+hosts:
+  db: {address: 127.0.0.1, port: 1, user: nobody}
+probes:
+  here:
+    run: echo ok
+  ondb:
+    on: db
+    run: echo ok
+  web:
+    http: {url: "http://127.0.0.1:1/health"}
+phases:
+  - name: p
+    gate: {message: "go?", show: [here, ondb]}
+    watch: {probes: [web, ondb], interval: 30s}
+    steps:
+      - name: s
+        run: "true"
+      - name: g
+        gate: {message: "again?", show: [ondb]}
+    verify: [here, ondb, web]
+YAML
+run_migrate plan places.yaml
+expect_rc "plan" 0
+expect_in "plan: the gate's show probes and where they run" "$T/out" "shows before asking: here (on local), ondb (on db)"
+expect_in "plan: the watch probes and where they run" "$T/out" "watch: web (on local), ondb (on db) every 30s"
+expect_in "plan: the gate step's show probe and where it runs" "$T/out" "shows before asking: ondb (on db)"
+expect_in "plan: the verify probes and where they run" "$T/out" "verify: here (on local), ondb (on db), web (on local)"
+run_migrate plan places.yaml --format json
+python3 - "$T/out" <<'PY' && pass "plan JSON: verify_on, watch probes_on, gate show_on" || fail "plan JSON placement" "$(cat "$T/out")"
+import json, sys
+p = json.load(open(sys.argv[1]))["phases"][0]
+pairs = lambda a: [(x["name"], x["on"]) for x in a]
+assert pairs(p["verify_on"]) == [("here", "local"), ("ondb", "db"), ("web", "local")], p["verify_on"]
+assert pairs(p["watch"]["probes_on"]) == [("web", "local"), ("ondb", "db")], p["watch"]
+assert pairs(p["gate_options"]["show_on"]) == [("here", "local"), ("ondb", "db")], p["gate_options"]
+PY
+
+# ---- item 14: the message for a list of mappings that are not plain ----
+cat > formap.yaml <<'YAML'
+runbook: 1
+name: formap
+vars:
+  sites:
+    - {site: alpha, ports: "1"}
+    - {site: beta, ports: ["1", "2"]}
+phases:
+  - name: p
+    steps:
+      - name: open
+        for: ${sites}
+        run: echo ${item.site}
+YAML
+run_migrate validate formap.yaml
+expect_rc "a mapping item with a list field is invalid" 2
+expect_in "the message names the item and its field" "$T/err" "field 'ports' of item 2 of variable 'sites' is a list"
+expect_not_in "the message does not say the variable holds a mapping" "$T/err" "holds a mapping"
+
 finish
