@@ -127,6 +127,16 @@ diags_print(const struct diags *d, const char *src, FILE *fp, int color)
 }
 
 void
+diags_truncate(struct diags *d, size_t n)
+{
+	while (d->n > n) {
+		d->n--;
+		free(d->v[d->n].file);
+		free(d->v[d->n].msg);
+	}
+}
+
+void
 diags_release(struct diags *d)
 {
 	for (size_t i = 0; i < d->n; i++) {

@@ -37,6 +37,8 @@ void diags_sort(struct diags *d);
  */
 void diags_print(const struct diags *d, const char *src, FILE *fp, int color);
 void diags_release(struct diags *d);
+/* Drop the diagnostics after the first n (those added since d->n was n). */
+void diags_truncate(struct diags *d, size_t n);
 
 /*
  * Length of the line break that starts at s[i] (s has len bytes), counted

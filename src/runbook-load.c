@@ -1,9 +1,12 @@
 /*
  * runbook-load.c - YAML to struct runbook.
  *
- * The file is read whole (at most 8 MiB), scanned once with libyaml's event
- * API to bound nesting depth, anchors, aliases and the size the aliases
- * expand to, then loaded with the document API. Each mapping of the format
+ * The file is read whole (at most 8 MiB) and parsed once with libyaml's
+ * event API: each event is checked against bounds on nesting depth,
+ * anchors, aliases and the size the aliases expand to, then composed into
+ * a tree of yaml_node_t (compose()). The steps of each phase are parsed as
+ * soon as each is complete and their nodes dropped, so a runbook of many
+ * steps never holds the YAML tree of all of them. Each mapping of the format
  * is described by one const table of {key, node type, handler, offset}:
  * parse_map() reports unknown keys, duplicate keys and wrong node types at
  * the key, and hands each value to its handler, which writes the field at
@@ -46,8 +49,12 @@ struct loader {
 	size_t n_lines;
 	/* last column converted, to walk long lines only once */
 	size_t cache_line, cache_char, cache_byte;
-	yaml_document_t doc;
-	bool have_doc;
+	/* the document (compose()): node i is nodes[i - 1], the root is node 1 */
+	yaml_node_t *nodes;
+	size_t n_nodes, cap_nodes;
+	/* steps parsed while composing, one entry per phase's steps: list */
+	struct early *early;
+	size_t n_early, cap_early;
 	struct runbook *rb;
 	const char *what;        /* the object being parsed: "step 'x'" */
 	struct step *step;       /* the step being parsed, NULL outside steps */
@@ -174,10 +181,11 @@ err(struct loader *ld, const yaml_node_t *n, const char *fmt, ...)
 
 /* --- scalars --- */
 
+/* Node `index` (1-based; compose() only stores indexes of nodes it made). */
 static yaml_node_t *
 node_at(struct loader *ld, int index)
 {
-	return yaml_document_get_node(&ld->doc, index);
+	return &ld->nodes[index - 1];
 }
 
 static const char *
@@ -2267,13 +2275,95 @@ parse_step(struct loader *ld, yaml_node_t *node, struct step *s)
 	free(what);
 }
 
+/*
+ * Steps parsed while the document is composed (see compose()): those of
+ * one phase's steps: list, which is node `node` (it keeps no items).
+ */
+struct early {
+	int node;
+	struct step *v;
+	size_t n, cap;
+};
+
+static struct early *
+early_of(struct loader *ld, const yaml_node_t *list)
+{
+	int node = (int)(list - ld->nodes) + 1;
+
+	for (size_t i = 0; i < ld->n_early; i++)
+		if (ld->early[i].node == node && ld->early[i].v)
+			return &ld->early[i];
+	return NULL;
+}
+
+/*
+ * Make room for one more step in e. Deferred ${...} fields (numrefs) point
+ * into the steps: when the array moves, move them along.
+ */
+static void
+early_grow(struct loader *ld, struct early *e)
+{
+	uintptr_t lo = (uintptr_t)e->v, hi = (uintptr_t)(e->v + e->n);
+	struct step *old = e->v;
+
+	if (e->n < e->cap)
+		return;
+	e->cap = e->cap ? e->cap * 2 : 16;
+	e->v = xrealloc(e->v, e->cap * sizeof(*e->v));
+	if (old == NULL || e->v == old)
+		return;
+	for (size_t i = 0; i < ld->rb->n_numrefs; i++) {
+		struct numref *nr = &ld->rb->numrefs[i];
+		uintptr_t t = (uintptr_t)nr->target, st = (uintptr_t)nr->step;
+		if (t >= lo && t < hi)
+			nr->target = (char *)e->v + (t - lo);
+		if (nr->step && st >= lo && st < hi)
+			nr->step = e->v + (st - lo) / sizeof(*e->v);
+	}
+}
+
+/* Free the steps of an early list that no phase took, and the numrefs into them. */
+static void
+early_release(struct loader *ld, struct early *e)
+{
+	uintptr_t lo = (uintptr_t)e->v, hi = (uintptr_t)(e->v + e->n);
+	size_t k = 0;
+
+	if (e->v == NULL)
+		return;
+	for (size_t i = 0; i < ld->rb->n_numrefs; i++) {
+		struct numref *nr = &ld->rb->numrefs[i];
+		if ((uintptr_t)nr->target >= lo && (uintptr_t)nr->target < hi) {
+			text_release(&nr->ref);
+			continue;
+		}
+		ld->rb->numrefs[k++] = *nr;
+	}
+	ld->rb->n_numrefs = k;
+	for (size_t i = 0; i < e->n; i++)
+		step_release(&e->v[i]);
+	free(e->v);
+	e->v = NULL;
+}
+
 static void
 h_steps(struct loader *ld, const struct field *f, yaml_node_t *key, yaml_node_t *val, void *obj)
 {
 	struct phase *ph = obj;
 	yaml_node_item_t *it = val->data.sequence.items.start;
 	size_t n = (size_t)(val->data.sequence.items.top - it);
+	struct early *e = early_of(ld, val);
 
+	if (e) {
+		/* parsed while composing (early_step) */
+		ph->steps = e->v;
+		ph->n_steps = e->n;
+		e->v = NULL;
+		e->n = e->cap = 0;
+		for (size_t i = 0; i < ph->n_steps; i++)
+			ph->steps[i].phase = ph;
+		return;
+	}
 	ph->steps = xcalloc(n, sizeof(*ph->steps));
 	for (size_t i = 0; i < n; i++) {
 		struct step *s = &ph->steps[ph->n_steps++];
@@ -2462,6 +2552,7 @@ struct anchor_size {
 	char *name;
 	size_t nodes, bytes;
 	int height;
+	int node;                /* its node in ld->nodes (compose()) */
 };
 
 struct scan_frame {
@@ -2489,7 +2580,7 @@ scan_done_node(struct scan *sc, size_t nodes, size_t bytes, int height, char *an
 	if (height > parent->height)
 		parent->height = height;
 	if (anchor) {
-		struct anchor_size a = { anchor, nodes, bytes, height };
+		struct anchor_size a = { anchor, nodes, bytes, height, 0 };
 		if (sc->n_anchors >= MAX_ANCHORS) {
 			free(anchor);
 			return "too many anchors (the limit is 1000)";
@@ -2560,36 +2651,272 @@ scan_event(struct scan *sc, yaml_event_t *ev)
 	}
 }
 
+/* --- composing the document --- */
+
+/* What a mapping or sequence being composed is, for parsing steps early. */
+enum role { R_OTHER, R_ROOT, R_PHASES, R_PHASE, R_STEPS };
+
+struct cframe {
+	int node;                /* the open mapping or sequence */
+	size_t base;             /* its children start here on the child stack */
+	enum role role;
+	bool anchored;           /* it or a node around it has an anchor */
+	bool keyed;              /* R_ROOT: 'phases' came; R_PHASE: 'steps' came */
+	enum role next;          /* mapping: what the value of the last key is */
+	size_t anchors;          /* anchors defined before it started */
+	size_t early;            /* R_STEPS: its entry in ld->early */
+};
+
+struct composer {
+	struct cframe frames[MAX_DEPTH + 1];
+	int depth;               /* frames[1..depth] are open */
+	int *kids;               /* children of the open nodes, innermost last */
+	size_t n_kids, cap_kids;
+};
+
+static int
+add_node(struct loader *ld, yaml_node_type_t type, const yaml_event_t *ev)
+{
+	yaml_node_t n;
+
+	memset(&n, 0, sizeof(n));
+	n.type = type;
+	n.start_mark = ev->start_mark;
+	n.end_mark = ev->end_mark;
+	if (type == YAML_SCALAR_NODE) {
+		/* the node takes the event's text */
+		n.data.scalar.value = ev->data.scalar.value;
+		n.data.scalar.length = ev->data.scalar.length;
+		n.data.scalar.style = ev->data.scalar.style;
+	} else if (type == YAML_SEQUENCE_NODE) {
+		n.data.sequence.style = ev->data.sequence_start.style;
+	} else {
+		n.data.mapping.style = ev->data.mapping_start.style;
+	}
+	PUSH(ld->nodes, ld->n_nodes, ld->cap_nodes, n);
+	return (int)ld->n_nodes;
+}
+
+/* Drop the nodes from index `from` on (the last ones composed). */
+static void
+nodes_release(struct loader *ld, size_t from)
+{
+	while (ld->n_nodes >= from && ld->n_nodes > 0) {
+		yaml_node_t *n = &ld->nodes[--ld->n_nodes];
+		if (n->type == YAML_SCALAR_NODE)
+			free(n->data.scalar.value);
+		else if (n->type == YAML_SEQUENCE_NODE)
+			free(n->data.sequence.items.start);
+		else if (n->type == YAML_MAPPING_NODE)
+			free(n->data.mapping.pairs.start);
+	}
+}
+
 /*
- * Walk the events once before building the document: the document API
- * shares aliased nodes, but everything that walks it (this loader too)
- * sees them expanded, so bound what they expand to, and the nesting.
- * libyaml resolves anchors by linear search, so their number is bounded too.
+ * A step of a phase's steps: list is complete: parse it now, and drop its
+ * nodes when nothing can refer to them later (no anchor inside).
+ */
+static void
+early_step(struct loader *ld, struct cframe *list, int node, bool drop)
+{
+	struct early *e = &ld->early[list->early];
+	struct step *s;
+
+	early_grow(ld, e);
+	s = &e->v[e->n++];
+	memset(s, 0, sizeof(*s));
+	parse_step(ld, node_at(ld, node), s);
+	if (drop)
+		nodes_release(ld, (size_t)node);
+}
+
+/* The role of a mapping or sequence that starts inside parent. */
+static enum role
+role_in(struct loader *ld, struct composer *c, yaml_node_type_t type)
+{
+	struct cframe *parent = &c->frames[c->depth];
+
+	if (ld->rb == NULL)
+		return R_OTHER;
+	if (c->depth == 0)
+		return type == YAML_MAPPING_NODE ? R_ROOT : R_OTHER;
+	if (parent->anchored)
+		return R_OTHER;
+	if (parent->role == R_PHASES)
+		return type == YAML_MAPPING_NODE ? R_PHASE : R_OTHER;
+	if ((parent->role == R_ROOT || parent->role == R_PHASE) && (c->n_kids - parent->base) % 2 == 1 &&
+	    type == YAML_SEQUENCE_NODE)
+		return parent->next;
+	return R_OTHER;
+}
+
+/* Node is complete: hand it to the node that holds it. */
+static void
+child_done(struct loader *ld, struct composer *c, int node, bool fresh, bool anchors)
+{
+	struct cframe *parent = &c->frames[c->depth];
+	const yaml_node_t *n;
+
+	if (c->depth == 0)
+		return;
+	if (parent->role == R_STEPS) {
+		early_step(ld, parent, node, fresh && !anchors);
+		return;
+	}
+	if ((parent->role == R_ROOT || parent->role == R_PHASE) && (c->n_kids - parent->base) % 2 == 0) {
+		/* a key: is its value the list of phases, or of steps? */
+		const char *want = parent->role == R_ROOT ? "phases" : "steps";
+		n = node_at(ld, node);
+		parent->next = R_OTHER;
+		if (n->type == YAML_SCALAR_NODE && strcmp(sval(n), want) == 0 && !parent->keyed) {
+			parent->keyed = true;
+			parent->next = parent->role == R_ROOT ? R_PHASES : R_STEPS;
+		}
+	}
+	PUSH(c->kids, c->n_kids, c->cap_kids, node);
+}
+
+static void
+open_node(struct loader *ld, struct composer *c, struct scan *sc, yaml_node_type_t type,
+    const yaml_event_t *ev, bool anchor)
+{
+	enum role role = role_in(ld, c, type);
+	struct cframe *f;
+	bool anchored = anchor || (c->depth > 0 && c->frames[c->depth].anchored);
+
+	f = &c->frames[++c->depth];
+	memset(f, 0, sizeof(*f));
+	f->node = add_node(ld, type, ev);
+	f->base = c->n_kids;
+	f->role = anchored ? R_OTHER : role;
+	f->anchored = anchored;
+	f->anchors = sc->n_anchors;
+	if (f->role == R_STEPS) {
+		struct early e = { f->node, NULL, 0, 0 };
+		f->early = ld->n_early;
+		PUSH(ld->early, ld->n_early, ld->cap_early, e);
+	}
+}
+
+static void
+close_node(struct loader *ld, struct composer *c, struct scan *sc, const yaml_event_t *ev)
+{
+	struct cframe *f = &c->frames[c->depth];
+	yaml_node_t *n = node_at(ld, f->node);
+	size_t k = c->n_kids - f->base;
+	int *kid = c->kids + f->base;
+	int node = f->node;
+	bool anchors = sc->n_anchors != f->anchors;
+
+	n->end_mark = ev->end_mark;
+	if (n->type == YAML_SEQUENCE_NODE && k > 0) {
+		n->data.sequence.items.start = xcalloc(k, sizeof(yaml_node_item_t));
+		memcpy(n->data.sequence.items.start, kid, k * sizeof(yaml_node_item_t));
+		n->data.sequence.items.end = n->data.sequence.items.top = n->data.sequence.items.start + k;
+	} else if (n->type == YAML_MAPPING_NODE && k > 0) {
+		yaml_node_pair_t *p = xcalloc(k / 2, sizeof(*p));
+		for (size_t i = 0; i + 1 < k; i += 2) {
+			p[i / 2].key = kid[i];
+			p[i / 2].value = kid[i + 1];
+		}
+		n->data.mapping.pairs.start = p;
+		n->data.mapping.pairs.end = n->data.mapping.pairs.top = p + k / 2;
+	}
+	c->n_kids = f->base;
+	c->depth--;
+	child_done(ld, c, node, true, anchors);
+}
+
+/* The node an alias names: the latest anchor of that name (the scan found it). */
+static int
+alias_node(const struct scan *sc, const char *name)
+{
+	for (size_t i = sc->n_anchors; i-- > 0;)
+		if (strcmp(sc->anchors[i].name, name) == 0)
+			return sc->anchors[i].node;
+	return 0;
+}
+
+/* Compose one event; sc has accepted it. */
+static void
+compose_event(struct loader *ld, struct composer *c, struct scan *sc, yaml_event_t *ev,
+    size_t anchors_before)
+{
+	int node;
+
+	switch (ev->type) {
+	case YAML_SCALAR_EVENT:
+		node = add_node(ld, YAML_SCALAR_NODE, ev);
+		ev->data.scalar.value = NULL;
+		if (sc->n_anchors != anchors_before)
+			sc->anchors[sc->n_anchors - 1].node = node;
+		child_done(ld, c, node, true, sc->n_anchors != anchors_before);
+		break;
+	case YAML_ALIAS_EVENT:
+		node = alias_node(sc, (const char *)ev->data.alias.anchor);
+		if (node > 0)
+			child_done(ld, c, node, false, false);
+		break;
+	case YAML_SEQUENCE_START_EVENT:
+		open_node(ld, c, sc, YAML_SEQUENCE_NODE, ev, ev->data.sequence_start.anchor != NULL);
+		break;
+	case YAML_MAPPING_START_EVENT:
+		open_node(ld, c, sc, YAML_MAPPING_NODE, ev, ev->data.mapping_start.anchor != NULL);
+		break;
+	case YAML_SEQUENCE_END_EVENT:
+	case YAML_MAPPING_END_EVENT:
+		node = c->frames[c->depth].node;
+		close_node(ld, c, sc, ev);
+		if (sc->n_anchors != anchors_before)
+			sc->anchors[sc->n_anchors - 1].node = node;
+		break;
+	default:
+		break;
+	}
+}
+
+/*
+ * Parse the file's events once, check each against the bounds (the scan:
+ * everything that walks the tree sees aliases expanded, so bound what
+ * they expand to, and the nesting; anchors are resolved by linear search,
+ * so their number is bounded too) and compose the tree into ld->nodes.
+ * A runbook's steps are parsed as they complete (early_step). On a YAML
+ * error or a bound exceeded, that alone is reported (not what the early
+ * steps said) and -1 returned.
  */
 static int
-prescan(struct loader *ld)
+compose(struct loader *ld)
 {
 	yaml_parser_t parser;
 	yaml_event_t ev;
 	struct scan *sc = xcalloc(1, sizeof(*sc));
+	struct composer *c = xcalloc(1, sizeof(*c));
 	const char *problem = NULL;
+	size_t diags_before = ld->rep.diags->n;
+	int errors_before = ld->rep.n;
 	int rc = 0;
 
 	yaml_parser_initialize(&parser);
 	yaml_parser_set_input_string(&parser, (const unsigned char *)ld->src, ld->len);
 	for (;;) {
+		size_t anchors_before = sc->n_anchors;
 		if (!yaml_parser_parse(&parser, &ev)) {
+			diags_truncate(ld->rep.diags, diags_before);
+			ld->rep.n = errors_before;
 			yaml_error(ld, &parser);
 			rc = -1;
 			break;
 		}
 		problem = scan_event(sc, &ev);
 		if (problem) {
+			diags_truncate(ld->rep.diags, diags_before);
+			ld->rep.n = errors_before;
 			report_at(&ld->rep, mark_pos(ld, ev.start_mark), "%s", problem);
 			yaml_event_delete(&ev);
 			rc = -1;
 			break;
 		}
+		compose_event(ld, c, sc, &ev, anchors_before);
 		if (ev.type == YAML_STREAM_END_EVENT) {
 			yaml_event_delete(&ev);
 			break;
@@ -2607,29 +2934,19 @@ prescan(struct loader *ld)
 		free(sc->anchors[i].name);
 	free(sc->anchors);
 	free(sc);
+	free(c->kids);
+	free(c);
 	yaml_parser_delete(&parser);
 	return rc;
 }
 
-/* Read, bound and load path into ld->doc; 0 or -1 (reported). */
+/* Read, bound and compose path into ld->nodes; 0 or -1 (reported). */
 static int
 load_document(struct loader *ld, const char *path)
 {
-	yaml_parser_t parser;
-	int rc = 0;
-
-	if (read_source(ld, path) < 0 || prescan(ld) < 0)
+	if (read_source(ld, path) < 0)
 		return -1;
-	yaml_parser_initialize(&parser);
-	yaml_parser_set_input_string(&parser, (const unsigned char *)ld->src, ld->len);
-	if (!yaml_parser_load(&parser, &ld->doc)) {
-		yaml_error(ld, &parser);
-		rc = -1;
-	} else {
-		ld->have_doc = true;
-	}
-	yaml_parser_delete(&parser);
-	return rc;
+	return compose(ld);
 }
 
 static void
@@ -2643,8 +2960,11 @@ loader_init(struct loader *ld, const char *path, struct diags *diags)
 static void
 loader_release(struct loader *ld)
 {
-	if (ld->have_doc)
-		yaml_document_delete(&ld->doc);
+	for (size_t i = 0; i < ld->n_early; i++)
+		early_release(ld, &ld->early[i]);
+	free(ld->early);
+	nodes_release(ld, 1);
+	free(ld->nodes);
 	free(ld->src);
 	free(ld->lines);
 	buf_release(&ld->scratch);
@@ -2667,7 +2987,7 @@ runbook_load(const char *path, const struct var_override *overrides, size_t n_ov
 	if (load_document(&ld, path) == 0) {
 		if (sha256_hex(ld.src, ld.len, rb->sha256) < 0)
 			err(&ld, NULL, "cannot compute the SHA-256 of the file");
-		parse_runbook(&ld, yaml_document_get_root_node(&ld.doc));
+		parse_runbook(&ld, ld.n_nodes > 0 ? node_at(&ld, 1) : NULL);
 		runbook_apply_overrides(rb, overrides, n_overrides, &ld.rep);
 		runbook_check(rb, &ld.rep);
 		rb->source = ld.src;
@@ -2693,7 +3013,7 @@ vars_file_load(const char *path, struct value *out, struct diags *diags)
 	out->type = VAL_MAP;
 	loader_init(&ld, path, diags);
 	if (load_document(&ld, path) == 0) {
-		root = yaml_document_get_root_node(&ld.doc);
+		root = ld.n_nodes > 0 ? node_at(&ld, 1) : NULL;
 		if (root == NULL || root->type != YAML_MAPPING_NODE)
 			err(&ld, root, "a vars file must hold one mapping of names to values");
 		else

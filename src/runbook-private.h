@@ -67,6 +67,7 @@ void action_release(struct action *a);
 void expect_release(struct expect *e);
 void probe_release(struct probe *p);
 void rollback_free(struct rollback *rb);
+void step_release(struct step *s);
 void gate_cfg_free(struct gate_cfg *g);
 
 /* Name of an action kind as written in a runbook: "run", "http", ... */

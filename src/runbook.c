@@ -419,7 +419,7 @@ rollback_free(struct rollback *rb)
 	free(rb);
 }
 
-static void
+void
 step_release(struct step *s)
 {
 	free(s->name);
