@@ -1,5 +1,6 @@
 #include "buf.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +33,8 @@ buf_reset(struct buf *b)
 static void
 buf_reserve(struct buf *b, size_t extra)
 {
-	xgrow((void **)&b->data, &b->cap, b->len + extra + 1, 1);
+	if (b->len + extra + 1 > b->cap)
+		xgrow((void **)&b->data, &b->cap, b->len + extra + 1, 1);
 }
 
 void
@@ -57,11 +59,84 @@ buf_addc(struct buf *b, char c)
 	buf_add(b, &c, 1);
 }
 
+/*
+ * Formats made only of text, %s, %d, %zu and %% (most of what migrate
+ * writes: plan lines, messages) are done here, without vsnprintf, whose
+ * set-up costs more than the formatting; false: anything else.
+ */
+static bool
+simple_format(const char *fmt)
+{
+	for (const char *p = strchr(fmt, '%'); p; p = strchr(p, '%')) {
+		if (p[1] == 's' || p[1] == 'd' || p[1] == '%')
+			p += 2;
+		else if (p[1] == 'z' && p[2] == 'u')
+			p += 3;
+		else
+			return false;
+	}
+	return true;
+}
+
+static void
+add_unsigned(struct buf *b, unsigned long long v, bool neg)
+{
+	char tmp[24];
+	size_t i = sizeof(tmp);
+
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	if (neg)
+		tmp[--i] = '-';
+	buf_add(b, tmp + i, sizeof(tmp) - i);
+}
+
+static void
+simple_vaddf(struct buf *b, const char *fmt, va_list ap)
+{
+	const char *p = fmt, *pct;
+	const char *s;
+	int d;
+
+	while ((pct = strchr(p, '%')) != NULL) {
+		if (pct > p)
+			buf_add(b, p, (size_t)(pct - p));
+		switch (pct[1]) {
+		case 's':
+			s = va_arg(ap, const char *);
+			buf_adds(b, s ? s : "(null)");
+			p = pct + 2;
+			break;
+		case 'd':
+			d = va_arg(ap, int);
+			add_unsigned(b, d < 0 ? 0ULL - (unsigned long long)d : (unsigned long long)d, d < 0);
+			p = pct + 2;
+			break;
+		case 'z':
+			add_unsigned(b, va_arg(ap, size_t), false);
+			p = pct + 3;
+			break;
+		default:
+			buf_addc(b, '%');
+			p = pct + 2;
+			break;
+		}
+	}
+	buf_adds(b, p);
+}
+
 void
 buf_vaddf(struct buf *b, const char *fmt, va_list ap)
 {
 	va_list cp;
 	int n;
+
+	if (simple_format(fmt)) {
+		simple_vaddf(b, fmt, ap);
+		return;
+	}
 
 	/* One pass when the text fits in the room left (the common case);
 	 * an empty buffer is sized exactly. */

@@ -70,8 +70,12 @@ observe_value(struct observed *obs, const char *text, double v)
 
 /* Does v hold every bound of e? If not, say which one does not. */
 static bool
-bounds_ok(const struct expect *e, const char *text, double v, struct buf *why)
+bounds_ok(const struct expect *ex, const char *text, double v, struct buf *why)
 {
+	const struct bounds *e = ex->bounds;
+
+	if (e == NULL)
+		return true;
 	if (e->below.set && !(v < e->below.v))
 		buf_addf(why, "value %s is not below %g", text, e->below.v);
 	else if (e->above.set && !(v > e->above.v))
@@ -391,7 +395,9 @@ expect_describe_bounds(const struct expect *e, struct buf *out)
 {
 	size_t start = out->len;
 
-#define BOUND(b, op) do { if (e->b.set) buf_addf(out, "%s" op " %g", out->len > start ? ", " : "", e->b.v); } while (0)
+	if (e->bounds == NULL)
+		return;
+#define BOUND(b, op) do { if (e->bounds->b.set) buf_addf(out, "%s" op " %g", out->len > start ? ", " : "", e->bounds->b.v); } while (0)
 	BOUND(above, ">");
 	BOUND(at_least, ">=");
 	BOUND(below, "<");

@@ -19,7 +19,10 @@ refuse(struct diags *d, const struct runbook *rb, struct pos pos, const char *wh
 static bool
 bound_relative(const struct expect *e)
 {
-	return e->below.probe || e->above.probe || e->equals.probe || e->at_most.probe || e->at_least.probe;
+	const struct bounds *b = e->bounds;
+
+	return b && (b->below.probe || b->above.probe || b->equals.probe || b->at_most.probe ||
+	    b->at_least.probe);
 }
 
 static void

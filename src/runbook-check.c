@@ -682,8 +682,11 @@ check_item_numrefs(struct checker *c)
 static void
 check_baselines(struct checker *c, struct expect *e)
 {
-	struct bound *b[] = { &e->below, &e->above, &e->equals, &e->at_most, &e->at_least };
+	struct bounds *bd = e->bounds;
 
+	if (bd == NULL)
+		return;
+	struct bound *b[] = { &bd->below, &bd->above, &bd->equals, &bd->at_most, &bd->at_least };
 	for (size_t i = 0; i < ARRAY_LEN(b); i++)
 		if (b[i]->probe)
 			b[i]->base = find_probe(c, b[i]->probe, b[i]->probe_pos);

@@ -70,19 +70,23 @@ struct loader {
 static void
 build_line_table(struct loader *ld)
 {
-	size_t i, brk, n = 1;
+	const unsigned char *u = (const unsigned char *)ld->src;
+	size_t i, brk, cap = 0, start = 0;
 
-	for (i = 0; i < ld->len; i += brk ? brk : 1)
-		if ((brk = diag_line_break(ld->src, ld->len, i)) != 0)
-			n++;
-	ld->lines = xcalloc(n, sizeof(*ld->lines));
-	ld->n_lines = 1;
 	/* libyaml's columns start after a byte order mark */
 	if (ld->len >= 3 && memcmp(ld->src, "\xEF\xBB\xBF", 3) == 0)
-		ld->lines[0] = 3;
-	for (i = 0; i < ld->len; i += brk ? brk : 1)
+		start = 3;
+	ld->n_lines = 0;
+	PUSH(ld->lines, ld->n_lines, cap, start);
+	for (i = 0; i < ld->len; i += brk ? brk : 1) {
+		/* only these bytes can start a line break */
+		if (u[i] != '\n' && u[i] != '\r' && u[i] != 0xC2 && u[i] != 0xE2) {
+			brk = 0;
+			continue;
+		}
 		if ((brk = diag_line_break(ld->src, ld->len, i)) != 0)
-			ld->lines[ld->n_lines++] = i + brk;
+			PUSH(ld->lines, ld->n_lines, cap, i + brk);
+	}
 	ld->cache_line = (size_t)-1;
 }
 
@@ -367,6 +371,26 @@ keyref_cmp(const void *a, const void *b)
 	return x->i < y->i ? -1 : x->i > y->i;
 }
 
+/* Sort by key (then document order): most mappings have a few keys, and
+ * qsort's set-up costs more than insertion sort then. */
+static void
+sort_keyrefs(struct keyref *refs, size_t n)
+{
+	if (n > 16) {
+		qsort(refs, n, sizeof(*refs), keyref_cmp);
+		return;
+	}
+	for (size_t i = 1; i < n; i++) {
+		struct keyref r = refs[i];
+		size_t j = i;
+		while (j > 0 && keyref_cmp(&refs[j - 1], &r) > 0) {
+			refs[j] = refs[j - 1];
+			j--;
+		}
+		refs[j] = r;
+	}
+}
+
 /*
  * The pairs of a mapping node in document order, with merge keys applied,
  * non-string keys and duplicates reported (unless quiet) and left out.
@@ -394,7 +418,7 @@ collect_pairs(struct loader *ld, yaml_node_t *map, struct pairs *ps, bool quiet)
 		refs[k].i = i;
 		k++;
 	}
-	qsort(refs, k, sizeof(*refs), keyref_cmp);
+	sort_keyrefs(refs, k);
 	for (size_t j = 1, first = 0; j < k; j++) {
 		struct pair *dup;
 		/* first: where the run of equal keys that j belongs to starts (linear, whatever the run's length) */
@@ -654,11 +678,11 @@ enum { V_REGEX, V_JSON, V_BELOW, V_ABOVE, V_EQUALS, V_AT_MOST, V_AT_LEAST };
 static const struct field value_fields[] = {
 	[V_REGEX] = FIELD("regex", SCALAR, "a regular expression", h_regex, struct expect, value_re, NULL),
 	[V_JSON] = FIELD("json", SCALAR, "a JSON pointer such as /data/result/0/value/1", h_json_pointer, struct expect, value_json, NULL),
-	[V_BELOW] = FIELD("below", ANY, W_BOUND, h_bound, struct expect, below, NULL),
-	[V_ABOVE] = FIELD("above", ANY, W_BOUND, h_bound, struct expect, above, NULL),
-	[V_EQUALS] = FIELD("equals", ANY, W_BOUND, h_bound, struct expect, equals, NULL),
-	[V_AT_MOST] = FIELD("at_most", ANY, W_BOUND, h_bound, struct expect, at_most, NULL),
-	[V_AT_LEAST] = FIELD("at_least", ANY, W_BOUND, h_bound, struct expect, at_least, NULL),
+	[V_BELOW] = FIELD("below", ANY, W_BOUND, h_bound, struct bounds, below, NULL),
+	[V_ABOVE] = FIELD("above", ANY, W_BOUND, h_bound, struct bounds, above, NULL),
+	[V_EQUALS] = FIELD("equals", ANY, W_BOUND, h_bound, struct bounds, equals, NULL),
+	[V_AT_MOST] = FIELD("at_most", ANY, W_BOUND, h_bound, struct bounds, at_most, NULL),
+	[V_AT_LEAST] = FIELD("at_least", ANY, W_BOUND, h_bound, struct bounds, at_least, NULL),
 };
 
 enum { HT_METHOD, HT_URL, HT_HEADERS, HT_BODY, HT_BODY_FILE, HT_INSECURE, HT_CA_CERT, HT_FOLLOW };
@@ -1078,9 +1102,14 @@ h_number(struct loader *ld, const struct field *f, yaml_node_t *key, yaml_node_t
 static void
 h_bound(struct loader *ld, const struct field *f, yaml_node_t *key, yaml_node_t *val, void *obj)
 {
-	struct bound *b = AT(obj, f->off, struct bound);
+	struct expect *e = obj;
+	struct bound *b;
 	struct seen seen;
 	char *what;
+
+	if (e->bounds == NULL)
+		e->bounds = xcalloc(1, sizeof(*e->bounds));
+	b = AT(e->bounds, f->off, struct bound);
 
 	if (val->type == YAML_MAPPING_NODE) {
 		b->times = 1.0;

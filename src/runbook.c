@@ -379,10 +379,13 @@ action_release(struct action *a)
 void
 expect_release(struct expect *e)
 {
-	struct bound *b[] = { &e->below, &e->above, &e->equals, &e->at_most, &e->at_least };
-
-	for (size_t i = 0; i < ARRAY_LEN(b); i++)
-		free(b[i]->probe);
+	if (e->bounds) {
+		struct bounds *bd = e->bounds;
+		struct bound *b[] = { &bd->below, &bd->above, &bd->equals, &bd->at_most, &bd->at_least };
+		for (size_t i = 0; i < ARRAY_LEN(b); i++)
+			free(b[i]->probe);
+		free(bd);
+	}
 	free(e->exit_codes);
 	regex_free(e->out_re);
 	regex_free(e->err_re);

@@ -88,6 +88,11 @@ struct bound {
 	double plus;                 /* default 0 */
 };
 
+/* The bounds of expect.value: few expects have them, so they live apart. */
+struct bounds {
+	struct bound below, above, equals, at_most, at_least;
+};
+
 /* expect.no_data: what a result without a value means (SPEC §2). */
 enum no_data { NO_DATA_FAIL = 0, NO_DATA_PASS, NO_DATA_HOLD };
 
@@ -104,7 +109,7 @@ struct expect {
 	struct regex *value_re;      /* value by regex; NULL: none */
 	char *value_json;            /* value by JSON pointer (RFC 6901); NULL: none */
 	struct pos value_pos;
-	struct bound below, above, equals, at_most, at_least;
+	struct bounds *bounds;       /* NULL: no bound written */
 	enum no_data no_data;
 	struct pos pos;              /* of the expect: key; line 0 if absent */
 };

@@ -363,11 +363,11 @@ START_TEST(test_full_probes)
 	ck_assert_int_eq(p->expect.status[1][0], 200);
 	ck_assert_int_eq(p->expect.status[1][1], 299);
 	ck_assert_ptr_nonnull(p->expect.value_re);
-	ck_assert(p->expect.below.set);
-	ck_assert(p->expect.below.v == 0.001);
-	ck_assert(p->expect.above.set && p->expect.above.v == -1);
-	ck_assert(p->expect.at_most.set && p->expect.at_least.set);
-	ck_assert(!p->expect.equals.set);
+	ck_assert(p->expect.bounds->below.set);
+	ck_assert(p->expect.bounds->below.v == 0.001);
+	ck_assert(p->expect.bounds->above.set && p->expect.bounds->above.v == -1);
+	ck_assert(p->expect.bounds->at_most.set && p->expect.bounds->at_least.set);
+	ck_assert(!p->expect.bounds->equals.set);
 
 	p = runbook_probe(rb, "writes-drained");
 	ck_assert_int_eq(p->action.kind, ACT_RUN);
@@ -1392,8 +1392,8 @@ START_TEST(test_rollout_keys)
 	ck_assert_int_eq(p->gate_cfg->approvals, 2);
 	ck_assert_int_eq(p->gate_cfg->on_timeout, ON_TIMEOUT_ROLLBACK);
 	ck_assert_ptr_eq(p->gate_cfg->show[0].probe, runbook_probe(rb, "up"));
-	ck_assert_ptr_eq(runbook_step(rb, "s")->expect.below.base, runbook_probe(rb, "base"));
-	ck_assert(runbook_step(rb, "s")->expect.below.times > 1.19);
+	ck_assert_ptr_eq(runbook_step(rb, "s")->expect.bounds->below.base, runbook_probe(rb, "base"));
+	ck_assert(runbook_step(rb, "s")->expect.bounds->below.times > 1.19);
 	ck_assert_str_eq(runbook_step(rb, "g")->action.gate.s, "again?");
 	ck_assert_int_eq(runbook_step(rb, "g")->action.gate_cfg->approvals, 2);
 	runbook_free(rb);
