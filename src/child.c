@@ -69,6 +69,7 @@ struct child {
 	int wstatus;
 	int wait_errno;          /* waitpid failed (e.g. SIGCHLD ignored): status unknown */
 	int64_t drain_until;
+	bool watched;            /* listed in opts->lifeline */
 };
 
 const char *
@@ -306,11 +307,34 @@ tail_finish(struct buf *b, bool *truncated, size_t max, uint64_t total)
 	*truncated = total > max;
 }
 
+/* Take the group off the lifeline before its id can be reused. */
+static void
+unwatch(struct child *p)
+{
+	if (p->watched) {
+		lifeline_watch_remove(p->opts->lifeline, p->pid);
+		p->watched = false;
+	}
+}
+
 static void
 pump_reap(struct child *p)
 {
 	pid_t r;
 
+	if (p->watched) {
+		siginfo_t si;
+		int w;
+
+		/* look without reaping: the lifeline lets go first */
+		memset(&si, 0, sizeof(si));
+		do
+			w = waitid(P_PID, (id_t)p->pid, &si, WEXITED | WNOHANG | WNOWAIT);
+		while (w < 0 && errno == EINTR);
+		if (w == 0 && si.si_pid == 0)
+			return;
+		unwatch(p);
+	}
 	do
 		r = waitpid(p->pid, &p->wstatus, WNOHANG);
 	while (r < 0 && errno == EINTR);
@@ -509,18 +533,23 @@ child_start(const struct child_opts *opts, struct child **out, char **err)
 	p->result.pid = pid;
 	/* Also here, so the group exists whichever of us runs first. */
 	setpgid(pid, pid);
+	if (opts->lifeline) {
+		lifeline_watch_add(opts->lifeline, pid);
+		p->watched = true;
+	}
 	close_fd(&fds[P_IN][0]);
 	close_fd(&fds[P_OUT][1]);
 	close_fd(&fds[P_ERR][1]);
 	close_fd(&fds[P_REPORT][1]);
+	p->opts = opts;
+	p->pid = pid;
 	if (read_start_report(fds[P_REPORT][0], pid, opts, &p->result) < 0) {
+		unwatch(p);
 		*err = p->result.error;
 		p->result.error = NULL;
 		goto cleanup;
 	}
 
-	p->opts = opts;
-	p->pid = pid;
 	p->pidfd = open_pidfd(pid);
 	p->tail_max = opts->tail_max ? opts->tail_max : CHILD_TAIL_MAX;
 	p->deadline = opts->timeout_ms > 0 ? p->start + opts->timeout_ms : 0;
@@ -629,6 +658,7 @@ void
 child_finish(struct child *p, struct child_result *res)
 {
 	pump_result(p);
+	unwatch(p);
 	for (int i = P_IN; i <= P_ERR; i++)
 		close_fd(&p->fd[i]);
 	close_fd(&p->pidfd);

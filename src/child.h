@@ -24,6 +24,7 @@
 #include <sys/types.h>
 
 #include "buf.h"
+#include "lifeline.h"
 
 #define CHILD_TAIL_MAX (64 * 1024)
 #define CHILD_KILL_GRACE_MS 5000
@@ -42,6 +43,12 @@ struct child_opts {
 	/* Called with every chunk read (fd 1 or 2), in order. May be NULL. */
 	void (*on_output)(void *ctx, int fd, const char *data, size_t len);
 	void *ctx;
+	/*
+	 * May be NULL. The child's group is listed there from its start until
+	 * just before it is reaped (so the group's id cannot have been reused
+	 * while listed): if migrate dies meanwhile, the group is stopped.
+	 */
+	struct lifeline_watch *lifeline;
 };
 
 enum child_status {

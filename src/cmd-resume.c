@@ -6,8 +6,10 @@
 #include "cmd.h"
 #include "engine.h"
 #include "exitcode.h"
+#include "lifeline.h"
 #include "resume.h"
 #include "session.h"
+#include "util.h"
 
 static int
 refuse_finished(const struct resumed *r)
@@ -32,6 +34,60 @@ refuse_finished(const struct resumed *r)
 		return EXIT_CANNOT_START;
 	}
 	return 0;
+}
+
+/*
+ * Is the local command of in-doubt unit ru still running? (Its process
+ * group, journaled by unit_pgid, has a live member on this machine.)
+ */
+static bool
+group_running(const struct rl_unit *ru)
+{
+	return ru->state == RLU_IN_DOUBT && ru->in_doubt_decision == NULL && ru->pgid > 1 &&
+	    lifeline_group_alive((pid_t)ru->pgid, ru->pgid_boot);
+}
+
+/*
+ * An in-doubt unit whose local command is still running must not run
+ * again beside it (SPEC §4). Right after migrate died its lifeline is
+ * still stopping the command (SIGTERM, SIGKILL after LIFELINE_GRACE_MS),
+ * so wait that long; then refuse (EXIT_CANNOT_START) naming each unit and
+ * its group. Ctrl-C ends the wait (no handler is installed yet).
+ */
+static int
+refuse_running_groups(const struct resumed *r, struct run *run)
+{
+	const struct rl_run *rl = &r->rl;
+	int64_t until = now_ms() + LIFELINE_GRACE_MS + 2000;
+	bool said = false, any;
+
+	for (;;) {
+		any = false;
+		for (size_t i = 0; i < rl->n_units && !any; i++)
+			any = group_running(&rl->units[i]);
+		if (!any)
+			return 0;
+		if (now_ms() >= until)
+			break;
+		if (!said) {
+			fprintf(stderr, "migrate resume: a command of run %s is still running; waiting up to %ds "
+			    "for it to be stopped\n", rl->run_id, (LIFELINE_GRACE_MS + 2000) / 1000);
+			said = true;
+		}
+		sleep_ms(100, NULL);
+	}
+	for (size_t i = 0; i < rl->n_units; i++) {
+		const struct rl_unit *ru = &rl->units[i];
+		const struct unit *u;
+		if (!group_running(ru))
+			continue;
+		u = run_unit_by_key(run, ru->key);
+		fprintf(stderr, "migrate resume: unit %s is in doubt and its command is still running: "
+		    "process group %ld, started by run %s before it died\n", u ? u->name : ru->key, ru->pgid, rl->run_id);
+		fprintf(stderr, "migrate resume: nothing was run; wait until it ends or stop it "
+		    "(kill -TERM -- -%ld), then resume again\n", ru->pgid);
+	}
+	return EXIT_CANNOT_START;
 }
 
 static void
@@ -68,6 +124,7 @@ cmd_resume_exec(const struct cmd_entry *self, struct opts *o)
 	r.eo.forks = o->forks;
 	r.eo.in_doubt = o->retry_in_doubt ? IN_DOUBT_RETRY : o->skip_in_doubt ? IN_DOUBT_SKIP : IN_DOUBT_ASK;
 	if ((rc = resume_open_run(&s, &r, o, false, &run)) != 0 ||
+	    (rc = refuse_running_groups(&r, run)) != 0 ||
 	    (rc = resume_attach(&s, &r, run, o, "resume")) != 0)
 		goto cleanup;
 	rc = engine_run(run);
@@ -93,7 +150,9 @@ const struct cmd_entry cmd_resume_entry = {
 		"secrets are read again. Refuses (exit 6) if the runbook changed, unless\n"
 		"--force. Units that started and never ended are settled by their check\n"
 		"probe, or run again when idempotent; otherwise resume stops (exit 6)\n"
-		"until you choose --retry-in-doubt or --skip-in-doubt.\n",
+		"until you choose --retry-in-doubt or --skip-in-doubt. A unit whose\n"
+		"local command is still running (its process group, recorded in the\n"
+		"journal, is alive) is never run again: resume refuses (exit 6).\n",
 	.options = OPT_APPROVE | OPT_RESUME | OPT_NO_ROLLBACK | OPT_STATE_DIR | OPT_REPORT | OPT_VERBOSITY |
 		OPT_COLOR | OPT_FORKS | OPT_HOST_KEYS,
 	.min_args = 0,

@@ -21,6 +21,7 @@ struct pump {
 	struct run *run;
 	struct unit *unit;
 	struct buf *tail;   /* the unit's tail or rb_tail */
+	bool record_pgid;
 	struct buf partial[3];
 	struct mask_stream mask[3];
 };
@@ -53,6 +54,22 @@ pump_line(struct pump *pp, const char *line, size_t len)
 		emit(pp->run, &ev);
 	}
 	buf_release(&b);
+}
+
+/* A unit's local command started: the journal keeps its group (SPEC §4). */
+static void
+pump_started(void *ctx, pid_t pgid)
+{
+	struct pump *pp = ctx;
+	struct event ev;
+
+	if (!pp->record_pgid || pp->unit == NULL)
+		return;
+	pp->unit->pgid = pgid;
+	memset(&ev, 0, sizeof(ev));
+	ev.type = EV_UNIT_PGID;
+	ev.unit = pp->unit;
+	emit(pp->run, &ev);
 }
 
 /* Pass on the whole lines of stream i's masked text, and a very long line in pieces. */
@@ -166,6 +183,7 @@ run_action(struct run *run, const struct unit *u, struct unit *out_unit, struct 
 	pp.run = run;
 	pp.unit = out_unit;
 	pp.tail = out_unit == NULL ? NULL : spec->rollback ? &out_unit->rb_tail : &out_unit->tail;
+	pp.record_pgid = spec->record_pgid;
 	mask_stream_init(&pp.mask[1], run->secrets.mask);
 	mask_stream_init(&pp.mask[2], run->secrets.mask);
 	req.kind = spec->action->kind;
@@ -217,6 +235,7 @@ run_action(struct run *run, const struct unit *u, struct unit *out_unit, struct 
 	req.timeout_ms = spec->timeout_ms;
 	req.cancel = tok;
 	req.on_output = pump_output;
+	req.on_started = pump_started;
 	req.ctx = &pp;
 	exec_action(run->exec, &req, res);
 	pump_finish(&pp);

@@ -65,6 +65,7 @@ struct action_spec {
 	const struct exec_target *target;  /* NULL: the unit's host (local without a unit) */
 	const char *idem;   /* http: the Idempotency-Key's purpose ("step", "rollback"); NULL: none */
 	bool rollback;      /* a rollback action: its output goes to the unit's rb_tail, not its tail */
+	bool record_pgid;   /* a unit's own command: report its process group (EV_UNIT_PGID) */
 };
 /*
  * Run one action in unit u's scope (u may be NULL: a probe outside units),

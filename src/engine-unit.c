@@ -104,6 +104,7 @@ unit_attempt(struct run *run, struct unit *u, bool in_batch, struct buf *why)
 		spec.sudo_set = s->sudo >= 0;
 		spec.timeout_ms = u->timeout_ms;
 		spec.idem = "step";
+		spec.record_pgid = true;
 		if (run_action(run, u, u, u->cancel, &spec, &res, why) < 0)
 			return false;
 		u->exit_code = res.status == EXEC_DONE && s->action.kind == ACT_RUN ? res.exit_code : -1;

@@ -108,6 +108,7 @@ struct unit {
 	char *rb_message;
 	int64_t rb_duration_ms;
 	bool in_doubt;           /* resume: started in an earlier process, never ended */
+	pid_t pgid;              /* a local command's process group while its attempt runs; 0: none */
 	struct probe_sample *result; /* http and probe steps: the last attempt's result; owned */
 };
 
@@ -121,6 +122,7 @@ enum event_type {
 	EV_UNIT_OUTPUT,      /* data/len: a chunk of output, already masked, whole lines */
 	EV_UNIT_RETRY,       /* an attempt failed; another follows after delay_ms */
 	EV_UNIT_END,
+	EV_UNIT_PGID,        /* the unit's local command started in process group unit->pgid (SPEC §4) */
 	EV_PROBE,            /* probe = name, detail = "after" | "verify" | "watch" | "check", ok, message, sample;
 	                        a failed watch sample that did not trip the watch (a warning): by = how far
 	                        from tripping ("1 of 2 failed samples that trip the watch") */

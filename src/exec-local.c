@@ -1,15 +1,53 @@
 /*
  * exec-local.c - shell commands on this machine (`sh -s`, the script on
- * stdin), through child.c, as an exec_ops table.
+ * stdin), through child.c, as an exec_ops table. Each runs on the run's
+ * lifeline (lifeline.h): if migrate dies, its process group is stopped,
+ * as the wrapper does over SSH.
  */
+#include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "child.h"
 #include "exec.h"
+#include "lifeline.h"
 #include "util.h"
 
 void exec_local_init(struct exec_ctx *ctx);
+
+/* The backend's state: the run's lifeline watcher, started with the first command. */
+struct local_backend {
+	pthread_mutex_t lock;
+	struct lifeline_watch *watch;
+};
+
+static void
+backend_destroy(void *v)
+{
+	struct local_backend *b = v;
+
+	lifeline_watch_free(b->watch);
+	pthread_mutex_destroy(&b->lock);
+	free(b);
+}
+
+/* The run's watcher; NULL with *err when it cannot be started. */
+static struct lifeline_watch *
+backend_watch(struct exec_ctx *ctx, char **err)
+{
+	struct local_backend *b = exec_ctx_backend(ctx, EXEC_BACKEND_LOCAL);
+	struct lifeline_watch *w;
+
+	pthread_mutex_lock(&b->lock);
+	if (b->watch == NULL)
+		b->watch = lifeline_watch_new();
+	w = b->watch;
+	if (w == NULL)
+		*err = xasprintf("cannot start the lifeline watcher of local commands: %s", strerror(errno));
+	pthread_mutex_unlock(&b->lock);
+	return w;
+}
 
 struct local_op {
 	struct exec_ctx *ctx;
@@ -24,8 +62,12 @@ local_start(struct exec_ctx *ctx, const struct exec_req *req, void **opp, char *
 {
 	static const char *const sh[] = { "sh", "-s", NULL };
 	static const char *const sudo_sh[] = { "sudo", "-n", "sh", "-s", NULL };
-	struct local_op *op = xcalloc(1, sizeof(*op));
+	struct lifeline_watch *watch = backend_watch(ctx, err);
+	struct local_op *op;
 
+	if (watch == NULL)
+		return -1;
+	op = xcalloc(1, sizeof(*op));
 	op->ctx = ctx;
 	op->co.argv = req->sudo ? sudo_sh : sh;
 	op->co.stdin_data = req->script;
@@ -35,6 +77,7 @@ local_start(struct exec_ctx *ctx, const struct exec_req *req, void **opp, char *
 	op->co.timeout_ms = req->timeout_ms;
 	op->co.on_output = req->on_output;
 	op->co.ctx = req->ctx;
+	op->co.lifeline = watch;
 	if (!exec_target_is_local(req->target)) {
 		/* only reachable with exec_ctx_opts.test_local_hosts (tests) */
 		size_t n = 0;
@@ -54,6 +97,8 @@ local_start(struct exec_ctx *ctx, const struct exec_req *req, void **opp, char *
 		return -1;
 	}
 	exec_pgid_add(ctx, child_pid(op->child));
+	if (req->on_started)
+		req->on_started(req->ctx, child_pid(op->child));
 	*opp = op;
 	return 0;
 }
@@ -131,5 +176,9 @@ static const struct exec_ops local_ops = {
 void
 exec_local_init(struct exec_ctx *ctx)
 {
+	struct local_backend *b = xcalloc(1, sizeof(*b));
+
+	pthread_mutex_init(&b->lock, NULL);
+	exec_ctx_set_backend(ctx, EXEC_BACKEND_LOCAL, b, backend_destroy);
 	exec_register(ctx, ACT_RUN, false, &local_ops);
 }

@@ -84,6 +84,12 @@ struct exec_req {
 	struct cancel_token *cancel;  /* may be NULL */
 	/* Called with every chunk of output (fd 1 or 2), in order, in the calling thread. */
 	void (*on_output)(void *ctx, int fd, const char *data, size_t len);
+	/*
+	 * May be NULL. A local command started in process group pgid (its
+	 * lifeline is in place, SPEC §4); called once, in the calling thread,
+	 * before any output.
+	 */
+	void (*on_started)(void *ctx, pid_t pgid);
 	void *ctx;
 };
 
@@ -133,7 +139,7 @@ struct exec_ops {
 #define EXEC_MAX_FDS 32
 
 /* Per-backend state slots of an exec ctx (connections, sessions). */
-enum exec_backend { EXEC_BACKEND_SSH, EXEC_BACKEND_HTTP, EXEC_BACKENDS };
+enum exec_backend { EXEC_BACKEND_LOCAL, EXEC_BACKEND_SSH, EXEC_BACKEND_HTTP, EXEC_BACKENDS };
 
 struct exec_ctx_opts {
 	bool accept_new_host_keys;   /* SSH: record unknown host keys */

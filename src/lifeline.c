@@ -1,10 +1,23 @@
 /* lifeline.c - the process-group wrapper of SPEC §5 (see lifeline.h). */
 #include "lifeline.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "interp.h"
+#include "util.h"
 
 /*
  * Read the header, then exactly N bytes of payload (dd reads one byte at a
@@ -88,4 +101,258 @@ lifeline_wipe(struct buf *b)
 	if (b->data)
 		explicit_bzero(b->data, b->cap);
 	buf_release(b);
+}
+
+/* ---- the lifeline of local commands ---- */
+
+struct lifeline_watch {
+	pid_t pid;
+	int fd;
+};
+
+/* One message: op 'a' (add) or 'r' (remove), and the group. */
+struct watch_msg {
+	int32_t op;
+	int32_t pgid;
+};
+
+#define WATCH_TICK_MS 100
+
+/* In the watcher: stop every listed group (SIGTERM, then SIGKILL), then exit. */
+static void __attribute__((noreturn))
+watch_fire(pid_t *groups, size_t n)
+{
+	struct timespec tick = { 0, WATCH_TICK_MS * 1000000L };
+	size_t left = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (groups[i] > 1 && kill(-groups[i], SIGTERM) == 0)
+			left++;
+		else
+			groups[i] = 0;
+	for (int t = 0; left > 0 && t < LIFELINE_GRACE_MS / WATCH_TICK_MS; t++) {
+		nanosleep(&tick, NULL);
+		left = 0;
+		for (size_t i = 0; i < n; i++) {
+			if (groups[i] == 0)
+				continue;
+			/* a zombie still counts: its parent (init, now) reaps it */
+			if (kill(-groups[i], 0) < 0 && errno == ESRCH)
+				groups[i] = 0;
+			else
+				left++;
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		if (groups[i] != 0)
+			kill(-groups[i], SIGKILL);
+	_exit(0);
+}
+
+/*
+ * The watcher, in a fork of a possibly multi-threaded process: only
+ * async-signal-safe calls, no allocation. Every signal stays blocked (the
+ * parent blocked them around fork); SIGKILL, how migrate stops it, cannot
+ * be.
+ */
+static void __attribute__((noreturn))
+watch_main(int fd)
+{
+	pid_t groups[LIFELINE_MAX_GROUPS];
+	size_t n = 0;
+	struct watch_msg m;
+	ssize_t r;
+	int devnull;
+
+	setsid();
+	if (fd != 3 && dup2(fd, 3) < 0)
+		_exit(1);
+	/* hold nothing of ours: no other lifeline, not our stdout */
+	if (syscall(SYS_close_range, 4U, ~0U, 0U) < 0)
+		for (int i = 4; i < 4096; i++)
+			close(i);
+	devnull = open("/dev/null", O_RDWR);
+	if (devnull >= 0) {
+		dup2(devnull, 0);
+		dup2(devnull, 1);
+		dup2(devnull, 2);
+		if (devnull > 2)
+			close(devnull);
+	}
+	for (;;) {
+		r = recv(3, &m, sizeof(m), 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			watch_fire(groups, n);
+		if (r != (ssize_t)sizeof(m) || m.pgid <= 1)
+			continue;
+		if (m.op == 'a') {
+			size_t i;
+			for (i = 0; i < n && groups[i] != 0; i++)
+				;
+			if (i < LIFELINE_MAX_GROUPS) {
+				groups[i] = (pid_t)m.pgid;
+				if (i == n)
+					n++;
+			}
+		} else {
+			for (size_t i = 0; i < n; i++)
+				if (groups[i] == (pid_t)m.pgid)
+					groups[i] = 0;
+			while (n > 0 && groups[n - 1] == 0)
+				n--;
+		}
+	}
+}
+
+struct lifeline_watch *
+lifeline_watch_new(void)
+{
+	struct lifeline_watch *w;
+	sigset_t all, old;
+	int sv[2], saved;
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return NULL;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pid = fork();
+	if (pid == 0) {
+		close(sv[0]);
+		watch_main(sv[1]);
+	}
+	saved = errno;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	close(sv[1]);
+	if (pid < 0) {
+		close(sv[0]);
+		errno = saved;
+		return NULL;
+	}
+	w = xcalloc(1, sizeof(*w));
+	w->pid = pid;
+	w->fd = sv[0];
+	return w;
+}
+
+static void
+watch_send(struct lifeline_watch *w, char op, pid_t pgid)
+{
+	struct watch_msg m = { op, (int32_t)pgid };
+	ssize_t r;
+
+	if (w == NULL)
+		return;
+	/* a watcher that is gone (killed by someone) leaves the group unwatched */
+	do
+		r = send(w->fd, &m, sizeof(m), MSG_NOSIGNAL);
+	while (r < 0 && errno == EINTR);
+}
+
+void
+lifeline_watch_add(struct lifeline_watch *w, pid_t pgid)
+{
+	watch_send(w, 'a', pgid);
+}
+
+void
+lifeline_watch_remove(struct lifeline_watch *w, pid_t pgid)
+{
+	watch_send(w, 'r', pgid);
+}
+
+void
+lifeline_watch_free(struct lifeline_watch *w)
+{
+	pid_t r;
+
+	if (w == NULL)
+		return;
+	/* kill first: closing our end alone would look like our death */
+	kill(w->pid, SIGKILL);
+	do
+		r = waitpid(w->pid, NULL, 0);
+	while (r < 0 && errno == EINTR);
+	close(w->fd);
+	free(w);
+}
+
+char *
+lifeline_boot_id(void)
+{
+	char line[128];
+	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
+	size_t n;
+
+	if (f == NULL)
+		return NULL;
+	if (fgets(line, sizeof(line), f) == NULL) {
+		fclose(f);
+		return NULL;
+	}
+	fclose(f);
+	n = strcspn(line, "\n");
+	line[n] = '\0';
+	return n > 0 ? xstrdup(line) : NULL;
+}
+
+/*
+ * Has group pgid a member that is not a zombie? Zombies count as gone: a
+ * group whose leader died with migrate is reparented to an init that may
+ * reap late (or, in a container, never). -1: /proc cannot be read.
+ */
+static int
+group_has_live_member(pid_t pgid)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	int found = 0;
+
+	if (d == NULL)
+		return -1;
+	while (found == 0 && (e = readdir(d)) != NULL) {
+		char path[300], line[512], state;
+		const char *p;
+		int ppid, pgrp;
+		FILE *f;
+		size_t n;
+
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		if ((size_t)snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name) >= sizeof(path))
+			continue;
+		if ((f = fopen(path, "re")) == NULL)
+			continue;   /* it ended meanwhile */
+		n = fread(line, 1, sizeof(line) - 1, f);
+		fclose(f);
+		line[n] = '\0';
+		/* pid (comm) state ppid pgrp ...; comm may hold anything, even ')' */
+		if ((p = strrchr(line, ')')) == NULL || sscanf(p + 1, " %c %d %d", &state, &ppid, &pgrp) != 3)
+			continue;
+		if (pgrp == (int)pgid && state != 'Z' && state != 'X')
+			found = 1;
+	}
+	closedir(d);
+	return found;
+}
+
+bool
+lifeline_group_alive(pid_t pgid, const char *boot_id)
+{
+	char *now;
+	bool same;
+	int live;
+
+	if (pgid <= 1 || boot_id == NULL)
+		return false;
+	now = lifeline_boot_id();
+	same = now && strcmp(now, boot_id) == 0;
+	free(now);
+	/* EPERM: it exists, under another user */
+	if (!same || (kill(-pgid, 0) < 0 && errno != EPERM))
+		return false;
+	live = group_has_live_member(pgid);
+	return live != 0;
 }

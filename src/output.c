@@ -479,6 +479,8 @@ output_on_event(void *ctx, const struct event *ev)
 			line(o, C_CYAN, "start  ", u->name, u->host, -1, NULL);
 		draw_live(o);
 		break;
+	case EV_UNIT_PGID:
+		break;
 	case EV_UNIT_OUTPUT:
 		if (o->verbosity > 0) {
 			struct buf b = BUF_INIT;

@@ -9,6 +9,7 @@
 #include "buf.h"
 #include "config.h"
 #include "gate.h"
+#include "lifeline.h"
 #include "output.h"
 #include "runlog.h"
 #include "util.h"
@@ -24,6 +25,7 @@ struct run_journal {
 	bool forced;
 	char **supersedes;
 	size_t n_supersedes;
+	char *boot_id;          /* this machine's boot, for unit_pgid; read once */
 };
 
 struct run_journal *
@@ -46,6 +48,7 @@ run_journal_free(struct run_journal *rj)
 	journal_free(rj->j);
 	free(rj->file);
 	free(rj->by);
+	free(rj->boot_id);
 	for (size_t i = 0; i < rj->n_supersedes; i++)
 		free(rj->supersedes[i]);
 	free(rj->supersedes);
@@ -332,6 +335,14 @@ event_record(struct run_journal *rj, const struct event *ev)
 		break;
 	case EV_UNIT_END:
 		return unit_end_record(run, u);
+	case EV_UNIT_PGID:
+		r = record(RL_UNIT_PGID);
+		add_str(r, "unit", u->key);
+		json_object_object_add(r, "pgid", json_object_new_int64((int64_t)u->pgid));
+		if (rj->boot_id == NULL)
+			rj->boot_id = lifeline_boot_id();
+		add_str(r, "boot_id", rj->boot_id);
+		break;
 	case EV_IN_DOUBT:
 		r = record(RL_IN_DOUBT);
 		add_str(r, "unit", u->key);

@@ -153,6 +153,7 @@ static const struct rspec shapes[] = {
 	{ RL_UNIT_END, { { "unit", FK_KEY, NULL }, { "status", FK_STR, unit_statuses }, { "attempts", FK_INT, NULL },
 	    { "exit_code", FK_INT_NULL, NULL }, { "duration_ms", FK_INT, NULL }, { "message", FK_STR_NULL, NULL },
 	    { "captures", FK_STRINGS, NULL }, { "tail", FK_STR_NULL, NULL } } },
+	{ RL_UNIT_PGID, { { "unit", FK_KEY, NULL }, { "pgid", FK_INT, NULL }, { "boot_id", FK_STR_NULL, NULL } } },
 	{ RL_IN_DOUBT, { { "unit", FK_KEY, NULL }, { "decision", FK_STR, decisions },
 	    { "message", FK_STR_NULL, NULL } } },
 	{ RL_PROBE, { { "probe", FK_STR, NULL }, { "context", FK_STR, NULL }, { "unit", FK_STR_NULL, NULL },
@@ -468,6 +469,8 @@ on_unit_start(struct replay *rp, struct json_object *rec, const char *ts)
 	}
 	u->state = RLU_IN_DOUBT;
 	u->attempts = has_attempt ? clamp_int(attempt) : u->attempts + 1;
+	u->pgid = 0;
+	set_str(&u->pgid_boot, NULL);
 	if ((s = str_field(rec, "step")) != NULL)
 		set_str(&u->step, s);
 	if ((s = str_field(rec, "phase")) != NULL)
@@ -489,6 +492,19 @@ on_unit_retry(struct replay *rp, struct json_object *rec)
 	if (int_field(rec, "attempt", &attempt) && attempt > u->attempts)
 		u->attempts = clamp_int(attempt);
 	set_str(&u->message, str_field(rec, "message"));
+	return NULL;
+}
+
+static const char *
+on_unit_pgid(struct replay *rp, struct json_object *rec)
+{
+	struct rl_unit *u = record_unit(rp, rec);
+	int64_t pgid;
+
+	if (u == NULL || !running(rp, u))
+		return "unit_pgid of a unit that is not running (no unit_start before it)";
+	u->pgid = int_field(rec, "pgid", &pgid) && pgid > 1 && pgid <= INT32_MAX ? (long)pgid : 0;
+	set_str(&u->pgid_boot, str_field(rec, "boot_id"));
 	return NULL;
 }
 
@@ -623,7 +639,7 @@ fold_work(struct replay *rp, struct json_object *rec, const char *type, const ch
 
 /* Records that only a running process writes: after a run_end, a resume record must come first. */
 static const char *const run_records[] = {
-	RL_PHASE_START, RL_UNIT_START, RL_UNIT_RETRY, RL_UNIT_END, RL_IN_DOUBT, RL_UNWIND_START,
+	RL_PHASE_START, RL_UNIT_START, RL_UNIT_RETRY, RL_UNIT_END, RL_UNIT_PGID, RL_IN_DOUBT, RL_UNWIND_START,
 	RL_ROLLBACK_START, RL_ROLLBACK_END, NULL,
 };
 
@@ -659,6 +675,8 @@ apply(struct replay *rp, struct json_object *rec)
 		return on_unit_retry(rp, rec);
 	else if (strcmp(type, RL_UNIT_END) == 0)
 		return on_unit_end(rp, rec);
+	else if (strcmp(type, RL_UNIT_PGID) == 0)
+		return on_unit_pgid(rp, rec);
 	else if (strcmp(type, RL_IN_DOUBT) == 0)
 		return on_in_doubt(rp, rec);
 	else if (strcmp(type, RL_ROLLBACK_START) == 0)
@@ -759,6 +777,7 @@ runlog_release(struct rl_run *r)
 		free(u->item);
 		free(u->host);
 		free(u->started);
+		free(u->pgid_boot);
 		free(u->message);
 		free(u->tail);
 		json_object_put(u->captures);

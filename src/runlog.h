@@ -41,6 +41,11 @@
  *                 (int or null), duration_ms, message (null when done),
  *                 captures {name: value} (this step's, when done),
  *                 tail (last output lines, masked)
+ *   unit_pgid     unit, pgid (int), boot_id (string or null): the unit's
+ *                 local command of the current attempt started in process
+ *                 group pgid, on the machine whose boot is boot_id
+ *                 (/proc/sys/kernel/random/boot_id); written after
+ *                 unit_start, only for commands run on this machine
  *   in_doubt      unit, decision ("check-passed" | "check-failed" |
  *                 "idempotent" | "retry" | "skip"), message
  *   probe         probe, context ("after" | "verify" | "watch" | "step"),
@@ -76,6 +81,7 @@
 #define RL_UNIT_START "unit_start"
 #define RL_UNIT_RETRY "unit_retry"
 #define RL_UNIT_END "unit_end"
+#define RL_UNIT_PGID "unit_pgid"
 #define RL_IN_DOUBT "in_doubt"
 #define RL_PROBE "probe"
 #define RL_UNWIND_START "unwind_start"
@@ -113,6 +119,9 @@
  *   the results of the earlier sequence are cleared (exit code, duration,
  *   message, tail, captures, completion, rollback state) and started is set
  *   to this record's ts. attempts is the record's "attempt".
+ * - unit_pgid (only for a running unit): pgid and pgid_boot; every
+ *   unit_start clears them (an attempt runs a new command). Journals
+ *   written before unit_pgid existed have none: pgid 0.
  * - unit_retry: attempts is at least the failed attempt; message is the
  *   retry's message.
  * - unit_end: RLU_DONE ("done"), RLU_SKIPPED ("skipped") or RLU_FAILED
@@ -194,6 +203,8 @@ struct rl_unit {
 	int64_t rb_duration_ms;
 	char *rb_tail;             /* the rollback's last output lines (masked), or NULL */
 	char *in_doubt_decision;   /* last in_doubt decision of this sequence, or NULL */
+	long pgid;                 /* unit_pgid of the current attempt; 0: none */
+	char *pgid_boot;           /* its boot_id, or NULL */
 	size_t line;               /* journal line of the unit's first record */
 };
 
