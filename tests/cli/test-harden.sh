@@ -124,7 +124,10 @@ expect_in "names the line and the status" "$T/err" "is corrupt at line $n: unit_
 cp "$T/journal.orig" "$fj"
 n=$(line_of '"type":"unit_start","unit":"s1"')
 python3 forge.py "$fj" set "$n" unit '"s9"'
-python3 forge.py "$fj" set "$((n + 1))" unit '"s9"'
+# every record of s1 (unit_pgid and unit_end follow its unit_start)
+for m in $(grep -n '"unit":"s1"' "$fj" | cut -d: -f1); do
+	python3 forge.py "$fj" set "$m" unit '"s9"'
+done
 run_migrate resume --state-dir "$T/st-f" --yes
 expect_rc "resume with a unit the runbook does not have" 6
 expect_in "names the line and the unit" "$T/err" "is corrupt at line $n: unit 's9' is not a unit of the runbook"
