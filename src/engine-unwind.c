@@ -5,6 +5,9 @@
  * reverse; a failed unit with `when: always` is rolled back with its
  * step's hosts. The unwind stops at the first group with a failed
  * rollback; it is stopped by signals only (not by the deadline or a watch).
+ * A rollback with once: true runs at the newest unit of its step on each
+ * host; the step's older units on that host are then journaled as rolled
+ * back by it (covered_by), and nothing runs for them.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -131,6 +134,51 @@ rollback_skip(struct run *run, struct unit *u, enum rollback_state st)
 	emit(run, &ev);
 }
 
+/*
+ * rollback once: true (SPEC §2): the host of u had its rollback for the
+ * step already, run at a newer item (the unwind goes newest first, so any
+ * other unit of the step on u's host that is rolled back is newer): that
+ * unit, or NULL.
+ */
+static const struct unit *
+once_done_by(const struct run *run, const struct unit *u)
+{
+	size_t first = u->index, end = u->index + 1;
+
+	if (!u->step->rollback || !u->step->rollback->once)
+		return NULL;
+	/* a step's units lie side by side in run->units */
+	while (first > 0 && run->units[first - 1].step == u->step)
+		first--;
+	while (end < run->n_units && run->units[end].step == u->step)
+		end++;
+	for (size_t i = first; i < end; i++) {
+		const struct unit *v = &run->units[i];
+		if (v != u && v->rb_state == RB_DONE && strcmp(v->host, u->host) == 0)
+			return v->rb_covered_by ? v->rb_covered_by : v;
+	}
+	return NULL;
+}
+
+/* u is undone by by's rollback (once: true): journaled as rolled back, nothing runs. */
+static void
+rollback_covered(struct run *run, struct unit *u, const struct unit *by)
+{
+	struct event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.type = EV_ROLLBACK_START;
+	ev.unit = u;
+	ev.phase = u->step->phase;
+	emit(run, &ev);
+	u->rb_state = RB_DONE;
+	u->rb_covered_by = by;
+	u->rb_duration_ms = 0;
+	ev.type = EV_ROLLBACK_END;
+	ev.ok = true;
+	emit(run, &ev);
+}
+
 static bool
 same_group(const struct unit *a, const struct unit *b)
 {
@@ -178,6 +226,11 @@ unwind_group(struct run *run, struct cancel_token *tok, struct unit **units, siz
 			continue;
 		if (u->step->rollback == NULL) {
 			rollback_skip(run, u, RB_NO_ACTION);
+			continue;
+		}
+		const struct unit *by = once_done_by(run, u);
+		if (by) {
+			rollback_covered(run, u, by);
 			continue;
 		}
 		g.units[g.n++] = u;

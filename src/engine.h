@@ -109,6 +109,9 @@ struct unit {
 	int64_t rb_duration_ms;
 	bool in_doubt;           /* resume: started in an earlier process, never ended */
 	pid_t pgid;              /* a local command's process group while its attempt runs; 0: none */
+	/* rollback once: true: the unit of the same step and host whose rollback
+	 * undid this one too (rb_state RB_DONE, nothing run for this unit) */
+	const struct unit *rb_covered_by;
 	struct probe_sample *result; /* http and probe steps: the last attempt's result; owned */
 };
 

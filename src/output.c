@@ -580,7 +580,14 @@ output_on_event(void *ctx, const struct event *ev)
 	case EV_ROLLBACK_END:
 		free(o->live_name);
 		o->live_name = NULL;
-		if (u->rb_state == RB_DONE) {
+		if (u->rb_state == RB_DONE && u->rb_covered_by) {
+			o->n_rolled_back++;
+			if (!quiet) {
+				char *m = xasprintf("rolled back by %s's rollback (once: true)", u->rb_covered_by->name);
+				line(o, C_DIM, mark(o, "↶", "UNDONE "), u->name, u->host, -1, m);
+				free(m);
+			}
+		} else if (u->rb_state == RB_DONE) {
 			o->n_rolled_back++;
 			if (!quiet)
 				line(o, C_GREEN, mark(o, "↶", "UNDONE "), u->name, u->host, u->rb_duration_ms, "rolled back");

@@ -452,6 +452,8 @@ jstep(const struct run *run, const struct step *s, const struct unit *first)
 	if (s->rollback) {
 		struct json_object *r = jaction(run, first, &s->rollback->action, &s->rollback->expect);
 		json_object_object_add(r, "when", jstr(s->rollback->when == WHEN_ALWAYS ? "always" : "completed"));
+		if (s->rollback->once)
+			json_object_object_add(r, "once", json_object_new_boolean(true));
 		if (s->rollback->on)
 			json_object_object_add(r, "on", jstr(s->rollback->on));
 		json_object_object_add(o, "rollback", r);
@@ -1015,6 +1017,9 @@ render_step_tail(const struct step *s, bool hosts, const char *D, const char *R,
 		buf_addf(out, "    %sno rollback: this step's effect stays if a later step fails%s\n", D, R);
 	else if (s->rollback && s->rollback->when == WHEN_ALWAYS)
 		buf_adds(out, "    rollback when: always (also if this step itself fails)\n");
+	if (s->rollback && s->rollback->once)
+		buf_adds(out, "    rollback once per host for all completed items: it runs where the unwind reaches "
+		    "the newest of them, with that item; the older ones count as rolled back by it\n");
 	if (s->idempotent)
 		buf_adds(out, "    idempotent: may be run again on resume\n");
 }

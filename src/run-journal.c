@@ -373,6 +373,8 @@ event_record(struct run_journal *rj, const struct event *ev)
 		add_str(r, "status", u->rb_state == RB_DONE ? "done" : u->rb_state == RB_FAILED ? "failed" : "no_rollback");
 		add_str(r, "message", u->rb_message);
 		json_object_object_add(r, "duration_ms", json_object_new_int64(u->rb_duration_ms));
+		if (u->rb_covered_by)
+			add_str(r, "covered_by", u->rb_covered_by->key);
 		if (u->rb_state != RB_NO_ACTION)
 			add_tail(r, run, &u->rb_tail);   /* the rollback's own output (issue 12 item 9) */
 		break;

@@ -410,6 +410,9 @@ check_step_names(struct checker *c, struct step *s)
 	if (s->rollback) {
 		check_on(c, s->rollback->on, s->rollback->on_pos);
 		check_transfer(c, &s->rollback->action, s->rollback->on ? s->rollback->on : s->on, s);
+		if (s->rollback->once && !s->has_for)
+			report_at(c->r, s->rollback->once_pos, "'once: true' is for the rollback of a step with "
+			    "'for:' (one rollback per host for all its items); step '%s' has no 'for:'", s->name);
 	}
 }
 

@@ -728,7 +728,7 @@ static const struct field probe_fields[] = {
 	[P_ENV] = FIELD2("env", MAP, "a mapping of variable names to strings", h_kv, struct probe, env, n_env, &kv_env),
 };
 
-enum { R_RUN, R_HTTP, R_UPLOAD, R_DOWNLOAD, R_ON, R_TIMEOUT, R_RETRY, R_EXPECT, R_WHEN, R_ENV };
+enum { R_RUN, R_HTTP, R_UPLOAD, R_DOWNLOAD, R_ON, R_TIMEOUT, R_RETRY, R_EXPECT, R_WHEN, R_ENV, R_ONCE };
 static const struct field rollback_fields[] = {
 	[R_RUN] = FIELD("run", SCALAR, "a shell command", h_kind, struct rollback, action, &k_run),
 	[R_HTTP] = FIELD("http", MAP, W_MAP, h_kind, struct rollback, action, &k_http),
@@ -740,6 +740,7 @@ static const struct field rollback_fields[] = {
 	[R_EXPECT] = FIELD("expect", MAP, W_MAP, h_expect, struct rollback, expect, NULL),
 	[R_WHEN] = FIELD("when", SCALAR, "'completed' or 'always'", h_when, struct rollback, when, NULL),
 	[R_ENV] = FIELD2("env", MAP, "a mapping of variable names to strings", h_kv, struct rollback, env, n_env, &kv_env),
+	[R_ONCE] = FIELD("once", SCALAR, W_BOOL, h_bool, struct rollback, once, NULL),
 };
 
 enum { S_NAME, S_DESCRIPTION, S_ON, S_TIMEOUT, S_RETRY, S_EXPECT, S_CAPTURE, S_AFTER, S_PAUSE,
@@ -2216,6 +2217,8 @@ h_rollback(struct loader *ld, const struct field *f, yaml_node_t *key, yaml_node
 	require_kind(ld, key, &s->rollback->action, &seen, kinds, ARRAY_LEN(kinds),
 	    "run, http, upload, download");
 	check_expect_kind(ld, seen.val[R_EXPECT], s->rollback->action.kind, "rollback");
+	if (seen.key[R_ONCE])
+		s->rollback->once_pos = npos(ld, seen.key[R_ONCE]);
 	ld->what = old;
 	free(what);
 }

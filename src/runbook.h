@@ -205,6 +205,10 @@ struct rollback {
 	struct retry retry;
 	struct expect expect;
 	enum rollback_when when;
+	/* once: true: a for: step's rollback runs once per host for all its
+	 * completed items, at the newest of them (SPEC §2) */
+	bool once;
+	struct pos once_pos;
 	struct kv *env;
 	size_t n_env;
 	struct pos pos;

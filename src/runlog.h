@@ -53,7 +53,8 @@
  *   unwind_start  reason
  *   rollback_start unit
  *   rollback_end  unit, status ("done" | "failed" | "no_rollback"),
- *                 message, duration_ms, tail (the rollback action's own
+ *                 message, duration_ms, covered_by (optional: the unit
+ *                 whose rollback, once: true, undid this one; nothing ran), tail (the rollback action's own
  *                 last output lines, masked; absent for no_rollback and
  *                 in older journals)
  *   interrupted   signal ("SIGINT" | "SIGTERM")
