@@ -58,7 +58,8 @@ struct next {
 
 /*
  * The runbook the run was started from, when some unit is in doubt without
- * a decision (its check and idempotent settings say what resume will do).
+ * a decision (its check and idempotent settings say what resume will do)
+ * or the run reached a gate (how many approvals it needs).
  * NULL when none is needed or it cannot be loaded; nothing is printed.
  */
 static struct runbook *
@@ -68,6 +69,8 @@ load_runbook_quietly(const struct rl_run *r)
 	struct runbook *rb;
 	bool needed = false;
 
+	/* for in-doubt units (how resume settles them) and gates (how many approvals they need) */
+	needed = r->n_gates > 0;
 	for (size_t i = 0; i < r->n_units && !needed; i++)
 		needed = r->units[i].state == RLU_IN_DOUBT && r->units[i].in_doubt_decision == NULL;
 	if (!needed || r->file == NULL || access(r->file, R_OK) != 0)
@@ -399,6 +402,88 @@ jstr(const char *s)
 	return s ? json_object_new_string(s) : NULL;
 }
 
+/* Is approval i the first of its name for its gate? (a name counts once) */
+static bool
+approval_first(const struct rl_run *r, size_t i)
+{
+	for (size_t k = 0; k < i; k++)
+		if (strcmp(r->approvals[k].gate, r->approvals[i].gate) == 0 &&
+		    strcmp(r->approvals[k].name, r->approvals[i].name) == 0)
+			return false;
+	return true;
+}
+
+/* The gates the run reached: how each stands and who approved it (people, SPEC §7). */
+static void
+gate_lines(struct buf *b, const struct rl_run *r, const char *id, const struct runbook *rb,
+    const struct style *st)
+{
+	if (r->n_gates == 0)
+		return;
+	buf_addf(b, "\n%zu gate%s:\n", r->n_gates, r->n_gates == 1 ? "" : "s");
+	for (size_t g = 0; g < r->n_gates; g++) {
+		const struct rl_gate *gt = &r->gates[g];
+		bool ok = strcmp(gt->state, "approved") == 0;
+		int need = rb ? runbook_gate_approvals(rb, gt->name) : 0;
+		size_t n = 0;
+
+		buf_addf(b, "  %s%-10s%s %s", col(st, ok ? C_GREEN : C_YELLOW), gt->state, col(st, C_RESET), gt->name);
+		if (need > 1)
+			buf_addf(b, " (needs %d approvals)", need);
+		if (!ok && gt->by)
+			buf_addf(b, ": %s", gt->by);
+		buf_addc(b, '\n');
+		for (size_t i = 0; i < r->n_approvals; i++) {
+			const struct rl_approval *a = &r->approvals[i];
+			if (strcmp(a->gate, gt->name) != 0 || !approval_first(r, i))
+				continue;
+			buf_addf(b, "      approved by %s (%s@%s%s%s%s%s)\n", a->name, a->user ? a->user : "?",
+			    a->host ? a->host : "?", a->via ? ", " : "", a->via ? a->via : "", a->ts ? ", " : "",
+			    a->ts ? a->ts : "");
+			n++;
+		}
+		if (strcmp(gt->state, "waiting") == 0 && r->outcome == NULL)
+			buf_addf(b, "      waits for approvals: migrate approve %s %s --as NAME\n", id, gt->name);
+		else if (!ok && n == 0 && strcmp(gt->state, "asked") != 0)
+			buf_adds(b, "      nobody approved it\n");
+	}
+}
+
+static struct json_object *
+gates_json(const struct rl_run *r, const struct runbook *rb)
+{
+	struct json_object *all = json_object_new_array();
+
+	for (size_t g = 0; g < r->n_gates; g++) {
+		const struct rl_gate *gt = &r->gates[g];
+		struct json_object *j = json_object_new_object(), *by = json_object_new_array();
+		int need = rb ? runbook_gate_approvals(rb, gt->name) : 0;
+
+		json_object_object_add(j, "name", jstr(gt->name));
+		json_object_object_add(j, "phase", jstr(gt->phase));
+		json_object_object_add(j, "state", jstr(gt->state));
+		json_object_object_add(j, "reason", strcmp(gt->state, "approved") == 0 ? NULL : jstr(gt->by));
+		json_object_object_add(j, "approvals_needed", need > 0 ? json_object_new_int(need) : NULL);
+		json_object_object_add(j, "at", jstr(gt->ts));
+		for (size_t i = 0; i < r->n_approvals; i++) {
+			const struct rl_approval *a = &r->approvals[i];
+			struct json_object *ja;
+			if (strcmp(a->gate, gt->name) != 0 || !approval_first(r, i))
+				continue;
+			ja = json_object_new_object();
+			json_object_object_add(ja, "name", jstr(a->name));
+			json_object_object_add(ja, "user", jstr(a->user));
+			json_object_object_add(ja, "host", jstr(a->host));
+			json_object_object_add(ja, "via", jstr(a->via));
+			json_object_object_add(ja, "at", jstr(a->ts));
+			json_object_array_add(by, ja);
+		}
+		json_object_object_add(j, "approved_by", by);
+		json_object_array_add(all, j);
+	}
+	return all;
+}
+
 static struct json_object *
 jref(struct json_object *o)
 {
@@ -500,6 +585,7 @@ run_json(const struct rl_run *r, const char *id, const struct runbook *rb, const
 	for (size_t i = 0; i < r->n_units; i++)
 		json_object_array_add(units, unit_json(&r->units[i], rb, id));
 	json_object_object_add(j, "units", units);
+	json_object_object_add(j, "gates", gates_json(r, rb));
 	return j;
 }
 
@@ -576,6 +662,7 @@ cmd_status_exec(const struct cmd_entry *self, struct opts *o)
 		struct buf b = BUF_INIT, shown = BUF_INIT;
 		header(&b, &run, id, rb, &st);
 		unit_lines(&b, &run, id, rb, &st);
+		gate_lines(&b, &run, id, rb, &st);
 		buf_addf(&b, "\n%snext:%s %s\n", col(&st, C_BOLD), col(&st, C_RESET), next.advice);
 		/* journal text (output tails, messages) never drives the terminal */
 		output_visible(b.data, b.len, true, &shown);

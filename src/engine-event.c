@@ -40,6 +40,8 @@ queued_free(struct queued *item)
 	free((char *)item->ev.detail);
 	free((char *)item->ev.message);
 	free((char *)item->ev.by);
+	free((char *)item->ev.user);
+	free((char *)item->ev.host);
 	free((char *)item->ev.data);
 	free(item);
 }
@@ -153,6 +155,8 @@ emit(struct run *run, struct event *ev)
 		item->ev.detail = dup_or_null(ev->detail);
 		item->ev.message = dup_or_null(ev->message);
 		item->ev.by = dup_or_null(ev->by);
+		item->ev.user = dup_or_null(ev->user);
+		item->ev.host = dup_or_null(ev->host);
 		if (ev->data) {
 			char *d = xmalloc(ev->len + 1);
 			memcpy(d, ev->data, ev->len);

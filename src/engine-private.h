@@ -108,7 +108,8 @@ bool probe_hold(struct run *run, const char *probe, const char *where);
 /* Does p run on the host of the unit it checks (a run probe without on:)? */
 bool probe_on_unit_host(const struct probe *p);
 struct watch_ctx;
-struct watch_ctx *watch_start(struct run *run, const struct watch *w);
+/* what names it in a trip's reason: "watch" (a phase's) or "run watch" */
+struct watch_ctx *watch_start(struct run *run, const struct watch *w, const char *what);
 void watch_stop(struct watch_ctx *wc);
 
 /* ---- engine-unit.c ---- */
@@ -146,9 +147,13 @@ bool verify_rollback(struct run *run);
 void fail_run(struct run *run, struct unit *u, const char *msg);
 /*
  * Ask about a gate (cfg may be NULL: one approval): 1 approved, 0
- * declined, -1 unanswered (or short of approvals), -2 interrupted while
- * asking.
+ * declined, -1 unanswered (or short of approvals; the run stops, exit 4),
+ * -2 interrupted while asking, -3 the run fails and unwinds: run->cancel
+ * fired while the gate waited (watch trip, deadline) or was fired by it
+ * (`r` at the terminal, on_timeout: rollback), its reason says why.
  */
+/* How often a waiting gate looks for approvals handed over by `migrate approve` (inbox.h). */
+#define GATE_INBOX_POLL_MS 250
 struct gate_cfg;
 int gate_ask(struct run *run, const char *name, const struct text *question, const struct gate_cfg *cfg);
 

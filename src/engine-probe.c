@@ -251,7 +251,8 @@ probe_hold(struct run *run, const char *probe, const char *where)
 	free(s);
 	if (v > 0)
 		return true;
-	if (v != -2)
+	/* -3: `r` at the terminal or a watch trip while it asked: run->cancel fired, the run fails */
+	if (v != -2 && v != -3)
 		run->held = true;
 	return false;
 }
@@ -262,20 +263,25 @@ probe_on_unit_host(const struct probe *p)
 	return p->action.kind == ACT_RUN && p->on == NULL;
 }
 
-/* ---- watch: probes every interval while a phase runs, on a thread of their own ---- */
+/* ---- watch: probes every interval while a phase (or the run) goes on, on a thread of their own ---- */
 
 struct watch_ctx {
 	struct run *run;
 	const struct watch *w;
+	const char *what;            /* "watch" (a phase's) or "run watch" */
 	pthread_t thread;
 	struct cancel_token *stop;   /* the phase ended or the run stops */
 };
+
+/* How many of a probe's last values a trip names. */
+#define WATCH_VALUES_SHOWN 5
 
 /*
  * Sample every watch probe each interval. A probe trips the watch when
  * `failures` of its last `window` samples failed (default window:
  * failures, so consecutive); samples without data under `hold` count
- * neither way. A trip cancels the running unit, pause or gate wait.
+ * neither way. A trip fires run->cancel, which stops the running unit,
+ * pause or gate wait; its reason names the probe and its last values.
  */
 static void *
 watch_main(void *arg)
@@ -285,9 +291,11 @@ watch_main(void *arg)
 	const struct watch *w = wc->w;
 	int limit = w->failures > 0 ? w->failures : 1;
 	int window = w->window >= limit ? w->window : limit;
-	/* per probe: the last `window` verdicts (1 failed), a ring */
+	/* per probe: the last `window` verdicts (1 failed), a ring; and its last values, a ring */
 	char *ring = xcalloc(w->n_probes * (size_t)window, 1);
 	int *filled = xcalloc(w->n_probes, sizeof(*filled)), *next = xcalloc(w->n_probes, sizeof(*next));
+	char **vals = xcalloc(w->n_probes * WATCH_VALUES_SHOWN, sizeof(*vals));
+	int *nvals = xcalloc(w->n_probes, sizeof(*nvals));
 	struct buf why = BUF_INIT;
 	/* with delay: the first sample once it passed, then every interval (SPEC §7) */
 	bool first = w->delay_ms > 0 && !cancel_wait(wc->stop, w->delay_ms);
@@ -298,6 +306,8 @@ watch_main(void *arg)
 		first = false;
 		for (size_t i = 0; i < w->n_probes && !cancel_fired(wc->stop); i++) {
 			char *r = ring + i * (size_t)window, *warn = NULL;
+			char **pv = vals + i * WATCH_VALUES_SHOWN;
+			struct buf last = BUF_INIT;
 			int failed = 0;
 			struct probe_sample *sample = NULL;
 			enum verdict v = probe_eval(run, w->probes[i].probe, NULL, wc->stop, w->probes[i].name, "watch",
@@ -320,18 +330,40 @@ watch_main(void *arg)
 			free(warn);
 			if (v == VERDICT_HOLD)
 				continue;
+			/* sample belongs to the run now, and stays */
+			if (nvals[i] == WATCH_VALUES_SHOWN) {
+				free(pv[0]);
+				memmove(pv, pv + 1, (WATCH_VALUES_SHOWN - 1) * sizeof(*pv));
+				nvals[i]--;
+			}
+			pv[nvals[i]++] = sample && sample->value_text ? xstrdup(sample->value_text)
+			    : sample && sample->status ? xasprintf("HTTP %d", sample->status) : NULL;
 			if (failed >= limit && !cancel_fired(wc->stop)) {
-				char *m = window == limit
-				    ? xasprintf("watch probe '%s' failed %d time%s in a row: %s",
-					w->probes[i].name, failed, failed == 1 ? "" : "s", buf_str(&why))
-				    : xasprintf("watch probe '%s' failed %d of its last %d samples: %s",
-					w->probes[i].name, failed, filled[i], buf_str(&why));
+				char *m;
+				bool any = false;
+				for (int k = 0; k < nvals[i]; k++)
+					any = any || pv[k];
+				/* the values, when the probe reads any (a command's exit status alone is no value) */
+				for (int k = 0; any && k < nvals[i]; k++)
+					buf_addf(&last, "%s%s", k ? ", " : " (last values: ", pv[k] ? pv[k] : "none");
+				if (any)
+					buf_addc(&last, ')');
+				m = window == limit
+				    ? xasprintf("%s probe '%s' failed %d time%s in a row: %s%s", wc->what,
+					w->probes[i].name, failed, failed == 1 ? "" : "s", buf_str(&why), buf_str(&last))
+				    : xasprintf("%s probe '%s' failed %d of its last %d samples: %s%s",
+					wc->what, w->probes[i].name, failed, filled[i], buf_str(&why), buf_str(&last));
 				cancel_fire(run->cancel, m);
 				free(m);
 			}
+			buf_release(&last);
 		}
 	}
 	buf_release(&why);
+	for (size_t i = 0; i < w->n_probes * WATCH_VALUES_SHOWN; i++)
+		free(vals[i]);
+	free(vals);
+	free(nvals);
 	free(ring);
 	free(filled);
 	free(next);
@@ -339,12 +371,13 @@ watch_main(void *arg)
 }
 
 struct watch_ctx *
-watch_start(struct run *run, const struct watch *w)
+watch_start(struct run *run, const struct watch *w, const char *what)
 {
 	struct watch_ctx *wc = xcalloc(1, sizeof(*wc));
 
 	wc->run = run;
 	wc->w = w;
+	wc->what = what;
 	wc->stop = cancel_new(run->cancel);
 	if (engine_thread_start(&wc->thread, watch_main, wc) != 0) {
 		cancel_free(wc->stop);

@@ -20,6 +20,7 @@
 #include "exitcode.h"
 #include "expect.h"
 #include "gate.h"
+#include "inbox.h"
 #include "regex.h"
 #include "util.h"
 
@@ -303,40 +304,150 @@ outcome_name(enum run_outcome o)
 
 /* ---- gates ---- */
 
+/* Count and journal an approval of gate by name (user, host: the approver's; NULL: this process's). */
+static void
+gate_approval_event(struct run *run, const char *gate, const char *name, const char *user, const char *host,
+    const char *via)
+{
+	struct event ev;
+
+	gate_add_approval(run, gate, name, user, host, via, 0);
+	memset(&ev, 0, sizeof(ev));
+	ev.type = EV_APPROVAL;
+	ev.phase = run->phase;
+	ev.probe = gate;
+	ev.by = name;
+	ev.user = user;
+	ev.host = host;
+	ev.detail = via;
+	emit(run, &ev);
+}
+
 /* An approval of gate name by the invoking user (via --yes, --approve, the terminal): counted and journaled. */
 static void
 gate_approve_here(struct run *run, const char *name, const char *via)
 {
 	const char *who = run->opts->user ? run->opts->user : gate_user_name();
-	struct event ev;
 
-	if (gate_approved_by(run, name, who))
-		return;
-	gate_add_approval(run, name, who);
+	if (!gate_approved_by(run, name, who))
+		gate_approval_event(run, name, who, NULL, NULL, via);
+}
+
+/* A gate that waits for approvals (at a terminal, or up to its timeout). */
+struct gate_wait {
+	struct run *run;
+	const char *name;
+	size_t need;
+	int64_t until;           /* monotonic ms; 0: no timeout */
+	int64_t next_take;       /* when to look into the inbox again */
+	bool timed_out;
+};
+
+/* Journal and count the approvals of this gate that `migrate approve` left in the inbox (inbox.h). */
+static void
+gate_take_inbox(struct gate_wait *gw)
+{
+	struct run *run = gw->run;
+	struct inbox_item *items;
+	size_t n = inbox_take(run->opts->inbox, &items);
+
+	for (size_t i = 0; i < n; i++) {
+		/* an approval of another gate (the run moved on) is refused: approve says so */
+		if (strcmp(items[i].gate, gw->name) == 0 && !gate_approved_by(run, gw->name, items[i].name))
+			gate_approval_event(run, gw->name, items[i].name, items[i].user, items[i].host, "migrate approve");
+		inbox_done(run->opts->inbox, &items[i]);
+	}
+	inbox_items_free(items, n);
+}
+
+/* While a gate waits: 0 go on, 1 it has enough approvals, -1 stop (a signal, watch trip, deadline, its timeout). */
+static int
+gate_tick(void *arg)
+{
+	struct gate_wait *gw = arg;
+	struct run *run = gw->run;
+	int64_t t = now_ms();
+
+	if (stop_requested(run))
+		return -1;
+	/* the watch's samples reach the journal and the screen while the gate waits */
+	events_flush(run);
+	if (t >= gw->next_take) {
+		gate_take_inbox(gw);
+		gw->next_take = t + GATE_INBOX_POLL_MS;
+	}
+	if (gate_approvers(run, gw->name, NULL) >= gw->need)
+		return 1;
+	if (gw->until && t >= gw->until) {
+		gw->timed_out = true;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Wait at a gate for approvals: at the terminal (when there is one) and,
+ * with a timeout, for those `migrate approve` hands over meanwhile (inbox.h).
+ * Returns the terminal's answer (struct gate_prompt), -1 when none.
+ */
+static int
+gate_wait(struct run *run, struct gate_wait *gw, const char *question, int64_t timeout_ms)
+{
+	const struct engine_opts *o = run->opts;
+	struct event ev;
+	char *err = NULL;
+	int answer = -1;
+
 	memset(&ev, 0, sizeof(ev));
-	ev.type = EV_APPROVAL;
+	ev.type = EV_GATE;
 	ev.phase = run->phase;
-	ev.probe = name;
-	ev.by = who;
-	ev.detail = via;
+	ev.probe = gw->name;
+	ev.message = question;
+	ev.detail = "waiting";
+	ev.delay_ms = timeout_ms;
+	/* without an inbox only the terminal can answer: by says why approvals from elsewhere cannot count */
+	if (o->inbox && inbox_open(o->inbox, &err) < 0)
+		ev.by = err;
 	emit(run, &ev);
+	free(err);
+	if (o->ask) {
+		struct gate_prompt gp = { gw->name, question, cancel_fd(run->cancel), gate_tick, gw };
+		answer = o->ask(o->ask_ctx, &gp);
+		if (answer == 1)
+			gate_approve_here(run, gw->name, "terminal");
+	}
+	/* no terminal, or approved there but more people must approve: wait up to the timeout */
+	if ((answer == -1 || answer == 1) && timeout_ms > 0) {
+		while (gate_tick(gw) == 0) {
+			int64_t left = gw->until - now_ms();
+			(void)cancel_wait(run->cancel, left < GATE_INBOX_POLL_MS ? (left > 0 ? left : 0) : GATE_INBOX_POLL_MS);
+		}
+	}
+	gate_take_inbox(gw);
+	inbox_close(o->inbox);
+	return answer;
 }
 
 /*
  * Ask for a gate (SPEC §7): it passes once it has cfg->approvals (default
  * 1) distinct approvals, counting those journaled (migrate approve) and
  * --yes, --approve or a yes at the terminal as one by the invoking user.
+ * Returns 1 passed, 0 declined, -1 not approved (the run stops, exit 4),
+ * -2 interrupted by a signal, -3 the run must fail and unwind: run->cancel
+ * fired (a watch trip, the deadline, `r` at the terminal, on_timeout:
+ * rollback), its reason says why.
  */
 int
 gate_ask(struct run *run, const char *name, const struct text *question, const struct gate_cfg *cfg)
 {
 	const struct engine_opts *o = run->opts;
-	size_t need = cfg ? (size_t)cfg->approvals : 1;
+	size_t need = cfg ? (size_t)cfg->approvals : 1, have;
+	int64_t timeout_ms = cfg ? cfg->timeout_ms : 0;
 	struct buf q = BUF_INIT, names = BUF_INIT, why = BUF_INIT;
-	const char *by = NULL, *via = NULL;
+	struct gate_wait gw;
 	struct event ev;
 	char *err = NULL;
-	int verdict = -1;
+	int verdict = -1, answer = -1;
 
 	/* show: run just before asking, their values and verdicts shown (and ${probes.X.value} fresh) */
 	for (size_t i = 0; cfg && i < cfg->n_show; i++) {
@@ -358,47 +469,66 @@ gate_ask(struct run *run, const char *name, const struct text *question, const s
 	emit(run, &ev);
 	/* waiting for an answer is not working time (SPEC §7 "Deadlines") */
 	run_clock_hold(run, true);
+	memset(&gw, 0, sizeof(gw));
+	gw.run = run;
+	gw.name = name;
+	gw.need = need;
+	gw.until = timeout_ms > 0 ? now_ms() + timeout_ms : 0;
 	if (gate_approvers(run, name, NULL) < need) {
-		if (o->yes) {
-			verdict = 1;
-			via = "--yes";
-		} else {
-			for (size_t i = 0; i < o->n_approve; i++)
-				if (strcmp(o->approve[i], name) == 0) {
-					verdict = 1;
-					via = "--approve";
-				}
-		}
-		if (verdict < 0 && o->ask) {
-			verdict = o->ask(o->ask_ctx, name, buf_str(&q), &by);
-			via = "terminal";
-		}
-		if (verdict <= 0 && engine_interrupted)
-			verdict = -2;
-		if (verdict > 0)
-			gate_approve_here(run, name, via);
+		if (o->yes)
+			gate_approve_here(run, name, "--yes");
+		for (size_t i = 0; i < o->n_approve; i++)
+			if (strcmp(o->approve[i], name) == 0)
+				gate_approve_here(run, name, "--approve");
 	}
-	if (verdict >= 0 || gate_approvers(run, name, NULL) >= need) {
-		size_t have = gate_approvers(run, name, &names);
-		if (have >= need) {
-			verdict = 1;
-			if (need > 1 || via == NULL) {
-				buf_addf(&why, "approvals: %s", buf_str(&names));
-				by = buf_str(&why);
-			} else if (strcmp(via, "terminal") != 0) {
-				by = via;
-			}
-		} else if (verdict > 0) {
-			/* approved here, but more people must approve */
-			verdict = -1;
-			buf_addf(&why, "needs %zu distinct approvals, has %zu (%s)", need, have, buf_str(&names));
-			by = buf_str(&why);
+	if (gate_approvers(run, name, NULL) < need && !stop_requested(run) && (o->ask || timeout_ms > 0))
+		answer = gate_wait(run, &gw, buf_str(&q), timeout_ms);
+	have = gate_approvers(run, name, &names);
+	ev.detail = "unanswered";
+	if (have >= need) {
+		verdict = 1;
+		ev.detail = "approved";
+		buf_addf(&why, "%s", buf_str(&names));
+	} else if (engine_interrupted || answer == -2) {
+		verdict = -2;
+		ev.detail = "interrupted";
+	} else if (cancel_fired(run->cancel)) {
+		/* a watch trip or the deadline while the gate waited */
+		char *r = cancel_reason(run->cancel);
+		verdict = -3;
+		ev.detail = "stopped";
+		buf_adds(&why, r ? r : "stopped");
+		free(r);
+	} else if (answer == 2 || (gw.timed_out && cfg && cfg->on_timeout == ON_TIMEOUT_ROLLBACK)) {
+		verdict = -3;
+		ev.detail = "rollback";
+		if (answer == 2)
+			buf_addf(&why, "gate '%s': the operator chose to roll back", name);
+		else {
+			buf_addf(&why, "gate '%s' was not approved within ", name);
+			duration_format_exact(&why, timeout_ms);
+			buf_adds(&why, " (on_timeout: rollback)");
 		}
+		cancel_fire(run->cancel, buf_str(&why));
+	} else if (answer == 0) {
+		verdict = 0;
+		ev.detail = "declined";
+	} else {
+		if (gw.timed_out) {
+			ev.detail = "timed-out";
+			buf_adds(&why, "not approved within ");
+			duration_format_exact(&why, timeout_ms);
+			buf_adds(&why, need > 1 || have > 0 ? "; " : "");
+		}
+		if (need > 1 || have > 0)
+			buf_addf(&why, "needs %zu distinct approvals, has %zu%s%s%s", need, have,
+			    have ? " (" : "", buf_str(&names), have ? ")" : "");
 	}
 	run_clock_hold(run, false);
-	ev.detail = verdict > 0 ? "approved" : verdict == 0 ? "declined" : verdict == -2 ? "interrupted" : "unanswered";
-	ev.by = by;
+	ev.by = why.len ? buf_str(&why) : NULL;
 	ev.ok = verdict > 0;
+	ev.delay_ms = 0;
+	gate_set_outcome(run, name, ev.detail, ev.by);
 	emit(run, &ev);
 	buf_release(&q);
 	buf_release(&names);
@@ -472,15 +602,14 @@ phase_run(struct run *run, const struct phase *ph)
 			return 0;
 		}
 	}
+	/* the phase's watch covers its gate too (SPEC §7) */
+	if (ph->watch.set && ph->watch.n_probes > 0)
+		wc = watch_start(run, &ph->watch, "watch");
 	if (ph->gate.s && !gate_approved_before(run, ph->name)) {
 		int v = gate_ask(run, ph->name, &ph->gate, ph->gate_cfg);
-		if (v == -2)
-			return -2;
 		if (v <= 0)
-			return -1;
+			rc = v == -2 ? -2 : v == -3 ? 0 : -1;
 	}
-	if (ph->watch.set && ph->watch.n_probes > 0)
-		wc = watch_start(run, &ph->watch);
 	for (size_t i = 0; i < run->n_units && rc == 1; i++) {
 		struct unit *u = &run->units[i];
 		if (u->step->phase != ph || !u->selected || u->state != UNIT_PENDING)
@@ -506,7 +635,7 @@ phase_run(struct run *run, const struct phase *ph)
 			int v = gate_approved_before(run, u->step->name) ? 1
 			    : gate_ask(run, u->step->name, &u->step->action.gate, u->step->action.gate_cfg);
 			if (v <= 0) {
-				rc = v == -2 ? -2 : -1;
+				rc = v == -2 ? -2 : v == -3 ? 0 : -1;
 				break;
 			}
 			u->state = UNIT_RUNNING;
@@ -534,7 +663,7 @@ phase_run(struct run *run, const struct phase *ph)
 	watch_stop(wc);
 	if (rc == 1 && run->record_error)
 		rc = -3;
-	if (rc == 1 && cancel_fired(run->cancel)) {
+	if ((rc == 1 || (rc == 0 && run->failure == NULL)) && cancel_fired(run->cancel)) {
 		char *reason = cancel_reason(run->cancel);
 		if (reason) {
 			fail_run(run, NULL, reason);
@@ -547,8 +676,13 @@ phase_run(struct run *run, const struct phase *ph)
 		enum verdict v = probe_run_event(run, &ph->verify[i], NULL, run->cancel, "verify", &why);
 		if (v == VERDICT_HOLD) {
 			char *where = xasprintf("when phase '%s' is verified", ph->name);
-			if (!probe_hold(run, ph->verify[i].name, where))
-				rc = engine_interrupted ? -2 : -1;
+			if (!probe_hold(run, ph->verify[i].name, where)) {
+				char *r = engine_interrupted || run->held ? NULL : cancel_reason(run->cancel);
+				rc = engine_interrupted ? -2 : run->held ? -1 : 0;
+				if (rc == 0)
+					fail_run(run, NULL, r ? r : "stopped");
+				free(r);
+			}
 			free(where);
 		} else if (v != VERDICT_PASS) {
 			char *m = xasprintf("phase '%s': verify probe '%s' failed: %s", ph->name,
@@ -662,6 +796,7 @@ engine_run(struct run *run)
 {
 	const struct runbook *rb = run->rb;
 	struct event ev;
+	struct watch_ctx *guard = NULL;
 	int64_t t0 = now_ms();
 	bool failed = false;
 
@@ -701,6 +836,10 @@ engine_run(struct run *run)
 		run->phase = ph;
 		(void)phase_clock(run, ph);
 		(void)timers_check(run);
+		/* the run-level watch: from the start of phase `from` to the end of the run (SPEC §7) */
+		if (guard == NULL && rb->watch.set && rb->watch.n_probes > 0 &&
+		    (rb->watch.from_phase == NULL || ph >= rb->watch.from_phase))
+			guard = watch_start(run, &rb->watch, "run watch");
 		phase_event(run, EV_PHASE_START, ph, true, 0);
 		rc = phase_run(run, ph);
 		phase_event(run, EV_PHASE_END, ph, rc == 1, phase_clock(run, NULL));
@@ -717,6 +856,17 @@ engine_run(struct run *run)
 			failed = true;
 		if (failed)
 			break;
+	}
+	/* the unwind is not watched: it runs whatever the probes say */
+	watch_stop(guard);
+	if (run->outcome == OUTCOME_RUNNING && !failed && !engine_interrupted && cancel_fired(run->cancel)) {
+		/* a trip after the last unit, before the run ended */
+		char *reason = cancel_reason(run->cancel);
+		if (reason) {
+			fail_run(run, NULL, reason);
+			failed = true;
+		}
+		free(reason);
 	}
 	if (run->outcome == OUTCOME_RUNNING && engine_interrupted)
 		run->outcome = OUTCOME_INTERRUPTED;

@@ -119,7 +119,10 @@ enum event_type {
 	EV_RUN_START,
 	EV_PHASE_START,
 	EV_PHASE_END,        /* ok tells the verdict */
-	EV_GATE,             /* message = question; detail = "asked" | "approved" | "declined" | "unanswered"; by = who */
+	/* message = question; detail = "asked" | "waiting" | "approved" | "declined" | "unanswered" |
+	 * "timed-out" | "rollback" | "stopped"; by = who approved (the approvers' names) or why not;
+	 * delay_ms: "waiting": how long at most (0: until answered) */
+	EV_GATE,
 	EV_APPROVAL,         /* probe = gate, by = the approver's name, detail = via ("--yes", "--approve", "terminal") */
 	EV_UNIT_START,
 	EV_UNIT_OUTPUT,      /* data/len: a chunk of output, already masked, whole lines */
@@ -148,6 +151,8 @@ struct event {
 	const char *detail;
 	const char *message;
 	const char *by;
+	const char *user;        /* EV_APPROVAL: the approver's OS user and host (NULL: this process's) */
+	const char *host;
 	const char *data;
 	size_t len;
 	bool ok;
@@ -170,6 +175,25 @@ enum run_outcome {
 	OUTCOME_INTERRUPTED,     /* exit 5 */
 };
 
+/*
+ * A gate's question at a terminal. ask() shows question and waits for a
+ * line: "y"/"yes" approves (1), "n"/"no" (or anything else, or end of
+ * input) declines (0), "r"/"rollback" rolls back now (2). It returns -1
+ * when there is no terminal, -2 on a signal, and 3 when the wait ended
+ * otherwise: wake_fd (may be -1) became readable or tick(tick_arg),
+ * called at least every 250 ms, returned non-zero (enough approvals came
+ * from elsewhere, the gate's timeout passed, a watch tripped).
+ */
+struct gate_prompt {
+	const char *name;
+	const char *question;
+	int wake_fd;
+	int (*tick)(void *arg);
+	void *tick_arg;
+};
+
+struct inbox;
+
 struct engine_opts {
 	const char *const *phases;
 	size_t n_phases;
@@ -181,13 +205,11 @@ struct engine_opts {
 	size_t n_approve;
 	bool no_rollback;
 	int forks;
-	/*
-	 * Ask an operator to approve a gate (name: the phase's or the gate
-	 * step's). Returns 1 approved, 0 declined, -1 nobody to ask. *by is set
-	 * to a static description of who answered. NULL: nobody to ask.
-	 */
-	int (*ask)(void *ctx, const char *name, const char *question, const char **by);
+	/* Ask an operator at a terminal to answer a gate (struct gate_prompt). NULL: nobody to ask. */
+	int (*ask)(void *ctx, const struct gate_prompt *gp);
 	void *ask_ctx;
+	/* where `migrate approve` hands approvals to this run while it waits at a gate (inbox.h); NULL: nowhere */
+	struct inbox *inbox;
 	int in_doubt;            /* resume: enum in_doubt_choice */
 	bool accept_new_host_keys;
 	/* TESTS ONLY: remote `run` actions run on this machine (see exec.h) */
@@ -198,6 +220,17 @@ struct engine_opts {
 struct gate_approval {
 	char *gate;
 	char *name;
+	char *user;              /* the OS user */
+	char *host;
+	char *via;               /* "migrate approve", "--yes", "--approve", "terminal" */
+	int64_t at_ms;           /* wall clock */
+};
+
+/* How a gate ended, in this process or (resume) earlier: for status and reports (SPEC §7). */
+struct gate_outcome {
+	char *name;
+	char *state;             /* as the gate record says: "approved", "declined", "timed-out", ... */
+	char *why;               /* approved: the approvers' names; else why not; NULL: nothing to say */
 };
 
 struct run {
@@ -264,6 +297,8 @@ struct run {
 	/* approvals of gates by name: from the journal and from this process */
 	struct gate_approval *approvals;
 	size_t n_approvals, cap_approvals;
+	struct gate_outcome *gate_outcomes;   /* one per gate, the latest */
+	size_t n_gate_outcomes, cap_gate_outcomes;
 	bool resumed;
 	/*
 	 * Commit points (SPEC §7): the latest phase with commit: true that

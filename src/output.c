@@ -448,14 +448,32 @@ output_on_event(void *ctx, const struct event *ev)
 		if (strcmp(ev->detail, "asked") == 0) {
 			if (!quiet)
 				message(o, C_YELLOW, "  gate %s: %s", ev->probe, ev->message);
+		} else if (strcmp(ev->detail, "waiting") == 0) {
+			if (ev->delay_ms > 0 && !quiet) {
+				struct buf d = BUF_INIT;
+				duration_format_exact(&d, ev->delay_ms);
+				buf_addf(&d, " for approvals: migrate approve %s %s --as NAME", ev->run->id, ev->probe);
+				message(o, C_YELLOW, "  gate %s: waits up to %s", ev->probe, buf_str(&d));
+				buf_release(&d);
+			}
+			if (ev->by)
+				message(o, C_YELLOW, "  gate %s: approvals from `migrate approve` cannot reach this run: %s",
+				    ev->probe, ev->by);
 		} else if (strcmp(ev->detail, "approved") == 0) {
-			if (!quiet)
-				line(o, C_GREEN, mark(o, "✓", "GATE OK"), ev->probe, ev->by, -1, "gate approved");
+			if (!quiet) {
+				char *m = xasprintf("gate approved by %s", ev->by ? ev->by : "?");
+				line(o, C_GREEN, mark(o, "✓", "GATE OK"), ev->probe, NULL, -1, m);
+				free(m);
+			}
+		} else if (strcmp(ev->detail, "rollback") == 0 || strcmp(ev->detail, "stopped") == 0) {
+			/* the run fails at the gate and unwinds; the summary says why */
+			line(o, C_RED, mark(o, "✗", "FAILED "), ev->probe, NULL, -1, ev->by);
 		} else {
 			o->gate_name = ev->probe;
 			line(o, C_YELLOW, mark(o, "■", "STOPPED"), ev->probe, NULL, -1,
 			    strcmp(ev->detail, "declined") == 0 ? "gate declined" :
 			    strcmp(ev->detail, "interrupted") == 0 ? "interrupted at the gate" :
+			    strcmp(ev->detail, "timed-out") == 0 ? ev->by :
 			    ev->by ? ev->by : "gate needs approval (no terminal)");
 		}
 		break;
@@ -610,8 +628,19 @@ output_on_event(void *ctx, const struct event *ev)
 	pthread_mutex_unlock(&o->mu);
 }
 
+/* The operator's answer to a gate: 1 go, 0 stop, 2 roll back now. */
+static int
+gate_answer(const char *a)
+{
+	if (strcmp(a, "y") == 0 || strcmp(a, "yes") == 0)
+		return 1;
+	if (strcmp(a, "r") == 0 || strcmp(a, "rollback") == 0)
+		return 2;
+	return 0;
+}
+
 int
-output_ask(void *ctx, const char *name, const char *question, const char **by)
+output_ask(void *ctx, const struct gate_prompt *gp)
 {
 	struct output *o = ctx;
 	struct buf prompt = BUF_INIT, answer = BUF_INIT;
@@ -627,23 +656,36 @@ output_ask(void *ctx, const char *name, const char *question, const char **by)
 	clear_live(o);
 	fflush(o->fp);
 	pthread_mutex_unlock(&o->mu);
-	buf_addf(&prompt, "\n  %s%s%s\n  approve gate '%s'? type yes to continue: ", col(o, C_BOLD), question,
-	    col(o, C_RESET), name);
+	/* the "gate NAME: QUESTION" line said it already, unless it went elsewhere or -q kept it back */
+	if (!o->tty || o->verbosity < 0)
+		buf_addf(&prompt, "\n  %s%s%s\n", col(o, C_BOLD), gp->question, col(o, C_RESET));
+	buf_addf(&prompt, "  approve gate '%s'? y = go on, n = stop here (resume later), r = roll back now: ", gp->name);
 	if (write(fd, prompt.data, prompt.len) < 0) {
 		verdict = -1;
 		goto cleanup;
 	}
 	/* Wait for a line; a signal (Ctrl-C) interrupts the question, not answers it. */
 	for (;;) {
-		struct pollfd p = { fd, POLLIN, 0 };
+		struct pollfd p[2] = { { fd, POLLIN, 0 }, { gp->wake_fd, POLLIN, 0 } };
 		char c;
 		ssize_t n;
+		int r;
 
 		if (engine_interrupted) {
 			verdict = -2;
 			break;
 		}
-		if (poll(&p, 1, 100) <= 0)
+		/* approvals from elsewhere, the gate's timeout, a watch trip */
+		if (gp->tick && gp->tick(gp->tick_arg) != 0) {
+			verdict = 3;
+			break;
+		}
+		r = poll(p, gp->wake_fd >= 0 ? 2 : 1, 100);
+		if (r > 0 && gp->wake_fd >= 0 && (p[1].revents & POLLIN)) {
+			verdict = 3;
+			break;
+		}
+		if (r <= 0 || !(p[0].revents & (POLLIN | POLLHUP | POLLERR)))
 			continue;
 		n = read(fd, &c, 1);
 		if (n < 0 && errno == EINTR)
@@ -653,13 +695,12 @@ output_ask(void *ctx, const char *name, const char *question, const char **by)
 		if (answer.len < 256)
 			buf_addc(&answer, c);
 	}
-	if (verdict == 0 && strcmp(buf_str(&answer), "yes") == 0)
-		verdict = 1;
-	if (verdict == -2 && write(fd, "\n", 1) < 0)
-		verdict = -2;
+	if (verdict == 0)
+		verdict = gate_answer(buf_str(&answer));
+	if ((verdict == -2 || verdict == 3) && write(fd, "\n", 1) < 0)
+		verdict = verdict == 3 ? 3 : -2;
 cleanup:
 	close(fd);
-	*by = "operator at the terminal";
 	pthread_mutex_lock(&o->mu);
 	o->prompting = false;
 	pthread_mutex_unlock(&o->mu);

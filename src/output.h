@@ -34,8 +34,9 @@ struct output;
 struct output *output_create(FILE *fp, bool tty, bool color, int verbosity);
 void output_free(struct output *o);
 void output_on_event(void *ctx, const struct event *ev);
-/* engine_opts.ask: ask on /dev/tty when stdin is a terminal; -1 otherwise. */
-int output_ask(void *ctx, const char *name, const char *question, const char **by);
+/* engine_opts.ask (struct gate_prompt): ask on /dev/tty when stdin is a terminal; -1 otherwise. */
+struct gate_prompt;
+int output_ask(void *ctx, const struct gate_prompt *gp);
 
 /*
  * Append s (len bytes) to out with every control character shown, so that

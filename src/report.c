@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "exitcode.h"
+#include "gate.h"
 #include "output.h"
 #include "statedir.h"
 #include "util.h"
@@ -271,9 +272,74 @@ xml_property(struct buf *out, const struct run *run, const char *name, const cha
 	buf_adds(out, "/>\n");
 }
 
-static void
-junit_properties(struct buf *out, const struct run *run)
+/* One gate of the runbook: a phase's gate, or a gate step. */
+struct gate_ref {
+	const char *name;
+	const struct phase *phase;
+	const struct gate_cfg *cfg;
+};
+
+/* The gates of phase ph (NULL: of every phase), in runbook order; the caller frees the array. */
+static struct gate_ref *
+gates_of(const struct run *run, const struct phase *ph, size_t *n)
 {
+	struct gate_ref *v = NULL;
+	size_t cap = 0;
+
+	*n = 0;
+	for (size_t p = 0; p < run->rb->n_phases; p++) {
+		const struct phase *q = &run->rb->phases[p];
+		if (ph && q != ph)
+			continue;
+		if (q->gate.s) {
+			struct gate_ref g = { q->name, q, q->gate_cfg };
+			PUSH(v, *n, cap, g);
+		}
+		for (size_t i = 0; i < q->n_steps; i++)
+			if (q->steps[i].action.kind == ACT_GATE) {
+				struct gate_ref g = { q->steps[i].name, q, q->steps[i].action.gate_cfg };
+				PUSH(v, *n, cap, g);
+			}
+	}
+	return v;
+}
+
+/* Is approval i the first of its name for its gate? (a name counts once) */
+static bool
+approval_first(const struct run *run, size_t i)
+{
+	const struct gate_approval *a = &run->approvals[i];
+
+	for (size_t k = 0; k < i; k++)
+		if (strcmp(run->approvals[k].gate, a->gate) == 0 && strcmp(run->approvals[k].name, a->name) == 0)
+			return false;
+	return true;
+}
+
+/* "approved by alice (alice@ops1, migrate approve), bob (...)", or the state and why. */
+static void
+gate_summary(const struct run *run, const struct gate_ref *g, struct buf *out)
+{
+	const struct gate_outcome *o = gate_outcome(run, g->name);
+	size_t n = 0;
+
+	buf_adds(out, o ? o->state : "not reached");
+	if (o && o->why && strcmp(o->state, "approved") != 0)
+		buf_addf(out, ": %s", o->why);
+	for (size_t i = 0; i < run->n_approvals; i++) {
+		const struct gate_approval *a = &run->approvals[i];
+		if (strcmp(a->gate, g->name) != 0 || !approval_first(run, i))
+			continue;
+		buf_addf(out, "%s%s (%s@%s%s%s)", n++ ? ", " : "; approved by ", a->name, a->user, a->host,
+		    *a->via ? ", " : "", a->via);
+	}
+}
+
+static void
+junit_properties(struct buf *out, const struct run *run, const struct phase *ph)
+{
+	struct gate_ref *gates;
+	size_t n_gates;
 	char code[16];
 
 	snprintf(code, sizeof(code), "%d", outcome_exit_code(run->outcome));
@@ -286,6 +352,18 @@ junit_properties(struct buf *out, const struct run *run)
 	xml_property(out, run, "exit_code", code);
 	if (run->failure)
 		xml_property(out, run, "failure", run->failure);
+	/* the phase's gates: how each ended and who approved it (SPEC §7) */
+	gates = ph ? gates_of(run, ph, &n_gates) : NULL;
+	n_gates = ph ? n_gates : 0;
+	for (size_t i = 0; i < n_gates; i++) {
+		struct buf v = BUF_INIT;
+		char *key = xasprintf("gate.%s", gates[i].name);
+		gate_summary(run, &gates[i], &v);
+		xml_property(out, run, key, buf_str(&v));
+		free(key);
+		buf_release(&v);
+	}
+	free(gates);
 	buf_adds(out, "    </properties>\n");
 }
 
@@ -396,8 +474,8 @@ junit_rollback(struct buf *out, const struct run *run, const struct unit *u, str
 
 /* Append one <testsuite> holding the testcases already written to cases. */
 static void
-junit_suite(struct buf *out, const struct run *run, const char *name, const struct counts *c,
-    int64_t started_ms, int64_t ms, const char *host, const struct buf *cases)
+junit_suite(struct buf *out, const struct run *run, const struct phase *ph, const char *name,
+    const struct counts *c, int64_t started_ms, int64_t ms, const char *host, const struct buf *cases)
 {
 	char ts[STATEDIR_TIME_SIZE];
 
@@ -411,7 +489,7 @@ junit_suite(struct buf *out, const struct run *run, const char *name, const stru
 	}
 	xml_attr(out, run, "hostname", host);
 	buf_adds(out, ">\n");
-	junit_properties(out, run);
+	junit_properties(out, run, ph);
 	buf_add(out, cases->data ? cases->data : "", cases->len);
 	buf_adds(out, "  </testsuite>\n");
 }
@@ -458,7 +536,7 @@ junit_document(const struct run *run, struct buf *out)
 			if (u->started_ms + u->duration_ms > end)
 				end = u->started_ms + u->duration_ms;
 		}
-		junit_suite(&suites, run, ph->name, &c, first, first ? end - first : 0, host, &cases);
+		junit_suite(&suites, run, ph, ph->name, &c, first, first ? end - first : 0, host, &cases);
 		counts_add(&total, &c);
 		if (end > last_end)
 			last_end = end;
@@ -475,7 +553,7 @@ junit_document(const struct run *run, struct buf *out)
 			ms += order[i]->rb_duration_ms;
 		}
 		/* Units keep no rollback start; the unwind began after the last unit ended. */
-		junit_suite(&suites, run, ROLLBACK_SUITE, &c, last_end, ms, host, &cases);
+		junit_suite(&suites, run, NULL, ROLLBACK_SUITE, &c, last_end, ms, host, &cases);
 		counts_add(&total, &c);
 	}
 	free(order);
@@ -601,6 +679,45 @@ json_samples(const struct run *run)
 	return all;
 }
 
+/* Every gate of the runbook: how it ended and who approved it, people not mechanisms (SPEC §7). */
+static struct json_object *
+json_gates(const struct run *run)
+{
+	struct json_object *all = json_object_new_array();
+	size_t n;
+	struct gate_ref *gates = gates_of(run, NULL, &n);
+
+	for (size_t g = 0; g < n; g++) {
+		const struct gate_outcome *o = gate_outcome(run, gates[g].name);
+		struct json_object *j = json_object_new_object(), *by = json_object_new_array();
+		bool approved = o && strcmp(o->state, "approved") == 0;
+
+		json_object_object_add(j, "name", json_str(run, gates[g].name));
+		json_object_object_add(j, "phase", json_str(run, gates[g].phase->name));
+		json_object_object_add(j, "state", json_object_new_string(o ? o->state : "not reached"));
+		json_object_object_add(j, "reason", approved || o == NULL ? NULL : json_str(run, o->why));
+		json_object_object_add(j, "approvals_needed",
+		    json_object_new_int(gates[g].cfg ? gates[g].cfg->approvals : 1));
+		for (size_t i = 0; i < run->n_approvals; i++) {
+			const struct gate_approval *a = &run->approvals[i];
+			struct json_object *ja;
+			if (strcmp(a->gate, gates[g].name) != 0 || !approval_first(run, i))
+				continue;
+			ja = json_object_new_object();
+			json_object_object_add(ja, "name", json_str(run, a->name));
+			json_object_object_add(ja, "user", json_str(run, a->user));
+			json_object_object_add(ja, "host", json_str(run, a->host));
+			json_object_object_add(ja, "via", json_str(run, a->via));
+			json_object_object_add(ja, "at", json_time(a->at_ms));
+			json_object_array_add(by, ja);
+		}
+		json_object_object_add(j, "approved_by", by);
+		json_object_array_add(all, j);
+	}
+	free(gates);
+	return all;
+}
+
 struct json_object *
 report_json(const struct run *run)
 {
@@ -644,6 +761,7 @@ report_json(const struct run *run)
 	free(order);
 	json_object_object_add(doc, "unwind", unwind);
 	json_object_object_add(doc, "unwind_names", unwind_names);
+	json_object_object_add(doc, "gates", json_gates(run));
 	json_object_object_add(doc, "probes", json_samples(run));
 	return doc;
 }

@@ -15,6 +15,9 @@
  *     <testsuite name=PHASE tests= failures= errors= skipped= time=
  *         timestamp=FIRST-UNIT-START hostname=>     one per phase, in order
  *       <properties> run_id runbook file sha256 outcome exit_code [failure]
+ *                    gate.NAME per gate of the phase: "approved; approved
+ *                    by alice (alice@ops1, migrate approve), ..." or the
+ *                    state and why ("not reached" when it was not)
  *       <testcase classname="RUNBOOK.PHASE" name=UNIT-KEY time="S.mmm">
  *         done:       <system-out> the last 20 lines of output (if any)
  *         failed:     <failure message=MESSAGE type="step failed">
@@ -62,7 +65,15 @@ int report_write_json(const struct run *run, const char *path, char **err);
  *                "duration_ms", "message" (or null), "output_tail",
  *                "rollback": {"state" (rollback_state_name()),
  *                             "message" (or null), "duration_ms"}}]}],
- *    "unwind": [unit keys in the order the unwind visited them]}
+ *    "unwind": [unit keys in the order the unwind visited them],
+ *    "gates": [{"name", "phase", "state" ("approved", "declined",
+ *               "unanswered", "timed-out", "rollback", "stopped",
+ *               "interrupted", or "not reached"), "reason" (why it did
+ *               not pass, or null), "approvals_needed",
+ *               "approved_by": [{"name" (the person: --as NAME or the
+ *                  login name), "user" (OS user), "host", "via" ("migrate
+ *                  approve", "--yes", "--approve", "terminal"), "at"}]}],
+ *    "probes": [...]}
  */
 struct json_object *report_json(const struct run *run);
 

@@ -370,14 +370,22 @@ resume_restore(struct resumed *r, struct run *run, struct opts *o, bool for_roll
 		}
 	}
 	restore_gates(r, run);
+	for (size_t i = 0; i < rl->n_gates; i++)
+		gate_set_outcome(run, rl->gates[i].name, rl->gates[i].state, rl->gates[i].by);
 	/* stopped by a probe without data (no_data: hold): asked again first */
 	if (rl->outcome && strcmp(rl->outcome, "gate") == 0 && rl->pending_gate) {
 		const struct probe *p = runbook_probe(r->rb, rl->pending_gate);
 		if (p && p->expect.no_data == NO_DATA_HOLD)
 			run->pending_hold = xstrdup(rl->pending_gate);
 	}
-	for (size_t i = 0; i < rl->n_approvals; i++)
-		gate_add_approval(run, rl->approvals[i].gate, rl->approvals[i].name);
+	for (size_t i = 0; i < rl->n_approvals; i++) {
+		const struct rl_approval *a = &rl->approvals[i];
+		int64_t at = 0;
+		if (a->ts)
+			(void)rfc3339_parse(a->ts, &at);
+		gate_add_approval(run, a->gate, a->name, a->user ? a->user : "", a->host ? a->host : "",
+		    a->via ? a->via : "", at);
+	}
 	/* completed units, in their order of completion, with their captures */
 	done = xcalloc(rl->n_units + 1, sizeof(*done));
 	for (size_t i = 0; i < rl->n_units; i++)

@@ -32,31 +32,12 @@ check_expect(struct diags *d, const struct runbook *rb, const struct expect *e, 
 		refuse(d, rb, e->pos.line ? e->pos : pos, "a bound relative to a baseline probe (expect.value)");
 }
 
-static void
-check_gate(struct diags *d, const struct runbook *rb, const struct gate_cfg *g)
-{
-	if (g == NULL)
-		return;
-	if (g->timeout_ms)
-		refuse(d, rb, g->timeout_pos, "gate 'timeout' and 'on_timeout'");
-}
-
-static void
-check_watch(struct diags *d, const struct runbook *rb, const struct watch *w, bool run_level)
-{
-	if (!w->set)
-		return;
-	if (run_level)
-		refuse(d, rb, w->pos, "a run-level 'watch'");
-}
-
 int
 rollout_preflight(const struct run *run, struct diags *d)
 {
 	const struct runbook *rb = run->rb;
 	size_t before = d->n;
 
-	check_watch(d, rb, &rb->watch, true);
 	if (rb->not_before.set)
 		refuse(d, rb, rb->not_before.pos, "'not_before' (maintenance window)");
 	if (rb->not_after.set)
@@ -65,8 +46,6 @@ rollout_preflight(const struct run *run, struct diags *d)
 		check_expect(d, rb, &rb->probes[i].expect, rb->probes[i].pos);
 	for (size_t p = 0; p < rb->n_phases; p++) {
 		const struct phase *ph = &rb->phases[p];
-		check_watch(d, rb, &ph->watch, false);
-		check_gate(d, rb, ph->gate_cfg);
 		if (ph->not_before.set)
 			refuse(d, rb, ph->not_before.pos, "'not_before' (maintenance window)");
 		if (ph->not_after.set)
@@ -75,7 +54,6 @@ rollout_preflight(const struct run *run, struct diags *d)
 			const struct step *s = &ph->steps[i];
 			if (!step_selected(run, s))
 				continue;
-			check_gate(d, rb, s->action.gate_cfg);
 			check_expect(d, rb, &s->expect, s->pos);
 			if (s->action.probe_inline)
 				check_expect(d, rb, &s->action.probe_inline->expect, s->pos);

@@ -192,17 +192,16 @@ host_fields(struct json_object *r)
 }
 
 struct json_object *
-run_journal_approval(const char *gate, const char *name, const char *via)
+run_journal_approval(const char *gate, const char *name, const char *user, const char *host, const char *via)
 {
 	struct json_object *r = record(RL_APPROVAL);
-	const char *user = gate_user_name();
-	char host[256] = "";
+	char here[256] = "";
 
-	gethostname(host, sizeof(host) - 1);
+	gethostname(here, sizeof(here) - 1);
 	add_str(r, "gate", gate);
 	add_str(r, "name", name);
-	add_str(r, "user", user);
-	add_str(r, "host", host);
+	add_str(r, "user", user ? user : gate_user_name());
+	add_str(r, "host", host ? host : here);
 	add_str(r, "via", via);
 	return r;
 }
@@ -313,6 +312,8 @@ event_record(struct run_journal *rj, const struct event *ev)
 		add_str(r, "state", ev->detail);
 		add_str(r, "by", ev->by);
 		add_str(r, "question", ev->message);
+		if (strcmp(ev->detail, "waiting") == 0)
+			json_object_object_add(r, "timeout_ms", json_object_new_int64(ev->delay_ms));
 		break;
 	case EV_COMMIT:
 		r = record(RL_COMMIT);
@@ -320,7 +321,7 @@ event_record(struct run_journal *rj, const struct event *ev)
 		json_object_object_add(r, "completed", json_object_new_int64((int64_t)run->n_completed));
 		break;
 	case EV_APPROVAL:
-		return run_journal_approval(ev->probe, ev->by, ev->detail);
+		return run_journal_approval(ev->probe, ev->by, ev->user, ev->host, ev->detail);
 	case EV_UNIT_START:
 		r = record(RL_UNIT_START);
 		unit_fields(r, u);

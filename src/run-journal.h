@@ -32,9 +32,11 @@ void run_journal_on_event(void *ctx, const struct event *ev);
 void run_journal_notify_failed(struct run_journal *rj, const struct run *run, size_t hook, const char *event,
     const char *kind, const char *message);
 /*
- * An approval record (runlog.h) of gate by name, with the OS user and host
- * of this process; via says how ("migrate approve", "--yes", ...).
+ * An approval record (runlog.h) of gate by name, with the approver's OS
+ * user and host (NULL: this process's); via says how ("migrate approve",
+ * "--yes", ...).
  */
-struct json_object *run_journal_approval(const char *gate, const char *name, const char *via);
+struct json_object *run_journal_approval(const char *gate, const char *name, const char *user,
+    const char *host, const char *via);
 
 #endif

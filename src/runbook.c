@@ -564,6 +564,19 @@ runbook_phase(const struct runbook *rb, const char *name)
 	return NULL;
 }
 
+int
+runbook_gate_approvals(const struct runbook *rb, const char *gate)
+{
+	const struct phase *ph = runbook_phase(rb, gate);
+	const struct step *st = runbook_step(rb, gate);
+
+	if (ph && ph->gate.s)
+		return ph->gate_cfg ? ph->gate_cfg->approvals : 1;
+	if (st && st->action.kind == ACT_GATE)
+		return st->action.gate_cfg ? st->action.gate_cfg->approvals : 1;
+	return 0;
+}
+
 const char *
 action_kind_name(enum action_kind kind)
 {

@@ -455,6 +455,8 @@ const struct host *runbook_host(const struct runbook *rb, const char *name);
 const struct probe *runbook_probe(const struct runbook *rb, const char *name);
 const struct step *runbook_step(const struct runbook *rb, const char *name);
 const struct phase *runbook_phase(const struct runbook *rb, const char *name);
+/* The distinct approvals gate (a phase's or a gate step's name) needs; 0: no such gate. */
+int runbook_gate_approvals(const struct runbook *rb, const char *gate);
 
 /*
  * Visit every interpolated text of the runbook (steps, their rollbacks,

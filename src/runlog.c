@@ -131,7 +131,8 @@ static const char *const unit_statuses[] = { "done", "failed", "interrupted", "s
 static const char *const rb_statuses[] = { "done", "failed", "no_rollback", NULL };
 static const char *const decisions[] = { "check-passed", "check-failed", "idempotent", "retry", "skip", NULL };
 static const char *const outcomes[] = { "succeeded", "rolled_back", "needs_human", "gate", "interrupted", NULL };
-static const char *const gate_states[] = { "asked", "approved", "declined", "unanswered", "interrupted", NULL };
+static const char *const gate_states[] = { "asked", "waiting", "approved", "declined", "unanswered", "interrupted",
+	"timed-out", "rollback", "stopped", NULL };
 
 static const struct rspec shapes[] = {
 	{ RL_RUN_START, { { "run_id", FK_KEY, NULL }, { "runbook", FK_KEY, NULL }, { "file", FK_KEY, NULL },
@@ -351,6 +352,7 @@ on_resume(struct replay *rp, struct json_object *rec)
 
 	run->n_resumes++;
 	run->interrupted = false;
+	set_str(&run->waiting_gate, NULL);
 	set_str(&run->ended, NULL);
 	set_str(&run->outcome, NULL);
 	set_str(&run->failure, NULL);
@@ -360,15 +362,32 @@ on_resume(struct replay *rp, struct json_object *rec)
 }
 
 static void
-on_gate(struct replay *rp, struct json_object *rec)
+on_gate(struct replay *rp, struct json_object *rec, const char *ts)
 {
 	struct rl_run *run = rp->run;
 	const char *name = str_field(rec, "name");
 	const char *state = str_field(rec, "state");
 
+	struct rl_gate *g = NULL;
+
 	if (name == NULL || state == NULL)
 		return;
-	if (strcmp(state, "declined") == 0 || strcmp(state, "unanswered") == 0)
+	for (size_t i = 0; i < run->n_gates && g == NULL; i++)
+		if (strcmp(run->gates[i].name, name) == 0)
+			g = &run->gates[i];
+	if (g == NULL) {
+		struct rl_gate ng;
+		memset(&ng, 0, sizeof(ng));
+		set_str(&ng.name, name);
+		PUSH(run->gates, run->n_gates, run->cap_gates, ng);
+		g = &run->gates[run->n_gates - 1];
+	}
+	set_str(&g->phase, str_field(rec, "phase"));
+	set_str(&g->state, state);
+	set_str(&g->by, str_field(rec, "by"));
+	set_str(&g->ts, ts);
+	set_str(&run->waiting_gate, strcmp(state, "waiting") == 0 ? name : NULL);
+	if (strcmp(state, "declined") == 0 || strcmp(state, "unanswered") == 0 || strcmp(state, "timed-out") == 0)
 		set_str(&run->pending_gate, name);
 	else if (strcmp(state, "approved") == 0 && run->pending_gate &&
 	    strcmp(run->pending_gate, name) == 0)
@@ -601,6 +620,7 @@ on_run_end(struct replay *rp, struct json_object *rec, const char *ts)
 	run->exit_code = int_field(rec, "exit_code", &v) ? clamp_int(v) : -1;
 	run->duration_ms = int_field(rec, "duration_ms", &v) ? v : ts_diff(run->started, ts);
 	run->unwinding = false;
+	set_str(&run->waiting_gate, NULL);
 	if (strcmp(run->outcome, "gate") != 0)
 		set_str(&run->pending_gate, NULL);
 }
@@ -662,7 +682,7 @@ apply(struct replay *rp, struct json_object *rec)
 	if (strcmp(type, RL_RESUME) == 0)
 		on_resume(rp, rec);
 	else if (strcmp(type, RL_GATE) == 0)
-		on_gate(rp, rec);
+		on_gate(rp, rec, ts);
 	else if (strcmp(type, RL_APPROVAL) == 0)
 		on_approval(rp, rec, ts);
 	else if (strcmp(type, RL_COMMIT) == 0)
@@ -786,6 +806,15 @@ runlog_release(struct rl_run *r)
 		free(u->in_doubt_decision);
 	}
 	free(r->units);
+	for (size_t i = 0; i < r->n_gates; i++) {
+		free(r->gates[i].name);
+		free(r->gates[i].phase);
+		free(r->gates[i].state);
+		free(r->gates[i].by);
+		free(r->gates[i].ts);
+	}
+	free(r->gates);
+	free(r->waiting_gate);
 	free(r->run_id);
 	free(r->runbook);
 	free(r->file);

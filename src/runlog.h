@@ -23,9 +23,14 @@
  *   phase_start   phase
  *   phase_end     phase, ok (bool), work_ms (the phase's working time so
  *                 far, every session summed; optional)
- *   gate          name, phase, state ("asked" | "approved" | "declined" |
- *                 "unanswered"), by (who approved: "--yes", "--approve",
- *                 "operator at the terminal"), question
+ *   gate          name, phase, state ("asked" | "waiting" | "approved" |
+ *                 "declined" | "unanswered" | "interrupted" | "timed-out"
+ *                 (on_timeout: stop) | "rollback" (`r` at the terminal, or
+ *                 on_timeout: rollback) | "stopped" (a watch trip or the
+ *                 deadline while it waited)), by (approved: the approvers'
+ *                 names, comma-separated; otherwise why not, or null),
+ *                 question, timeout_ms (only "waiting": how long it waits
+ *                 at most, 0 until answered at the terminal)
  *   approval      gate, name (who approves: --as NAME, or the OS user for
  *                 --yes/--approve/an answer at the terminal), user (OS user),
  *                 host, via ("migrate approve" | "--yes" | "--approve" |
@@ -147,6 +152,10 @@
  * - pending_gate: the name of the last gate recorded "declined" or
  *   "unanswered" and not "approved" since; cleared by an unwind_start and
  *   by a run_end whose outcome is not "gate".
+ * - waiting_gate: the gate of the last gate record when it is "waiting"
+ *   and no run_end or resume came after it: a live run waits there and
+ *   takes approvals from its inbox (inbox.h), or it died waiting.
+ * - gates: per gate name, its last gate record (state, by, ts).
  * - interrupted: an interrupted record since the last resume record.
  * - notify_failures: every notify record (a hook that failed), in order;
  *   they change nothing else, and may come after run_end.
@@ -220,6 +229,11 @@ struct rl_notify {
 	char *event, *kind, *message, *ts;
 };
 
+/* A gate as the journal last saw it (SPEC §7). */
+struct rl_gate {
+	char *name, *phase, *state, *by, *ts;   /* of its last gate record; phase may be NULL */
+};
+
 struct rl_run {
 	char *run_id, *runbook, *file, *sha256, *host, *user;
 	long pid;                     /* of run_start, or of the latest resume */
@@ -235,6 +249,9 @@ struct rl_run {
 	size_t n_units;
 	bool unwinding;
 	char *pending_gate;
+	char *waiting_gate;           /* a live run waits at this gate for approvals (inbox.h), or NULL */
+	struct rl_gate *gates;        /* every gate asked, in order of first asking */
+	size_t n_gates, cap_gates;
 	char *commit_phase;           /* the latest commit point, or NULL */
 	size_t commit_completed;      /* units completed when it was reached */
 	struct rl_approval *approvals; /* every approval record, in order */

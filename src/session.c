@@ -57,6 +57,9 @@ session_attach(struct session *s, struct run *run, struct engine_opts *eo,
 	    o->verbosity);
 	eo->ask = output_ask;
 	eo->ask_ctx = s->out;
+	if (j && s->inbox == NULL)
+		s->inbox = inbox_new(statedir_runs_fd(s->sd), run->id);
+	eo->inbox = s->inbox;
 	if (j) {
 		s->rj = run_journal_new(j, file, by, o->force);
 		run_add_listener(run, run_journal_on_event, s->rj);
@@ -92,6 +95,7 @@ void
 session_release(struct session *s)
 {
 	output_free(s->out);
+	inbox_free(s->inbox);
 	run_journal_free(s->rj);
 	notify_free(s->nt);
 	lock_release(s->lock);

@@ -8,6 +8,7 @@
 
 #include "cmd.h"
 #include "engine.h"
+#include "inbox.h"
 #include "journal.h"
 #include "lock.h"
 #include "notify.h"
@@ -21,6 +22,7 @@ struct session {
 	struct run_journal *rj;
 	struct output *out;
 	struct notify *nt;
+	struct inbox *inbox;     /* approvals handed over by `migrate approve` while the run waits at a gate */
 };
 
 /* Open (and create) the state directory. Returns 0 or an exit code having printed why. */
@@ -29,7 +31,8 @@ int session_open(struct session *s, struct opts *o, bool create);
 int session_lock(struct session *s, const char *runbook_name, const char *run_id);
 /*
  * Attach the terminal output and the journal j (owned from now on; by: NULL
- * for a new run, else "resume"/"rollback") to run, and set the gate prompter.
+ * for a new run, else "resume"/"rollback") to run, and set the gate prompter
+ * and the run's inbox of approvals (inbox.h).
  */
 void session_attach(struct session *s, struct run *run, struct engine_opts *eo,
     struct opts *o, struct journal *j, const char *file, const char *by);

@@ -104,41 +104,44 @@ phases:
 YAML
 
 # --- 1. a gate on a terminal, answered yes ---------------------------------
-run_tty --expect "type yes to continue: " --send yes \
-	--expect "type yes to continue: " --send yes -- run gate.yaml --new --var dir="$T"
+run_tty --expect "r = roll back now: " --send yes \
+	--expect "r = roll back now: " --send yes -- run gate.yaml --new --var dir="$T"
 expect_rc "gates answered yes at the terminal" 0
 expect_file "everything after the gates ran" "$T/log" "before
 during
 after"
 expect_in "the prompt asks the phase gate's question" "$T/out" "On-call assembled?"
-expect_in "the prompt names the phase gate" "$T/out" "approve gate 'cutover'? type yes to continue: "
+expect_in "the prompt names the phase gate" "$T/out" "approve gate 'cutover'? y = go on, n = stop here (resume later), r = roll back now: "
 expect_in "the prompt asks the step gate's question" "$T/out" "Error rate below 0.1%?"
-expect_in "the prompt names the step gate" "$T/out" "approve gate 'go-no-go'? type yes to continue: "
+expect_in "the prompt names the step gate" "$T/out" "approve gate 'go-no-go'? y = go on"
 expect_in "the approval is shown" "$T/out" "gate approved"
-expect_in "approved by the operator" "$T/out" "operator at the terminal"
+expect_in "approved by the operator, by name" "$T/out" "gate approved by $(id -un)"
+# the question is asked once, not printed again by the prompt (issue 12)
+n=$(screen "$T/out" | grep -c "On-call assembled?")
+[ "$n" = 1 ] && pass "the gate's question is shown once" || fail "the gate's question is shown $n times" "$(screen "$T/out" | head -c 3000)"
 expect_re "the run succeeds" "$T/out" "run [^ ]+ succeeded"
 rm -f "$T/log"
 
 # --- 2. answered no (and other answers that are not exactly yes) ----------
-run_tty --expect "type yes to continue: " --send no -- run gate.yaml --new --var dir="$T"
+run_tty --expect "r = roll back now: " --send no -- run gate.yaml --new --var dir="$T"
 expect_rc "gate answered no" 4
 expect_file "answered no: nothing after the gate ran" "$T/log" "before"
 expect_in "answered no: the gate is declined" "$T/out" "gate declined"
 expect_in "answered no: the summary names the gate" "$T/out" "stopped at gate 'cutover'"
 rm -f "$T/log"
 
-for answer in y YES " yes" "yes please"; do
-	run_tty --expect "type yes to continue: " --send "$answer" -- run gate.yaml --new --var dir="$T"
+for answer in YES " yes" "yes please" x; do
+	run_tty --expect "r = roll back now: " --send "$answer" -- run gate.yaml --new --var dir="$T"
 	expect_rc "gate answered '$answer'" 4
 	expect_file "answered '$answer': nothing after the gate ran" "$T/log" "before"
 	rm -f "$T/log"
 done
 
 # A run stopped at a gate resumes at that gate; answered yes there, it ends.
-run_tty --expect "type yes to continue: " --send no -- run gate.yaml --new --var dir="$T"
+run_tty --expect "r = roll back now: " --send no -- run gate.yaml --new --var dir="$T"
 expect_rc "stopped at the gate before resuming" 4
-run_tty --expect "approve gate 'cutover'? type yes" --send yes \
-	--expect "approve gate 'go-no-go'? type yes" --send yes -- resume
+run_tty --expect "approve gate 'cutover'? y = go on" --send y \
+	--expect "approve gate 'go-no-go'? y = go on" --send y -- resume
 expect_rc "resume at the terminal, gates answered yes" 0
 expect_file "resume ran the rest once" "$T/log" "before
 during
@@ -146,7 +149,7 @@ after"
 rm -f "$T/log"
 
 # Ctrl-C at the prompt is an interrupt (SPEC §3: exit 5), not an answer.
-run_tty --expect "type yes to continue: " --send '^C' -- run gate.yaml --new --var dir="$T"
+run_tty --expect "r = roll back now: " --send '^C' -- run gate.yaml --new --var dir="$T"
 if [ "$rc" -eq 5 ]; then
 	pass "Ctrl-C at the prompt interrupts the run (exit 5)"
 else
@@ -155,10 +158,76 @@ fi
 expect_file "Ctrl-C at the prompt: nothing after the gate ran" "$T/log" "before"
 rm -f "$T/log"
 
+# --- 2b. r at the gate rolls back now (SPEC §7) ------------------------------
+cat > gate-r.yaml <<'YAML'
+runbook: 1
+name: tty-gate-r
+vars:
+  dir: /tmp
+phases:
+  - name: prepare
+    steps:
+      - name: before
+        run: echo before >> "${dir}/log"
+        rollback:
+          run: echo undo-before >> "${dir}/log"
+  - name: cutover
+    gate: "Go?"
+    steps:
+      - name: during
+        run: echo during >> "${dir}/log"
+YAML
+run_tty --expect "r = roll back now: " --send r -- run gate-r.yaml --new --var dir="$T"
+expect_rc "r at the gate: the run unwinds (exit 1)" 1
+expect_file "r at the gate: what ran before it is undone, nothing after it ran" "$T/log" "before
+undo-before"
+expect_in "r at the gate: the summary says why" "$T/out" "gate 'cutover': the operator chose to roll back"
+rid=$(screen "$T/out" | sed -nE 's/.*run ([0-9TZ]+-tty-gate-r-[0-9a-f]+).*/\1/p' | head -1)
+expect_in "r at the gate: journaled" "$MIGRATE_STATE_DIR/runs/$rid.jsonl" '"state":"rollback"'
+rm -f "$T/log"
+
+# a two-person gate at a terminal: y is one approval; the second comes from
+# `migrate approve` in another terminal while the run waits (timeout)
+cat > gate-2.yaml <<'YAML'
+runbook: 1
+name: tty-gate-2
+vars:
+  dir: /tmp
+phases:
+  - name: cutover
+    gate: {message: "Two people say go?", approvals: 2, timeout: 2m}
+    steps:
+      - name: during
+        run: echo during >> "${dir}/log"
+YAML
+(
+	for _ in $(seq 1 600); do
+		grep -qs '"state":"waiting"' "$MIGRATE_STATE_DIR"/runs/*-tty-gate-2-*.jsonl && break
+		sleep 0.1
+	done
+	# after the y: the approval of the invoking user is in the journal
+	for _ in $(seq 1 600); do
+		grep -qs '"via":"terminal"' "$MIGRATE_STATE_DIR"/runs/*-tty-gate-2-*.jsonl && break
+		sleep 0.1
+	done
+	id=$(ls "$MIGRATE_STATE_DIR/runs" | sed -n 's/^\(.*-tty-gate-2-[0-9a-f]*\)\.jsonl$/\1/p' | head -1)
+	"$MIGRATE" approve "$id" cutover --as second-person >"$T/approve.out" 2>&1
+	echo "rc=$?" >>"$T/approve.out"
+) &
+helper=$!
+run_tty --expect "r = roll back now: " --send y -- run gate-2.yaml --new --var dir="$T"
+wait "$helper"
+expect_rc "two-person gate at a terminal: y plus an approval from elsewhere" 0
+expect_file "two-person gate: the steps ran" "$T/log" "during"
+expect_in "the other approver's command says the run took it" "$T/approve.out" "(2 of 2); the run waiting at the gate took it"
+expect_in "the approval command succeeded" "$T/approve.out" "rc=0"
+expect_in "both approvers are named" "$T/out" "gate approved by $(id -un), second-person"
+rm -f "$T/log"
+
 # --- 3. --yes on a terminal does not ask -----------------------------------
 run_tty -- run gate.yaml --new --var dir="$T" --yes
 expect_rc "--yes on a terminal" 0
-expect_not_in "--yes: no prompt" "$T/out" "type yes"
+expect_not_in "--yes: no prompt" "$T/out" "r = roll back now"
 expect_in "--yes: approval shown" "$T/out" "gate approved"
 expect_file "--yes: everything ran" "$T/log" "before
 during
@@ -167,7 +236,7 @@ rm -f "$T/log"
 
 run_tty -- run gate.yaml --new --var dir="$T" --approve cutover --approve go-no-go
 expect_rc "--approve for every gate on a terminal" 0
-expect_not_in "--approve: no prompt" "$T/out" "type yes"
+expect_not_in "--approve: no prompt" "$T/out" "r = roll back now"
 rm -f "$T/log"
 
 # --- 4. the live line ------------------------------------------------------
@@ -207,8 +276,8 @@ rm -f "$T/log"
 
 # --- 5. colours ------------------------------------------------------------
 tty_env=(-u NO_COLOR)
-run_tty --expect "type yes to continue: " --send yes \
-	--expect "type yes to continue: " --send yes -- run gate.yaml --new --var dir="$T" --color auto
+run_tty --expect "r = roll back now: " --send yes \
+	--expect "r = roll back now: " --send yes -- run gate.yaml --new --var dir="$T" --color auto
 expect_rc "colour run" 0
 expect_bytes "--color auto on a terminal: green" "$T/out" '\x1b\[32m'
 expect_bytes "--color auto on a terminal: bold" "$T/out" '\x1b\[1m'
@@ -224,8 +293,8 @@ expect_no_bytes "--color never: no colour codes" "$T/out" "$SGR"
 expect_bytes "--color never: the live line is still drawn" "$T/out" '\r\x1b\[K'
 
 tty_env=(NO_COLOR=1)
-run_tty --expect "type yes to continue: " --send yes \
-	--expect "type yes to continue: " --send yes -- run gate.yaml --new --var dir="$T" --color auto
+run_tty --expect "r = roll back now: " --send yes \
+	--expect "r = roll back now: " --send yes -- run gate.yaml --new --var dir="$T" --color auto
 expect_rc "NO_COLOR run with gates" 0
 expect_no_bytes "NO_COLOR: no colour codes, prompt included" "$T/out" "$SGR"
 rm -f "$T/log"
