@@ -10,12 +10,173 @@
 #include "expect.h"
 #include "util.h"
 
+/* Where probe p runs (SPEC §2) and how: target NULL places it for unit u. */
+static void
+probe_spec(struct run *run, const struct probe *p, const struct exec_target *target, const struct unit *u,
+    struct action_spec *spec)
+{
+	memset(spec, 0, sizeof(*spec));
+	spec->action = &p->action;
+	spec->env[0] = p->env;
+	spec->n_env[0] = p->n_env;
+	spec->timeout_ms = p->timeout_ms > 0 ? p->timeout_ms : DEFAULT_PROBE_TIMEOUT_MS;
+	/*
+	 * Where it runs (SPEC §2): its own on:; without one a run probe follows
+	 * the unit (after, check, a probe step's host), anything else is local.
+	 */
+	if (target)
+		spec->target = target;
+	else if (p->on)
+		spec->target = run_target(run, p->on);
+	else if (u == NULL || p->action.kind != ACT_RUN)
+		spec->target = &exec_target_local;
+}
+
+/* ---- baseline comparisons (SPEC §7): bounds relative to another probe ---- */
+
+static const char *const bound_names[] = { "above", "at_least", "below", "at_most", "equals" };
+static const char *const bound_ops[] = { ">", ">=", "<", "<=", "==" };
+
+static struct bound *
+bound_at(struct bounds *e, size_t i)
+{
+	struct bound *b[] = { &e->above, &e->at_least, &e->below, &e->at_most, &e->equals };
+	return b[i];
+}
+
+static bool
+has_baseline(const struct expect *e)
+{
+	for (size_t i = 0; e->bounds && i < ARRAY_LEN(bound_names); i++)
+		if (bound_at(e->bounds, i)->probe)
+			return true;
+	return false;
+}
+
+/*
+ * Sample baseline probe base once (no retries: the same moment as the
+ * probe it bounds) and find its value. false: no value (why says why).
+ */
+static bool
+baseline_value(struct run *run, const struct probe *base, const struct unit *u, struct cancel_token *tok,
+    struct observed *obs, struct buf *why)
+{
+	struct action_spec spec;
+	struct exec_result res;
+	struct buf bwhy = BUF_INIT;
+
+	probe_spec(run, base, NULL, u, &spec);
+	if (run_action(run, u, NULL, tok, &spec, &res, &bwhy) == 0) {
+		if (res.status != EXEC_DONE) {
+			describe_failure(tok, &res, spec.timeout_ms, &bwhy);
+		} else {
+			struct expect copy;
+			const struct expect *ex = run_expect(run, u, &base->expect, &copy, &bwhy);
+			/* only its value counts here, not its own verdict */
+			enum verdict bv = ex ? expect_eval(ex, base->action.kind, &res, obs, &bwhy) : VERDICT_FAIL;
+			/* without expect.value, its whole output is its value */
+			if (ex && bv == VERDICT_PASS && !obs->has_value && ex->value_re == NULL && ex->value_json == NULL &&
+			    base->action.kind != ACT_PROMETHEUS && !expect_whole_value(&res.out, obs))
+				buf_adds(&bwhy, "its output is not a number, and it has no expect.value");
+			run_expect_release(&base->expect, ex);
+		}
+	}
+	exec_result_release(&res);
+	if (!obs->has_value) {
+		buf_addf(why, "no data from baseline probe '%s'", base->name ? base->name : "?");
+		if (bwhy.len && !obs->no_data)
+			buf_addf(why, " (%s)", buf_str(&bwhy));
+	}
+	buf_release(&bwhy);
+	return obs->has_value;
+}
+
+/*
+ * Resolve the relative bounds of *e in place: sample each baseline probe
+ * now, bound = its value x times + plus, recorded in bl[]. Returns false
+ * when a baseline had no data (why says which).
+ */
+static bool
+resolve_baselines(struct run *run, struct bounds *e, const struct unit *u, struct cancel_token *tok,
+    struct sample_baseline *bl, size_t *n_bl, struct buf *why)
+{
+	*n_bl = 0;
+	for (size_t i = 0; i < ARRAY_LEN(bound_names); i++) {
+		struct bound *b = bound_at(e, i);
+		struct sample_baseline *sb;
+		struct observed obs;
+
+		if (b->probe == NULL || b->base == NULL)
+			continue;
+		sb = &bl[(*n_bl)++];
+		memset(sb, 0, sizeof(*sb));
+		sb->bound = bound_names[i];
+		sb->probe = xstrdup(b->probe);
+		sb->times = b->times;
+		sb->plus = b->plus;
+		memset(&obs, 0, sizeof(obs));
+		obs.latency_ms = -1;
+		if (!baseline_value(run, b->base, u, tok, &obs, why)) {
+			observed_release(&obs);
+			return false;
+		}
+		sb->has_value = true;
+		sb->value = obs.value;
+		sb->value_text = xstrdup(obs.value_text ? obs.value_text : "");
+		sb->limit = obs.value * b->times + b->plus;
+		b->v = sb->limit;
+		observed_release(&obs);
+	}
+	return true;
+}
+
+/* "< 0.24 (legacy-p95 0.2 × 1.2)": a resolved bound as shown and journaled. */
+static void
+describe_baseline(const struct sample_baseline *sb, struct buf *out)
+{
+	size_t i = 0;
+
+	while (i < ARRAY_LEN(bound_names) && strcmp(bound_names[i], sb->bound) != 0)
+		i++;
+	buf_addf(out, "%s %g (%s ", i < ARRAY_LEN(bound_ops) ? bound_ops[i] : "?", sb->limit, sb->probe);
+	expect_describe_relative(sb->value_text ? sb->value_text : "?", sb->times, sb->plus, out);
+	buf_adds(out, ")");
+}
+
+/* The bounds of e as shown next to a value, the relative ones resolved with bl. */
+static void
+describe_bounds(const struct expect *e, const struct sample_baseline *bl, size_t n_bl, struct buf *out)
+{
+	size_t start = out->len;
+
+	for (size_t i = 0; e->bounds && i < ARRAY_LEN(bound_names); i++) {
+		const struct bound *b = bound_at(e->bounds, i);
+		const struct sample_baseline *sb = NULL;
+
+		if (!b->set)
+			continue;
+		for (size_t k = 0; k < n_bl; k++)
+			if (strcmp(bl[k].bound, bound_names[i]) == 0 && bl[k].has_value)
+				sb = &bl[k];
+		if (out->len > start)
+			buf_adds(out, ", ");
+		if (sb)
+			describe_baseline(sb, out);
+		else if (b->probe) {
+			buf_addf(out, "%s ", bound_ops[i]);
+			expect_describe_relative(b->probe, b->times, b->plus, out);
+		} else
+			buf_addf(out, "%s %g", bound_ops[i], b->v);
+	}
+}
+
 /*
  * Evaluate a probe (with its own retries) on target (NULL: where SPEC §2
  * places it for unit u), in u's scope. Returns the verdict of the last
  * attempt, with why when it did not pass, and the result as a new sample
  * in *sample (owned by the caller) when asked. The output goes nowhere
- * but why.
+ * but why. Baseline probes of relative bounds are sampled with each
+ * attempt, right after its action, and no data from one is no data.
  */
 static enum verdict
 probe_eval_at(struct run *run, const struct probe *p, const struct exec_target *target, const struct unit *u,
@@ -27,29 +188,20 @@ probe_eval_at(struct run *run, const struct probe *p, const struct exec_target *
 	enum verdict v = VERDICT_FAIL;
 	struct observed obs;
 	int64_t t0 = now_ms();
+	bool relative = has_baseline(&p->expect);
+	struct sample_baseline bl[SAMPLE_BASELINES_MAX];
+	size_t n_bl = 0;
 
-	memset(&spec, 0, sizeof(spec));
 	memset(&obs, 0, sizeof(obs));
 	obs.latency_ms = -1;
-	spec.action = &p->action;
-	spec.env[0] = p->env;
-	spec.n_env[0] = p->n_env;
-	spec.timeout_ms = p->timeout_ms > 0 ? p->timeout_ms : DEFAULT_PROBE_TIMEOUT_MS;
-	/*
-	 * Where it runs (SPEC §2): its own on:; without one a run probe follows
-	 * the unit (after, check, a probe step's host), anything else is local.
-	 */
-	if (target)
-		spec.target = target;
-	else if (p->on)
-		spec.target = run_target(run, p->on);
-	else if (u == NULL || p->action.kind != ACT_RUN)
-		spec.target = &exec_target_local;
+	probe_spec(run, p, target, u, &spec);
 	for (int a = 1; a <= attempts; a++) {
 		struct exec_result res;
 
 		buf_reset(why);
 		observed_release(&obs);
+		sample_baselines_release(bl, n_bl);
+		n_bl = 0;
 		v = VERDICT_FAIL;
 		if (run_action(run, u, NULL, tok, &spec, &res, why) == 0) {
 			if (res.status != EXEC_DONE)
@@ -57,12 +209,39 @@ probe_eval_at(struct run *run, const struct probe *p, const struct exec_target *
 			else {
 				struct expect copy;
 				const struct expect *ex = run_expect(run, u, &p->expect, &copy, why);
-				if (ex)
+				struct expect resolved;
+				struct bounds resolved_bounds;
+				if (ex && relative) {
+					/* a copy: the runbook's bounds are shared by parallel units and the watch */
+					resolved = *ex;
+					resolved_bounds = *ex->bounds;
+					resolved.bounds = &resolved_bounds;
+					if (!resolve_baselines(run, &resolved_bounds, u, tok, bl, &n_bl, why)) {
+						/* no data from the baseline counts as no data (SPEC §7) */
+						obs.no_data = true;
+						v = p->expect.no_data == NO_DATA_PASS ? VERDICT_PASS
+						    : p->expect.no_data == NO_DATA_HOLD ? VERDICT_HOLD : VERDICT_FAIL;
+						if (v == VERDICT_PASS)
+							buf_reset(why);
+						run_expect_release(&p->expect, ex);
+						exec_result_release(&res);
+						goto attempt_done;
+					}
+					v = expect_eval(&resolved, p->action.kind, &res, &obs, why);
+					/* say what the bound was made of: "(legacy-p95 0.2 × 1.2 = 0.24)" */
+					for (size_t k = 0; v != VERDICT_PASS && obs.has_value && k < n_bl; k++) {
+						buf_addf(why, "%s%s ", k ? ", " : " (", bl[k].probe);
+						expect_describe_relative(bl[k].value_text, bl[k].times, bl[k].plus, why);
+						buf_addf(why, " = %g%s", bl[k].limit, k + 1 == n_bl ? ")" : "");
+					}
+				} else if (ex) {
 					v = expect_eval(ex, p->action.kind, &res, &obs, why);
+				}
 				run_expect_release(&p->expect, ex);
 			}
 		}
 		exec_result_release(&res);
+attempt_done:
 		if (v == VERDICT_PASS || engine_interrupted || cancel_fired(tok) || a == attempts)
 			break;
 		if (cancel_wait(tok, retry_delay(&p->retry, a)))
@@ -71,14 +250,18 @@ probe_eval_at(struct run *run, const struct probe *p, const struct exec_target *
 	if (sample) {
 		struct buf bounds = BUF_INIT;
 		char *m = why->len ? secrets_masked(&run->secrets, buf_str(why)) : NULL;
-		expect_describe_bounds(&p->expect, &bounds);
+		describe_bounds(&p->expect, bl, n_bl, &bounds);
 		*sample = probe_sample_new(name, context, u ? u->key : NULL,
 		    v == VERDICT_PASS ? SAMPLE_PASS : v == VERDICT_HOLD ? SAMPLE_HOLD : SAMPLE_FAIL,
 		    &obs, buf_str(&bounds), v == VERDICT_PASS ? NULL : m);
 		(*sample)->duration_ms = now_ms() - t0;
+		memcpy((*sample)->baselines, bl, n_bl * sizeof(bl[0]));
+		(*sample)->n_baselines = n_bl;
+		n_bl = 0;
 		free(m);
 		buf_release(&bounds);
 	}
+	sample_baselines_release(bl, n_bl);
 	observed_release(&obs);
 	return v;
 }

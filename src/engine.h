@@ -45,6 +45,19 @@ enum rollback_state {
  */
 enum sample_verdict { SAMPLE_PASS, SAMPLE_FAIL, SAMPLE_HOLD };
 
+/* A bound relative to a baseline probe, as sampled (SPEC §7). */
+struct sample_baseline {
+	const char *bound;       /* "below", "above", "at_most", "at_least", "equals" (static) */
+	char *probe;             /* the baseline probe */
+	bool has_value;
+	double value;            /* the baseline's value */
+	char *value_text;        /* as found; NULL: no data */
+	double times, plus;
+	double limit;            /* the bound: value x times + plus */
+};
+#define SAMPLE_BASELINES_MAX 5
+void sample_baselines_release(struct sample_baseline *bl, size_t n);
+
 struct probe_sample {
 	char *probe;             /* the probe's name; NULL: inline probe or an http step */
 	char *context;           /* "after", "verify", "watch", "step", "check" */
@@ -60,6 +73,8 @@ struct probe_sample {
 	int64_t latency_ms;      /* -1: not measured */
 	int64_t duration_ms;     /* the probe's whole evaluation, its retries included; -1: not measured */
 	char *message;           /* why it did not pass (masked); NULL when it passed */
+	struct sample_baseline baselines[SAMPLE_BASELINES_MAX]; /* relative bounds, sampled with it */
+	size_t n_baselines;
 };
 
 /* One (step, name) of the capture log: its entries, oldest first. */

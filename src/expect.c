@@ -302,6 +302,27 @@ describe_status(const struct expect *e, struct buf *out)
 	}
 }
 
+bool
+expect_whole_value(const struct buf *out, struct observed *obs)
+{
+	double v;
+	const char *t = buf_str(out);
+	size_t n;
+
+	if (!parse_number(t, &v) || isnan(v))
+		return false;
+	t += strspn(t, " \t\r\n");
+	n = strlen(t);
+	while (n > 0 && strchr(" \t\r\n", t[n - 1]))
+		n--;
+	{
+		char *text = xstrndup(t, n);
+		observe_value(obs, text, v);
+		free(text);
+	}
+	return true;
+}
+
 void
 observed_release(struct observed *obs)
 {
@@ -390,6 +411,30 @@ expect_check(const struct expect *e, enum action_kind kind, const struct exec_re
 	return expect_eval(e, kind, res, NULL, why) == VERDICT_PASS;
 }
 
+/* "< 0.01", or relative to a baseline probe: "< legacy-p95 \u00d7 1.2 + 0.01". */
+static void
+describe_bound(const struct bound *b, const char *op, bool comma, struct buf *out)
+{
+	if (comma)
+		buf_adds(out, ", ");
+	if (b->probe == NULL) {
+		buf_addf(out, "%s %g", op, b->v);
+		return;
+	}
+	buf_addf(out, "%s ", op);
+	expect_describe_relative(b->probe, b->times, b->plus, out);
+}
+
+void
+expect_describe_relative(const char *base, double times, double plus, struct buf *out)
+{
+	buf_adds(out, base);
+	if (times != 1.0)
+		buf_addf(out, " \u00d7 %g", times);
+	if (plus != 0.0)
+		buf_addf(out, " %s %g", plus < 0 ? "-" : "+", plus < 0 ? -plus : plus);
+}
+
 void
 expect_describe_bounds(const struct expect *e, struct buf *out)
 {
@@ -397,7 +442,7 @@ expect_describe_bounds(const struct expect *e, struct buf *out)
 
 	if (e->bounds == NULL)
 		return;
-#define BOUND(b, op) do { if (e->bounds->b.set) buf_addf(out, "%s" op " %g", out->len > start ? ", " : "", e->bounds->b.v); } while (0)
+#define BOUND(b, op) do { if (e->bounds->b.set) describe_bound(&e->bounds->b, op, out->len > start, out); } while (0)
 	BOUND(above, ">");
 	BOUND(at_least, ">=");
 	BOUND(below, "<");

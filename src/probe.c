@@ -45,6 +45,10 @@ probe_sample_copy(const struct probe_sample *s)
 	c->value_text = s->value_text ? xstrdup(s->value_text) : NULL;
 	c->bounds = s->bounds ? xstrdup(s->bounds) : NULL;
 	c->message = s->message ? xstrdup(s->message) : NULL;
+	for (size_t i = 0; i < s->n_baselines; i++) {
+		c->baselines[i].probe = xstrdup(s->baselines[i].probe);
+		c->baselines[i].value_text = s->baselines[i].value_text ? xstrdup(s->baselines[i].value_text) : NULL;
+	}
 	return c;
 }
 
@@ -59,7 +63,18 @@ probe_sample_free(struct probe_sample *s)
 	free(s->value_text);
 	free(s->bounds);
 	free(s->message);
+	sample_baselines_release(s->baselines, s->n_baselines);
 	free(s);
+}
+
+void
+sample_baselines_release(struct sample_baseline *bl, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(bl[i].probe);
+		free(bl[i].value_text);
+		bl[i].probe = bl[i].value_text = NULL;
+	}
 }
 
 void
@@ -109,4 +124,20 @@ probe_sample_json(const struct probe_sample *ps, struct json_object *r)
 		json_object_object_add(r, "latency_ms", json_object_new_int64(ps->latency_ms));
 	if (ps->duration_ms >= 0)
 		json_object_object_add(r, "duration_ms", json_object_new_int64(ps->duration_ms));
+	if (ps->n_baselines) {
+		struct json_object *a = json_object_new_array();
+		for (size_t i = 0; i < ps->n_baselines; i++) {
+			const struct sample_baseline *sb = &ps->baselines[i];
+			struct json_object *o = json_object_new_object();
+			json_object_object_add(o, "bound", json_object_new_string(sb->bound));
+			json_object_object_add(o, "probe", json_object_new_string(sb->probe));
+			json_object_object_add(o, "value", sb->has_value ? json_object_new_double(sb->value) : NULL);
+			json_object_object_add(o, "value_text", sb->value_text ? json_object_new_string(sb->value_text) : NULL);
+			json_object_object_add(o, "times", json_object_new_double(sb->times));
+			json_object_object_add(o, "plus", json_object_new_double(sb->plus));
+			json_object_object_add(o, "limit", sb->has_value ? json_object_new_double(sb->limit) : NULL);
+			json_object_array_add(a, o);
+		}
+		json_object_object_add(r, "baselines", a);
+	}
 }

@@ -25,11 +25,13 @@ bound_relative(const struct expect *e)
 	    b->at_least.probe);
 }
 
+/* A step's own expect: relative bounds work in probes (after, check, verify, watch, probe steps) only. */
 static void
 check_expect(struct diags *d, const struct runbook *rb, const struct expect *e, struct pos pos)
 {
 	if (bound_relative(e))
-		refuse(d, rb, e->pos.line ? e->pos : pos, "a bound relative to a baseline probe (expect.value)");
+		refuse(d, rb, e->pos.line ? e->pos : pos,
+		    "a bound relative to a baseline probe in a step's or rollback's own expect (a probe's expect takes it)");
 }
 
 int
@@ -42,8 +44,6 @@ rollout_preflight(const struct run *run, struct diags *d)
 		refuse(d, rb, rb->not_before.pos, "'not_before' (maintenance window)");
 	if (rb->not_after.set)
 		refuse(d, rb, rb->not_after.pos, "'not_after' (maintenance window)");
-	for (size_t i = 0; i < rb->n_probes; i++)
-		check_expect(d, rb, &rb->probes[i].expect, rb->probes[i].pos);
 	for (size_t p = 0; p < rb->n_phases; p++) {
 		const struct phase *ph = &rb->phases[p];
 		if (ph->not_before.set)
@@ -55,8 +55,8 @@ rollout_preflight(const struct run *run, struct diags *d)
 			if (!step_selected(run, s))
 				continue;
 			check_expect(d, rb, &s->expect, s->pos);
-			if (s->action.probe_inline)
-				check_expect(d, rb, &s->action.probe_inline->expect, s->pos);
+			if (s->rollback)
+				check_expect(d, rb, &s->rollback->expect, s->rollback->pos);
 		}
 	}
 	return d->n > before ? -1 : 0;
