@@ -91,7 +91,13 @@ def fmt_ms(s):
     return f"{s * 1000:8.1f} ms"
 
 
+def load():
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
 def plan_section(m, tmp, repeat):
+    print(f"load average before: {load()}")
     print("plan: load + validate + plan, text to /dev/null "
           f"(median of {repeat}; peer: validate of the same file = the loader alone)")
     print(f"  {'case':34} {'wall':>11} {'cpu':>11} {'peak RSS':>10}   {'target':>22}")
@@ -120,10 +126,12 @@ def plan_section(m, tmp, repeat):
         print(f"  {'':34} plan/validate: wall {w / val[0]:.2f}x, cpu {c / val[1]:.2f}x, RSS {rss / val[2]:.2f}x;"
               f" target: wall {'met' if w <= t_target else 'MISSED'}"
               f" (cpu {'met' if c <= t_target else 'MISSED'}), RSS {'met' if rss / 1024 <= m_target else 'MISSED'}")
+    print(f"load average after: {load()}")
     print()
 
 
 def units_section(m, tmp, sizes, repeat):
+    print(f"load average before: {load()}")
     port = listener()
     shm = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else tmp
     print(f"per-unit cost (TCP-probe units against a local listener; state directory in {shm},"
@@ -157,10 +165,14 @@ def units_section(m, tmp, sizes, repeat):
             cells = " ".join(f"{d[n] * 1e6:9.1f} us/u" for n in sizes)
             ratios = " ".join(f"{d[n] / first:5.2f}" for n in sizes)
             print(f"  {c if label == 'wall' else '':10} {label:6}{cells}   {ratios}")
-    print("  peak RSS per unit (KiB):")
+    print("  peak RSS (and the memory each unit added between two sizes, KiB/unit: the same figure"
+          " at every step = constant memory per unit)")
     for c in table:
-        print(f"  {c:10} {'':6}" + " ".join(f"{rss[c][n] / n:9.2f} KiB/u" for n in sizes)
-              + "   (" + ", ".join(f"{rss[c][n] / 1024:.0f} MiB" for n in sizes) + ")")
+        marg = [(rss[c][b] - rss[c][a]) / (b - a) for a, b in zip(sizes, sizes[1:])]
+        ratio = f"   ratio {marg[-1] / marg[0]:.2f}" if len(marg) > 1 and marg[0] > 0 else ""
+        print(f"  {c:10} {'':6}" + " ".join(f"{rss[c][n] / 1024:9.1f} MiB  " for n in sizes)
+              + "   added " + ", ".join(f"{m:.2f}" for m in marg) + " KiB/unit" + ratio)
+    print(f"load average after: {load()}")
     print()
 
 

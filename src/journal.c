@@ -188,34 +188,124 @@ check_line(const char *line, size_t len, int64_t *seq, struct line_fault *fault)
 }
 
 /*
- * Check every line of a journal's contents. With keep, the records are
- * collected into *recs / *n. Returns 0, or JOURNAL_CORRUPT with *err set.
+ * Reads a journal a block at a time: only the line being checked is held,
+ * however long the journal (status, history and resume of 100,000 units).
+ */
+struct line_reader {
+	int fd;
+	const char *path;
+	struct buf b;
+	size_t pos;              /* start of the next line in b */
+	bool eof;
+};
+
+/* Read one more block into r->b, keeping the unread part. 0, or -1 with *err. */
+static int
+reader_fill(struct line_reader *r, char **err)
+{
+	char chunk[65536];
+	ssize_t got;
+
+	if (r->pos > 0) {
+		memmove(r->b.data, r->b.data + r->pos, r->b.len - r->pos);
+		r->b.len -= r->pos;
+		r->pos = 0;
+	}
+	for (;;) {
+		got = read(r->fd, chunk, sizeof(chunk));
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			*err = xasprintf("cannot read journal '%s': %s", r->path, strerror(errno));
+			return -1;
+		}
+		if (got == 0)
+			r->eof = true;
+		else
+			buf_add(&r->b, chunk, (size_t)got);
+		return 0;
+	}
+}
+
+/*
+ * The next line (without its newline; *nl says whether it had one): 1,
+ * 0 at the end of the file, -1 on a read error (*err set). The line stays
+ * valid until the next call.
  */
 static int
-replay_data(const char *path, const char *data, size_t size, bool keep,
-    struct json_object ***recs, size_t *n, struct journal_info *info, char **err)
+reader_next(struct line_reader *r, const char **line, size_t *len, bool *nl, char **err)
 {
-	size_t pos = 0, line = 0, cap = 0;
+	for (;;) {
+		const char *p = r->b.data ? r->b.data + r->pos : NULL;
+		const char *end = p ? memchr(p, '\n', r->b.len - r->pos) : NULL;
+		if (end) {
+			*line = p;
+			*len = (size_t)(end - p);
+			*nl = true;
+			r->pos += *len + 1;
+			return 1;
+		}
+		if (r->eof) {
+			if (p == NULL || r->pos >= r->b.len)
+				return 0;
+			*line = p;
+			*len = r->b.len - r->pos;
+			*nl = false;
+			r->pos = r->b.len;
+			return 1;
+		}
+		if (reader_fill(r, err) < 0)
+			return -1;
+	}
+}
+
+/* Is nothing left after the line just returned? 1, 0, or -1 on a read error (may read ahead). */
+static int
+reader_at_end(struct line_reader *r, char **err)
+{
+	while (r->pos >= r->b.len && !r->eof)
+		if (reader_fill(r, err) < 0)
+			return -1;
+	return r->pos >= r->b.len && r->eof;
+}
+
+/*
+ * Check every line of the journal open on fd (from its current offset),
+ * handing each record to fn (when not NULL), which borrows it. Returns 0,
+ * -1 (cannot read), JOURNAL_CORRUPT with *err set, or what fn returned
+ * when it was not 0 (fn sets *err).
+ */
+static int
+replay_fd(int fd, const char *path, journal_record_fn fn, void *ctx,
+    struct journal_info *info, char **err)
+{
+	struct line_reader r = { fd, path, BUF_INIT, 0, false };
+	size_t line = 0;
 	struct json_object *obj;
 	struct line_fault fault;
+	const char *data;
+	size_t len;
+	bool nl;
+	int rc = 0, got = 0, at_end;
 
 	memset(info, 0, sizeof(*info));
-	while (pos < size) {
-		const char *nl = memchr(data + pos, '\n', size - pos);
-		size_t len;
+	while (rc == 0 && (got = reader_next(&r, &data, &len, &nl, err)) > 0) {
 		int64_t seq = 0;
 
 		line++;
-		if (nl == NULL) {
+		if (!nl) {
 			info->torn_tail = true;
 			info->torn_line = line;
-			info->torn_bytes = size - pos;
+			info->torn_bytes = len;
 			info->torn_reason = "no trailing newline";
 			break;
 		}
-		len = (size_t)(nl - (data + pos));
-		obj = check_line(data + pos, len, &seq, &fault);
-		if (obj == NULL && fault.torn && pos + len + 1 == size) {
+		obj = check_line(data, len, &seq, &fault);
+		if (obj == NULL && fault.torn && (at_end = reader_at_end(&r, err)) != 0) {
+			if (at_end < 0) {
+				rc = -1;
+				break;
+			}
 			info->torn_tail = true;
 			info->torn_line = line;
 			info->torn_bytes = len + 1;
@@ -226,26 +316,31 @@ replay_data(const char *path, const char *data, size_t size, bool keep,
 			*err = xasprintf("journal '%s' is corrupt at line %zu: %s%s%s%s", path,
 			    line, fault.what, fault.detail ? " (" : "",
 			    fault.detail ? fault.detail : "", fault.detail ? ")" : "");
-			return JOURNAL_CORRUPT;
+			rc = JOURNAL_CORRUPT;
+			break;
 		}
 		if (seq < 0 || (uint64_t)seq != info->last_seq + 1) {
 			*err = xasprintf("journal '%s' is corrupt at line %zu: expected seq %llu, found %lld",
 			    path, line, (unsigned long long)info->last_seq + 1, (long long)seq);
 			json_object_put(obj);
-			return JOURNAL_CORRUPT;
+			rc = JOURNAL_CORRUPT;
+			break;
 		}
-		if (keep) {
+		if (fn) {
 			json_object_object_del(obj, JOURNAL_KEY_SUM);
-			PUSH(*recs, *n, cap, obj);
-		} else {
-			json_object_put(obj);
+			rc = fn(ctx, obj, err);
 		}
+		json_object_put(obj);
+		if (rc != 0)
+			break;
 		info->last_seq = (uint64_t)seq;
 		info->records++;
-		pos += len + 1;
-		info->valid_size = pos;
+		info->valid_size += len + 1;
 	}
-	return 0;
+	if (rc == 0 && got < 0)
+		rc = -1;
+	buf_release(&r.b);
+	return rc;
 }
 
 /*
@@ -274,52 +369,52 @@ open_existing(int dirfd, const char *name, const char *path, int flags, char **e
 	return fd;
 }
 
-static int
-read_all(int fd, const char *path, struct buf *out, char **err)
-{
-	char chunk[65536];
-	ssize_t got;
-
-	for (;;) {
-		got = read(fd, chunk, sizeof(chunk));
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0) {
-			*err = xasprintf("cannot read journal '%s': %s", path, strerror(errno));
-			return -1;
-		}
-		if (got == 0)
-			return 0;
-		buf_add(out, chunk, (size_t)got);
-	}
-}
-
 int
-journal_replay(const char *path, struct json_object ***records, size_t *n,
+journal_replay_each(const char *path, journal_record_fn fn, void *ctx,
     struct journal_info *info, char **err)
 {
 	struct journal_info local;
-	struct buf data = BUF_INIT;
 	int fd, rc;
 
-	*records = NULL;
-	*n = 0;
 	if (info == NULL)
 		info = &local;
 	memset(info, 0, sizeof(*info));
 	fd = open_existing(AT_FDCWD, path, path, O_RDONLY, err);
 	if (fd < 0)
 		return -1;
-	rc = read_all(fd, path, &data, err);
+	rc = replay_fd(fd, path, fn, ctx, info, err);
 	close(fd);
-	if (rc == 0)
-		rc = replay_data(path, data.data, data.len, true, records, n, info, err);
-	buf_release(&data);
+	return rc;
+}
+
+struct collected {
+	struct json_object **v;
+	size_t n, cap;
+};
+
+static int
+collect(void *ctx, struct json_object *record, char **err)
+{
+	struct collected *c = ctx;
+
+	PUSH(c->v, c->n, c->cap, json_object_get(record));
+	return 0;
+}
+
+int
+journal_replay(const char *path, struct json_object ***records, size_t *n,
+    struct journal_info *info, char **err)
+{
+	struct collected c = { NULL, 0, 0 };
+	int rc = journal_replay_each(path, collect, &c, info, err);
+
 	if (rc != 0) {
-		journal_records_free(*records, *n);
-		*records = NULL;
-		*n = 0;
+		journal_records_free(c.v, c.n);
+		c.v = NULL;
+		c.n = 0;
 	}
+	*records = c.v;
+	*n = c.n;
 	return rc;
 }
 
@@ -430,7 +525,6 @@ journal_open_append(const struct statedir *sd, const char *run_id,
     struct journal_info *info, char **err)
 {
 	struct journal_info local;
-	struct buf data = BUF_INIT;
 	char *path, *name = NULL;
 	int fd = -1;
 
@@ -444,8 +538,7 @@ journal_open_append(const struct statedir *sd, const char *run_id,
 	fd = open_existing(statedir_runs_fd(sd), name, path, O_RDWR | O_APPEND, err);
 	if (fd < 0)
 		goto fail;
-	if (lock_writer(fd, path, err) < 0 || read_all(fd, path, &data, err) < 0 ||
-	    replay_data(path, data.data, data.len, false, NULL, NULL, info, err) != 0)
+	if (lock_writer(fd, path, err) < 0 || replay_fd(fd, path, NULL, NULL, info, err) != 0)
 		goto fail;
 	if (info->torn_tail && (ftruncate(fd, (off_t)info->valid_size) < 0 ||
 	    j_datasync(fd) < 0)) {
@@ -453,13 +546,11 @@ journal_open_append(const struct statedir *sd, const char *run_id,
 		    path, strerror(errno));
 		goto fail;
 	}
-	buf_release(&data);
 	free(name);
 	return journal_new(fd, path, info->last_seq, info->valid_size);
 fail:
 	if (fd >= 0)
 		close(fd);
-	buf_release(&data);
 	free(name);
 	free(path);
 	return NULL;

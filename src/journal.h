@@ -62,6 +62,13 @@ struct statedir;
 
 struct journal;
 
+/*
+ * Called by journal_replay_each() with each valid record in order (without
+ * its "sum"; borrowed: take a reference to keep any part). Returns 0 to go
+ * on, anything else to stop the replay with that result (setting *err).
+ */
+typedef int (*journal_record_fn)(void *ctx, struct json_object *record, char **err);
+
 /* What a replay found besides the records. */
 struct journal_info {
 	size_t records;          /* valid records */
@@ -128,5 +135,14 @@ void journal_free(struct journal *j);
 int journal_replay(const char *path, struct json_object ***records, size_t *n,
     struct journal_info *info, char **err);
 void journal_records_free(struct json_object **records, size_t n);
+/*
+ * The same checks, reading the journal a block at a time and handing each
+ * record to fn as it is read, so that memory does not grow with the
+ * journal (runlog_load). Returns as journal_replay(), or what fn returned
+ * when it stopped the replay. Records before a corrupt line have been
+ * handed to fn already.
+ */
+int journal_replay_each(const char *path, journal_record_fn fn, void *ctx,
+    struct journal_info *info, char **err);
 
 #endif

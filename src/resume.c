@@ -293,30 +293,31 @@ resume_load(struct session *s, struct opts *o, enum resume_pick pick, struct res
 	return 0;
 }
 
+static int
+approved_gate(void *ctx, struct json_object *rec, char **err)
+{
+	struct run *run = ctx;
+	struct json_object *t, *st, *name;
+
+	if (!json_object_object_get_ex(rec, "type", &t) || strcmp(json_object_get_string(t), RL_GATE) != 0)
+		return 0;
+	if (json_object_object_get_ex(rec, "state", &st) && strcmp(json_object_get_string(st), "approved") == 0 &&
+	    json_object_object_get_ex(rec, "name", &name)) {
+		char *g = xstrdup(json_object_get_string(name));
+		PUSH(run->approved_gates, run->n_approved_gates, run->cap_approved_gates, g);
+	}
+	return 0;
+}
+
 /* Gates approved in the journal, so resume does not ask them again. */
 static void
 restore_gates(struct resumed *r, struct run *run)
 {
-	struct json_object **recs = NULL;
 	struct journal_info info;
-	size_t n = 0;
 	char *err = NULL;
 
-	if (journal_replay(r->journal_path, &recs, &n, &info, &err) != 0) {
+	if (journal_replay_each(r->journal_path, approved_gate, run, &info, &err) != 0)
 		free(err);
-		return;
-	}
-	for (size_t i = 0; i < n; i++) {
-		struct json_object *t, *st, *name;
-		if (!json_object_object_get_ex(recs[i], "type", &t) || strcmp(json_object_get_string(t), RL_GATE) != 0)
-			continue;
-		if (json_object_object_get_ex(recs[i], "state", &st) && strcmp(json_object_get_string(st), "approved") == 0 &&
-		    json_object_object_get_ex(recs[i], "name", &name)) {
-			char *g = xstrdup(json_object_get_string(name));
-			PUSH(run->approved_gates, run->n_approved_gates, run->cap_approved_gates, g);
-		}
-	}
-	journal_records_free(recs, n);
 }
 
 static void

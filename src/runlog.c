@@ -9,16 +9,18 @@
 
 #include "buf.h"
 #include "journal.h"
+#include "strmap.h"
 #include "util.h"
 
 /* What the replay keeps besides struct rl_run while it folds records in. */
 struct replay {
 	struct rl_run *run;
-	struct json_object *index; /* unit key -> index in run->units */
+	struct strmap *index;      /* unit key (the unit's own copy) -> index in run->units */
+	struct json_object *no_captures; /* {}, shared by the units that captured nothing */
 	size_t *gen;               /* per unit: n_resumes when its sequence began */
 	size_t cap_units, cap_gen;
 	size_t completed;          /* completed_seq handed out so far */
-	const char *last_ts;       /* ts of the last record (owned by the record) */
+	char *last_ts;             /* ts of the last record */
 	int64_t prev_ms;           /* ts of the record before the one being folded in */
 	size_t line;               /* line of the record being folded in (1-based) */
 };
@@ -272,12 +274,12 @@ static struct rl_unit *
 unit_get(struct replay *rp, const char *key)
 {
 	struct rl_run *run = rp->run;
-	struct json_object *idx;
+	size_t idx;
 	struct rl_unit *u;
 	const char *at, *end;
 
-	if (json_object_object_get_ex(rp->index, key, &idx))
-		return &run->units[json_object_get_int64(idx)];
+	if ((idx = strmap_get(rp->index, key)) != STRMAP_NONE)
+		return &run->units[idx];
 	xgrow((void **)&run->units, &rp->cap_units, run->n_units + 1, sizeof(*run->units));
 	xgrow((void **)&rp->gen, &rp->cap_gen, run->n_units + 1, sizeof(*rp->gen));
 	u = &run->units[run->n_units];
@@ -289,7 +291,7 @@ unit_get(struct replay *rp, const char *key)
 	end = key + strcspn(key, "[@");
 	u->step = xstrndup(key, (size_t)(end - key));
 	u->host = xstrdup(at ? at + 1 : "local");
-	json_object_object_add(rp->index, key, json_object_new_int64((int64_t)run->n_units));
+	strmap_put(rp->index, u->key, run->n_units);
 	run->n_units++;
 	return u;
 }
@@ -552,6 +554,11 @@ on_unit_end(struct replay *rp, struct json_object *rec)
 	set_str(&u->message, str_field(rec, "message"));
 	set_str(&u->tail, str_field(rec, "tail"));
 	set_obj(&u->captures, rec, "captures", json_type_object);
+	if (u->captures && json_object_object_length(u->captures) == 0) {
+		/* most units capture nothing: share one empty object among them */
+		json_object_put(u->captures);
+		u->captures = json_object_get(rp->no_captures);
+	}
 	u->completed_seq = u->state == RLU_DONE ? ++rp->completed : 0;
 	return NULL;
 }
@@ -576,14 +583,13 @@ on_in_doubt(struct replay *rp, struct json_object *rec)
 static const char *
 on_rollback(struct replay *rp, struct json_object *rec, bool end)
 {
-	struct json_object *v0;
 	const char *key = str_field(rec, "unit");
 	struct rl_unit *u;
 	const char *status;
 	int64_t v;
 
 	/* only a unit that ran (completed, or failed with a rollback that always runs) is rolled back */
-	if (key == NULL || !json_object_object_get_ex(rp->index, key, &v0))
+	if (key == NULL || strmap_get(rp->index, key) == STRMAP_NONE)
 		return end ? "rollback_end of a unit that never ran" : "rollback_start of a unit that never ran";
 	u = record_unit(rp, rec);
 	if (u == NULL || (u->state != RLU_DONE && u->state != RLU_FAILED))
@@ -673,7 +679,7 @@ apply(struct replay *rp, struct json_object *rec)
 	const char *type = str_field(rec, "type");
 	const char *ts = str_field(rec, JOURNAL_KEY_TS);
 
-	rp->last_ts = ts;
+	set_str(&rp->last_ts, ts);
 	fold_work(rp, rec, type, ts);
 	if (rp->run->outcome != NULL && one_of(type, run_records))
 		return "a record of a running run after the run's end (no resume record between)";
@@ -727,44 +733,58 @@ run_id_of_path(const char *path)
 	return xstrndup(base, len);
 }
 
+/* What runlog_load folds the records with, one at a time (journal_replay_each). */
+struct loading {
+	struct replay rp;
+	const char *path;
+};
+
+static int
+load_record(void *ctx, struct json_object *rec, char **err)
+{
+	struct loading *ld = ctx;
+	struct replay *rp = &ld->rp;
+	struct buf why = BUF_INIT;
+	const char *misfit = NULL;
+	int rc = 0;
+
+	rp->line++;
+	if (rp->line == 1) {
+		const char *first = str_field(rec, "type");
+		if (first == NULL || strcmp(first, RL_RUN_START) != 0) {
+			*err = xasprintf("journal '%s' does not start with run_start", ld->path);
+			return JOURNAL_CORRUPT;
+		}
+	}
+	if (check_shape(rec, &why) < 0 || (misfit = apply(rp, rec)) != NULL) {
+		if (misfit)
+			buf_adds(&why, misfit);
+		*err = xasprintf("journal '%s' is corrupt at line %zu: %s", ld->path, rp->line, buf_str(&why));
+		rc = JOURNAL_CORRUPT;
+	}
+	buf_release(&why);
+	return rc;
+}
+
 int
 runlog_load(const char *journal_path, struct rl_run *out, char **err)
 {
-	struct json_object **recs = NULL;
 	struct journal_info info;
-	struct replay rp;
-	const char *first;
-	size_t n = 0;
+	struct loading ld;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
 	out->exit_code = -1;
 	worktime_log_init(&out->work);
-	rc = journal_replay(journal_path, &recs, &n, &info, err);
-	if (rc != 0)
-		return rc;
-	first = n > 0 ? str_field(recs[0], "type") : NULL;
-	if (first == NULL || strcmp(first, RL_RUN_START) != 0) {
-		*err = n == 0 ? xasprintf("journal '%s' holds no record", journal_path)
-		    : xasprintf("journal '%s' does not start with run_start", journal_path);
-		journal_records_free(recs, n);
-		return JOURNAL_CORRUPT;
-	}
-	memset(&rp, 0, sizeof(rp));
-	rp.run = out;
-	rp.index = json_object_new_object();
-	for (size_t i = 0; i < n && rc == 0; i++) {
-		struct buf why = BUF_INIT;
-		const char *misfit = NULL;
-
-		rp.line = i + 1;
-		if (check_shape(recs[i], &why) < 0 || (misfit = apply(&rp, recs[i])) != NULL) {
-			if (misfit)
-				buf_adds(&why, misfit);
-			*err = xasprintf("journal '%s' is corrupt at line %zu: %s", journal_path, rp.line, buf_str(&why));
-			rc = JOURNAL_CORRUPT;
-		}
-		buf_release(&why);
+	memset(&ld, 0, sizeof(ld));
+	ld.path = journal_path;
+	ld.rp.run = out;
+	ld.rp.index = strmap_create(0);
+	ld.rp.no_captures = json_object_new_object();
+	rc = journal_replay_each(journal_path, load_record, &ld, &info, err);
+	if (rc == 0 && ld.rp.line == 0) {
+		*err = xasprintf("journal '%s' holds no record", journal_path);
+		rc = JOURNAL_CORRUPT;
 	}
 	if (rc == 0) {
 		char *id = run_id_of_path(journal_path);
@@ -776,11 +796,12 @@ runlog_load(const char *journal_path, struct rl_run *out, char **err)
 		free(id);
 	}
 	out->torn_tail = info.torn_tail;
-	if (out->outcome == NULL)
-		out->duration_ms = ts_diff(out->started, rp.last_ts);
-	json_object_put(rp.index);
-	free(rp.gen);
-	journal_records_free(recs, n);
+	if (rc == 0 && out->outcome == NULL)
+		out->duration_ms = ts_diff(out->started, ld.rp.last_ts);
+	strmap_free(ld.rp.index);
+	json_object_put(ld.rp.no_captures);
+	free(ld.rp.gen);
+	free(ld.rp.last_ts);
 	return rc;
 }
 
