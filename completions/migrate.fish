@@ -189,7 +189,7 @@ complete -c migrate -n __migrate_needs_command -a validate -d 'Check runbook fil
 complete -c migrate -n __migrate_needs_command -a check -d 'Validate, then reach every host and URL read-only'
 complete -c migrate -n __migrate_needs_command -a resume -d 'Continue an interrupted or gated run'
 complete -c migrate -n __migrate_needs_command -a rollback -d 'Unwind the completed steps of a run'
-complete -c migrate -n __migrate_needs_command -a approve -d 'Record an approval for a run stopped at a gate'
+complete -c migrate -n __migrate_needs_command -a approve -d 'Record an approval for a run stopped or waiting at a gate'
 complete -c migrate -n __migrate_needs_command -a status -d 'State of one run'
 complete -c migrate -n __migrate_needs_command -a history -d 'Runs in the state directory, newest first'
 complete -c migrate -n __migrate_needs_command -a version -d 'Print the version'

@@ -168,6 +168,13 @@ next_of(const struct rl_run *r, const char *id, struct next *n)
 		n->command = xasprintf("migrate rollback %s", id);
 		n->advice = xasprintf("no run end recorded during the unwind: if the run is no longer"
 		    " running, `%s` finishes the unwind", n->command);
+	} else if (out == NULL && r->waiting_gate) {
+		/* a live run waits at a gate for approvals (or it died waiting: then resume) */
+		n->action = "approve";
+		n->command = xasprintf("migrate approve %s %s --as NAME", id, r->waiting_gate);
+		n->advice = xasprintf("the run waits at gate '%s' for approvals: `%s` hands one over;"
+		    " if it is no longer running (it crashed), `migrate resume %s` continues it",
+		    r->waiting_gate, n->command, id);
 	} else if (out == NULL) {
 		n->action = "resume";
 		n->command = xasprintf("migrate resume %s", id);

@@ -213,6 +213,8 @@ sed -e 's/timeout: 1s/timeout: 10m/' -e 's/^name: timeout/name: live/' timeout.y
 rm -f "$OUT"
 start_bg run live.yaml --report json="$T/live.json" --report junit="$T/live.xml"
 wait_journal live '"state":"waiting"'
+run_migrate status "$id"
+expect_in "status of the waiting run says how to approve" "$T/out" "the run waits at gate 'switch' for approvals: \`migrate approve $id switch --as NAME\`"
 run_migrate approve "$id" switch --as alice
 expect_rc "the first approval is taken by the waiting run" 0
 expect_in "says so" "$T/out" "by alice recorded (1 of 2); the run waiting at the gate took it"
