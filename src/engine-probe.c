@@ -406,6 +406,7 @@ probe_report(struct run *run, const struct probe_ref *ref, const struct unit *u,
 	ev.message = v == VERDICT_PASS ? NULL : sample->message;
 	ev.sample = sample;
 	ev.by = warn;
+	sample->warning = warn != NULL;
 	run_add_sample(run, sample);
 	emit(run, &ev);
 }

@@ -72,6 +72,7 @@ struct probe_sample {
 	int status;              /* HTTP status; 0: none */
 	int64_t latency_ms;      /* -1: not measured */
 	int64_t duration_ms;     /* the probe's whole evaluation, its retries included; -1: not measured */
+	bool warning;            /* a failed watch sample that did not trip the watch */
 	char *message;           /* why it did not pass (masked); NULL when it passed */
 	struct sample_baseline baselines[SAMPLE_BASELINES_MAX]; /* relative bounds, sampled with it */
 	size_t n_baselines;

@@ -122,6 +122,8 @@ probe_sample_json(const struct probe_sample *ps, struct json_object *r)
 		json_object_object_add(r, "http_status", json_object_new_int(ps->status));
 	if (ps->latency_ms >= 0)
 		json_object_object_add(r, "latency_ms", json_object_new_int64(ps->latency_ms));
+	if (ps->warning)   /* failed, but did not trip the watch */
+		json_object_object_add(r, "warning", json_object_new_boolean(1));
 	if (ps->duration_ms >= 0)
 		json_object_object_add(r, "duration_ms", json_object_new_int64(ps->duration_ms));
 	if (ps->n_baselines) {

@@ -145,7 +145,7 @@ phases:
         run: touch "$T/flag"; while [ -e "$T/flag" ]; do sleep 0.1; done; sleep 0.5
     verify: [slow]
 YAML
-run_migrate run watch.yaml
+run_migrate run watch.yaml --report json="$T/watch.json"
 expect_rc "one failed sample does not trip the watch" 0
 expect_in "the failed sample is a warning" "$T/out" "WARN    watch probe flaky"
 expect_in "the warning says how far from tripping" "$T/out" "1 of 2 failed samples in a row trip the watch"
@@ -154,6 +154,18 @@ python3 - "$T/out" <<'PY' && pass "the verify probe's row shows its duration" ||
 import re, sys
 rows = [l for l in open(sys.argv[1]) if "verify probe slow" in l]
 assert len(rows) == 1 and re.search(r"local +[0-9.]+m?s\s*$", rows[0]), rows
+PY
+J=$(ls -t "$XDG_STATE_HOME"/migrate/runs/*.jsonl | head -1)
+python3 - "$T/watch.json" "$J" <<'PY' && pass "report and journal: the failed sample is a warning, with durations" || fail "watch warning in report/journal" "$(cat "$T/watch.json")"
+import json, sys
+ps = json.load(open(sys.argv[1]))["probes"]
+bad = [p for p in ps if p["probe"] == "flaky" and p["verdict"] == "fail"]
+assert len(bad) == 1 and bad[0].get("warning") is True, bad
+assert all(p.get("warning") is None for p in ps if p["verdict"] == "pass"), ps
+slow = [p for p in ps if p["probe"] == "slow"]
+assert len(slow) == 1 and slow[0]["duration_ms"] >= 200, slow
+recs = [json.loads(l) for l in open(sys.argv[2]) if '"probe"' in l]
+assert [r.get("warning") for r in recs if r.get("type") == "probe" and r["probe"] == "flaky" and not r["ok"]] == [True], recs
 PY
 
 # ---- item 12: long names keep the columns ----
