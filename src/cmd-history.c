@@ -117,7 +117,8 @@ row_load(struct row *r, const struct statedir *sd, const char *id)
 	r->loaded = true;
 	r->runbook = xstrdup(r->run.runbook ? r->run.runbook : "?");
 	r->started = short_time(r->run.started);
-	duration_format(&d, r->run.duration_ms);
+	/* the whole run: working time over all its sessions (issue 12 item 11) */
+	duration_format(&d, runlog_work_ms(&r->run));
 	r->duration = buf_detach(&d);
 	r->outcome = r->run.outcome ? r->run.outcome : "unfinished";
 	r->failure = short_failure(r->run.failure);
@@ -188,7 +189,8 @@ row_json(const struct row *r)
 	json_object_object_add(j, "file", run && run->file ? json_object_new_string(run->file) : NULL);
 	json_object_object_add(j, "started", run && run->started ? json_object_new_string(run->started) : NULL);
 	json_object_object_add(j, "ended", run && run->ended ? json_object_new_string(run->ended) : NULL);
-	json_object_object_add(j, "duration_ms", run ? json_object_new_int64(run->duration_ms) : NULL);
+	json_object_object_add(j, "duration_ms", run ? json_object_new_int64(runlog_work_ms(run)) : NULL);
+	json_object_object_add(j, "sessions", run ? json_object_new_int64((int64_t)run->n_resumes + 1) : NULL);
 	json_object_object_add(j, "outcome", json_object_new_string(r->outcome));
 	json_object_object_add(j, "exit_code", run && run->outcome ? json_object_new_int(run->exit_code) : NULL);
 	json_object_object_add(j, "failure", run && run->failure ? json_object_new_string(run->failure) : NULL);

@@ -791,6 +791,36 @@ engine_settle_in_doubt(struct run *run, enum in_doubt_choice choice)
 	return undecided;
 }
 
+/* A session begins: its start, and the whole run's when this is its first session. */
+static void
+run_session_start(struct run *run)
+{
+	run->started_ms = wall_ms();
+	if (!run->resumed || run->first_started_ms <= 0)
+		run->first_started_ms = run->started_ms;
+	if (run->sessions <= 0)
+		run->sessions = 1;
+}
+
+void
+run_count_units(const struct run *run, struct run_counts *c)
+{
+	memset(c, 0, sizeof(*c));
+	for (size_t i = 0; i < run->n_units; i++) {
+		const struct unit *u = &run->units[i];
+		if (u->step->action.kind == ACT_GATE)
+			continue;
+		switch (u->state) {
+		case UNIT_DONE: c->done++; break;
+		case UNIT_FAILED: c->failed++; break;
+		case UNIT_SKIPPED: c->skipped++; break;
+		case UNIT_INTERRUPTED: c->interrupted++; break;
+		case UNIT_PENDING:
+		case UNIT_RUNNING: c->pending++; break;
+		}
+	}
+}
+
 int
 engine_run(struct run *run)
 {
@@ -800,7 +830,7 @@ engine_run(struct run *run)
 	int64_t t0 = now_ms();
 	bool failed = false;
 
-	run->started_ms = wall_ms();
+	run_session_start(run);
 	if (engine_load_secrets(run) < 0)
 		return EXIT_USAGE;
 	srandom((unsigned)(t0 ^ getpid()));
@@ -900,7 +930,7 @@ engine_run(struct run *run)
 	ev.type = EV_RUN_END;
 	ev.message = run->failure;
 	ev.ok = run->outcome == OUTCOME_SUCCEEDED;
-	ev.work_ms = run_work_ms(run);
+	ev.work_ms = run->work_ms = run_work_ms(run);
 	emit(run, &ev);
 
 	return run->outcome == OUTCOME_RUNNING ? EXIT_NEEDS_HUMAN : outcome_exit_code(run->outcome);
@@ -927,7 +957,7 @@ engine_rollback(struct run *run)
 	int64_t t0 = now_ms();
 	bool ok;
 
-	run->started_ms = wall_ms();
+	run_session_start(run);
 	if (engine_load_secrets(run) < 0)
 		return EXIT_USAGE;
 	/* an unwind is working time too; no timer stops it */
@@ -955,7 +985,7 @@ engine_rollback(struct run *run)
 	ev.type = EV_RUN_END;
 	ev.message = run->failure;
 	ev.ok = ok;
-	ev.work_ms = run_work_ms(run);
+	ev.work_ms = run->work_ms = run_work_ms(run);
 	emit(run, &ev);
 	if (run->outcome == OUTCOME_ROLLED_BACK)
 		return EXIT_OK;

@@ -273,8 +273,18 @@ struct run {
 	struct unit *failed_unit;  /* the unit whose failure started the unwind */
 	char *failure;             /* why the run failed (masked) */
 	enum run_outcome outcome;
-	int64_t started_ms;        /* wall clock */
-	int64_t duration_ms;
+	int64_t started_ms;        /* wall clock: this session's start */
+	int64_t duration_ms;       /* this session's length */
+	/*
+	 * The whole run, every session of it (issue 12 item 11): when its first
+	 * session started (wall clock; resume_restore takes it from the
+	 * journal), how many sessions it has had with this one, and its working
+	 * time at the end of this one (set just before EV_RUN_END; see
+	 * run_work_ms). Reports and the closing summary show these.
+	 */
+	int64_t first_started_ms;
+	int sessions;
+	int64_t work_ms;
 	/*
 	 * Working time (SPEC §7 "Deadlines", worktime.h), under clock_lock:
 	 * the run's clock, and the running phase's (clock_phase; NULL between
@@ -441,6 +451,11 @@ void probe_sample_json(const struct probe_sample *ps, struct json_object *r);
 bool run_probe_value(struct run *run, const char *name, struct buf *out);
 
 /* Helpers shared with plan. */
+/* The units of the whole run by state (restored ones of earlier sessions included). */
+struct run_counts {
+	size_t done, failed, skipped, interrupted, pending;
+};
+void run_count_units(const struct run *run, struct run_counts *c);
 const char *unit_state_name(enum unit_state st);
 const char *rollback_state_name(enum rollback_state st);
 const char *outcome_name(enum run_outcome o);

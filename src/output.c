@@ -27,7 +27,7 @@ struct output {
 	int64_t live_since;
 	bool live_drawn;
 	bool prompting;
-	size_t n_done, n_failed, n_rolled_back, n_no_rollback;
+	size_t n_failed, n_rolled_back, n_no_rollback;
 	const char *gate_name;
 	int name_w;             /* the name column, in characters (set from the run's units) */
 };
@@ -364,14 +364,19 @@ run_summary(struct output *o, const struct event *ev)
 {
 	const struct run *run = ev->run;
 	struct buf b = BUF_INIT;
+	struct run_counts c;
 
+	/* the whole run: units of earlier sessions count, and their working time */
+	run_count_units(run, &c);
 	clear_live(o);
 	buf_addc(&b, '\n');
 	switch (run->outcome) {
 	case OUTCOME_SUCCEEDED:
 		buf_addf(&b, "%srun %s succeeded%s: %zu unit%s in ", col(o, C_GREEN C_BOLD), run->id, col(o, C_RESET),
-		    o->n_done, o->n_done == 1 ? "" : "s");
-		duration_format(&b, run->duration_ms);
+		    c.done, c.done == 1 ? "" : "s");
+		duration_format(&b, run->work_ms);
+		if (run->sessions > 1)
+			buf_addf(&b, " of working time over %d sessions", run->sessions);
 		break;
 	case OUTCOME_ROLLED_BACK:
 		if (run->failure)
@@ -402,6 +407,7 @@ run_summary(struct output *o, const struct event *ev)
 	case OUTCOME_GATE:
 		buf_addf(&b, "%srun %s stopped at gate '%s'%s: not approved; nothing after it ran\n",
 		    col(o, C_YELLOW C_BOLD), run->id, o->gate_name ? o->gate_name : "?", col(o, C_RESET));
+		buf_addf(&b, "  %zu unit%s done so far\n", c.done, c.done == 1 ? "" : "s");
 		buf_addf(&b, "  continue with: migrate resume %s --approve %s (or --yes)", run->id,
 		    o->gate_name ? o->gate_name : "NAME");
 		break;
@@ -546,7 +552,6 @@ output_on_event(void *ctx, const struct event *ev)
 			char note[64] = "";
 			if (u->step->action.kind == ACT_GATE)
 				break;
-			o->n_done++;
 			if (u->attempts > 1)
 				snprintf(note, sizeof(note), "after %d attempts", u->attempts);
 			if (u->result && u->result->value_text)

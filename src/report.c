@@ -503,6 +503,20 @@ counts_add(struct counts *total, const struct counts *c)
 	total->skipped += c->skipped;
 }
 
+/* When the run's first session started (wall clock). */
+static int64_t
+run_first_start(const struct run *run)
+{
+	return run->first_started_ms > 0 ? run->first_started_ms : run->started_ms;
+}
+
+/* The run's working time over all its sessions (this one's length before it ended). */
+static int64_t
+run_whole_ms(const struct run *run)
+{
+	return run->work_ms > 0 ? run->work_ms : run->duration_ms;
+}
+
 /* The whole JUnit document. */
 static void
 junit_document(const struct run *run, struct buf *out)
@@ -512,7 +526,7 @@ junit_document(const struct run *run, struct buf *out)
 	const struct unit **order;
 	size_t n_order;
 	int64_t last_end = 0;
-	char host[256];
+	char host[256], ts[STATEDIR_TIME_SIZE];
 
 	if (gethostname(host, sizeof(host)) < 0)
 		snprintf(host, sizeof(host), "localhost");
@@ -561,7 +575,11 @@ junit_document(const struct run *run, struct buf *out)
 	buf_adds(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites");
 	xml_attr(out, run, "name", run->rb->name);
 	xml_counts(out, &total);
-	xml_seconds(out, "time", run->duration_ms);
+	xml_seconds(out, "time", run_whole_ms(run));
+	if (statedir_format_time(run_first_start(run), ts) == 0) {
+		ts[JUNIT_TIME_LEN] = '\0';
+		xml_attr(out, run, "timestamp", ts);
+	}
 	buf_adds(out, ">\n");
 	buf_add(out, suites.data ? suites.data : "", suites.len);
 	buf_adds(out, "</testsuites>\n");
@@ -725,6 +743,8 @@ report_json(const struct run *run)
 	struct json_object *phases = json_object_new_array();
 	struct json_object *unwind = json_object_new_array();
 	struct json_object *unwind_names = json_object_new_array();
+	struct json_object *counts = json_object_new_object();
+	struct run_counts c;
 	int code = outcome_exit_code(run->outcome);
 	const struct unit **order;
 	size_t n_order;
@@ -735,8 +755,19 @@ report_json(const struct run *run)
 	json_object_object_add(doc, "sha256", json_str(run, run->rb->sha256));
 	json_object_object_add(doc, "outcome", json_object_new_string(outcome_name(run->outcome)));
 	json_object_object_add(doc, "exit_code", code >= 0 ? json_object_new_int(code) : NULL);
-	json_object_object_add(doc, "started", json_time(run->started_ms));
-	json_object_object_add(doc, "duration_ms", json_object_new_int64(run->duration_ms));
+	/* the whole run, every session of it (issue 12 item 11) */
+	json_object_object_add(doc, "started", json_time(run_first_start(run)));
+	json_object_object_add(doc, "duration_ms", json_object_new_int64(run_whole_ms(run)));
+	json_object_object_add(doc, "sessions", json_object_new_int(run->sessions > 0 ? run->sessions : 1));
+	json_object_object_add(doc, "session_started", json_time(run->started_ms));
+	json_object_object_add(doc, "session_duration_ms", json_object_new_int64(run->duration_ms));
+	run_count_units(run, &c);
+	json_object_object_add(counts, "done", json_object_new_int64((int64_t)c.done));
+	json_object_object_add(counts, "failed", json_object_new_int64((int64_t)c.failed));
+	json_object_object_add(counts, "skipped", json_object_new_int64((int64_t)c.skipped));
+	json_object_object_add(counts, "interrupted", json_object_new_int64((int64_t)c.interrupted));
+	json_object_object_add(counts, "not_run", json_object_new_int64((int64_t)c.pending));
+	json_object_object_add(doc, "counts", counts);
 	json_object_object_add(doc, "failure", json_str(run, run->failure));
 
 	for (size_t p = 0; p < run->rb->n_phases; p++) {

@@ -358,6 +358,10 @@ resume_restore(struct resumed *r, struct run *run, struct opts *o, bool for_roll
 	size_t n_done = 0;
 
 	run->resumed = true;
+	/* one run over all its sessions (issue 12 item 11): its first start, and this session's number */
+	if (rl->started == NULL || !rfc3339_parse(rl->started, &run->first_started_ms))
+		run->first_started_ms = 0;
+	run->sessions = (int)rl->n_resumes + 2;
 	/* working time used by earlier sessions (SPEC §7 "Deadlines") */
 	run->work_before_ms = runlog_work_ms(rl);
 	for (size_t i = 0; i < r->rb->n_phases; i++)
@@ -404,6 +408,8 @@ resume_restore(struct resumed *r, struct run *run, struct opts *o, bool for_roll
 		u->state = UNIT_DONE;
 		u->attempts = ru->attempts;
 		u->duration_ms = ru->duration_ms;
+		if (ru->started == NULL || !rfc3339_parse(ru->started, &u->started_ms))
+			u->started_ms = 0;
 		u->exit_code = ru->has_exit ? ru->exit_code : -1;
 		u->rb_state = rb_state_of(ru);
 		restore_captures(run, u, ru);
