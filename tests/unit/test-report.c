@@ -275,7 +275,7 @@ START_TEST(junit_report)
 	ck_assert_uint_eq(count(x.data, "classname=\"cutover.finish\""), 1);
 	ck_assert_uint_eq(count(x.data, "classname=\"cutover.rollback\""), ARRAY_LEN(unwind_keys));
 	ck_assert_ptr_nonnull(strstr(x.data, "<testsuites name=\"cutover\" tests=\"13\" failures=\"2\" "
-	    "errors=\"0\" skipped=\"3\" time=\"9.876\">"));
+	    "errors=\"0\" skipped=\"3\" time=\"9.876\" timestamp=\"2026-11-22T02:15:00\">"));
 	ck_assert_ptr_nonnull(strstr(x.data, "<testsuite name=\"prepare\" tests=\"4\" failures=\"0\" "
 	    "errors=\"0\" skipped=\"0\" time=\"3.253\" timestamp=\"2026-11-22T02:15:00\""));
 	ck_assert_ptr_nonnull(strstr(x.data, "<testsuite name=\"rollback\" tests=\"5\" failures=\"1\""));
