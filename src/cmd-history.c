@@ -121,7 +121,15 @@ row_load(struct row *r, const struct statedir *sd, const char *id)
 	duration_format(&d, runlog_work_ms(&r->run));
 	r->duration = buf_detach(&d);
 	r->outcome = r->run.outcome ? r->run.outcome : "unfinished";
-	r->failure = short_failure(r->run.failure);
+	if (r->run.commit_phase && (r->run.failure == NULL || strstr(r->run.failure, "commit point") == NULL)) {
+		/* the commit point reached (SPEC §7), unless the failure names it already */
+		char *note = r->run.failure ? xasprintf("commit point %s; %s", r->run.commit_phase, r->run.failure)
+		    : xasprintf("commit point %s", r->run.commit_phase);
+		r->failure = short_failure(note);
+		free(note);
+	} else {
+		r->failure = short_failure(r->run.failure);
+	}
 }
 
 static void
@@ -161,7 +169,7 @@ print_table(const struct row *rows, size_t n, bool color)
 				w[c] = (int)strlen(cells[c]);
 	}
 	buf_addf(&b, "%-*s  %-*s  %-*s  %-*s  %-*s  %s\n", w[0], "RUN ID", w[1], "RUNBOOK",
-	    w[2], "STARTED", w[3], "DURATION", w[4], "OUTCOME", "FAILURE");
+	    w[2], "STARTED", w[3], "DURATION", w[4], "OUTCOME", "DETAILS");
 	for (size_t i = 0; i < n; i++) {
 		const struct row *r = &rows[i];
 		buf_addf(&b, "%-*s  %-*s  %-*s  %-*s  %s%s%s%*s  %s", w[0], r->run_id, w[1], r->runbook,
@@ -196,6 +204,8 @@ row_json(const struct row *r)
 	json_object_object_add(j, "failure", run && run->failure ? json_object_new_string(run->failure) : NULL);
 	json_object_object_add(j, "pending_gate",
 	    run && run->pending_gate ? json_object_new_string(run->pending_gate) : NULL);
+	json_object_object_add(j, "commit_point",
+	    run && run->commit_phase ? json_object_new_string(run->commit_phase) : NULL);
 	json_object_object_add(j, "units", run ? json_object_new_int64((int64_t)run->n_units) : NULL);
 	json_object_object_add(j, "resumes", run ? json_object_new_int64((int64_t)run->n_resumes) : NULL);
 	json_object_object_add(j, "torn_tail", run ? json_object_new_boolean(run->torn_tail) : NULL);

@@ -352,6 +352,9 @@ junit_properties(struct buf *out, const struct run *run, const struct phase *ph)
 	xml_property(out, run, "exit_code", code);
 	if (run->failure)
 		xml_property(out, run, "failure", run->failure);
+	/* the commit point reached, if any (SPEC §7) */
+	if (run->commit_phase)
+		xml_property(out, run, "commit_point", run->commit_phase->name);
 	/* the phase's gates: how each ended and who approved it (SPEC §7) */
 	gates = ph ? gates_of(run, ph, &n_gates) : NULL;
 	n_gates = ph ? n_gates : 0;
@@ -769,6 +772,8 @@ report_json(const struct run *run)
 	json_object_object_add(counts, "not_run", json_object_new_int64((int64_t)c.pending));
 	json_object_object_add(doc, "counts", counts);
 	json_object_object_add(doc, "failure", json_str(run, run->failure));
+	json_object_object_add(doc, "commit_point",
+	    run->commit_phase ? json_str(run, run->commit_phase->name) : NULL);
 
 	for (size_t p = 0; p < run->rb->n_phases; p++) {
 		const struct phase *ph = &run->rb->phases[p];
@@ -779,6 +784,8 @@ report_json(const struct run *run)
 			if (run->units[i].step->phase == ph)
 				json_object_array_add(units, json_unit(run, &run->units[i]));
 		json_object_object_add(jp, "name", json_str(run, ph->name));
+		if (ph->commit)
+			json_object_object_add(jp, "commit_point", json_object_new_boolean(run->commit_phase == ph));
 		json_object_object_add(jp, "units", units);
 		json_object_array_add(phases, jp);
 	}
