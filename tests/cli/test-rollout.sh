@@ -359,6 +359,7 @@ run_migrate run "$SRCDIR/runbooks/staged-rollout.yaml" --vars fast.yaml --var wo
 expect_rc "staged rollout stops at the two-person gate" 4
 expect_in "the commit point is reached" "$T/out" "commit point backfill"
 expect_file "the flag is at the last canary stage" "$sr/flag" "flag 50"
+expect_in "the notify hook told of the gate" "$sr/events.log" "gate run "
 sid=$(sed -n 's/.*run \([0-9TZ]*-staged-rollout-[0-9a-f]*\).*/\1/p' "$T/out" | head -1)
 run_migrate approve "$sid" --as alice
 run_migrate approve "$sid" go-live --as bob
@@ -367,6 +368,8 @@ echo 0.5 > "$sr/error-rate"
 run_migrate resume "$sid"
 expect_rc "a failure after the commit point" 3
 expect_in "named" "$T/out" "failed after commit point backfill"
+expect_in "the notify hook told of the failure" "$sr/events.log" "failure run "
+expect_in "and of the end" "$sr/events.log" "done run $sid ended: failed, not rolled back (exit 3)"
 expect_file "go-live undone, the canary stays" "$sr/flag" "flag 50"
 [ -s "$sr/db.v2" ] && pass "the backfill stays" || fail "the backfill was undone"
 run_migrate rollback "$sid" --past-commit --yes
