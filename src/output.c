@@ -410,6 +410,10 @@ run_summary(struct output *o, const struct event *ev)
 		buf_addf(&b, "  %zu unit%s done so far\n", c.done, c.done == 1 ? "" : "s");
 		buf_addf(&b, "  continue with: migrate resume %s --approve %s (or --yes)", run->id,
 		    o->gate_name ? o->gate_name : "NAME");
+		if (o->gate_name && runbook_gate_approvals(run->rb, o->gate_name) > 1)
+			buf_addf(&b, "\n  it needs %d distinct approvals: each person records one with"
+			    " migrate approve %s %s --as NAME", runbook_gate_approvals(run->rb, o->gate_name),
+			    run->id, o->gate_name);
 		break;
 	case OUTCOME_INTERRUPTED:
 		buf_addf(&b, "%srun %s interrupted%s\n", col(o, C_YELLOW C_BOLD), run->id, col(o, C_RESET));

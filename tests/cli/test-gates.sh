@@ -197,6 +197,7 @@ rm -f "$OUT"
 run_migrate run stop.yaml
 expect_rc "on_timeout: stop: exit 4" 4
 expect_in "says why" "$T/out" "not approved within 1s; needs 2 distinct approvals, has 0"
+expect_in "and how people approve" "$T/out" "it needs 2 distinct approvals: each person records one with migrate approve"
 expect_file "nothing after the gate ran, nothing unwound" "$OUT" "copy"
 sid=$(sed -n 's/.*run \([0-9TZ]*-timeout-stop-[0-9a-f]*\).*/\1/p' "$T/out" | head -1)
 run_migrate approve "$sid" switch --as alice

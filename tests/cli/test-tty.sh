@@ -224,6 +224,45 @@ expect_in "the approval command succeeded" "$T/approve.out" "rc=0"
 expect_in "both approvers are named" "$T/out" "gate approved by $(id -un), second-person"
 rm -f "$T/log"
 
+# a watch trip while the question waits: the prompt stops, the run fails and unwinds
+cat > gate-w.yaml <<'YAML'
+runbook: 1
+name: tty-gate-w
+vars:
+  dir: /tmp
+probes:
+  error-rate:
+    run: test ! -e "${dir}/errors"
+watch: {probes: [error-rate], interval: 100ms}
+phases:
+  - name: prepare
+    steps:
+      - name: before
+        run: echo before >> "${dir}/log"
+        rollback:
+          run: echo undo-before >> "${dir}/log"
+  - name: cutover
+    gate: "Go?"
+    steps:
+      - name: during
+        run: echo during >> "${dir}/log"
+YAML
+(
+	for _ in $(seq 1 600); do
+		grep -qs '"state":"waiting"' "$MIGRATE_STATE_DIR"/runs/*-tty-gate-w-*.jsonl && break
+		sleep 0.1
+	done
+	touch "$T/errors"
+) &
+helper=$!
+run_tty -- run gate-w.yaml --new --var dir="$T"
+wait "$helper"
+expect_rc "a watch trip while the gate asks: the run unwinds (exit 1)" 1
+expect_file "the trip stopped the question; unwound" "$T/log" "before
+undo-before"
+expect_in "the trip is named" "$T/out" "run watch probe 'error-rate' failed 1 time in a row"
+rm -f "$T/log" "$T/errors"
+
 # --- 3. --yes on a terminal does not ask -----------------------------------
 run_tty -- run gate.yaml --new --var dir="$T" --yes
 expect_rc "--yes on a terminal" 0
