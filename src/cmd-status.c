@@ -299,6 +299,18 @@ mark(const struct style *st, const char *fancy, const char *plain)
 	return st->tty ? fancy : plain;
 }
 
+/* The display name of the unit whose key is key (once: true's covering unit), into b. */
+static const char *
+covering_name(struct buf *b, const struct rl_run *r, const char *key)
+{
+	for (size_t i = 0; i < r->n_units; i++)
+		if (strcmp(r->units[i].key, key) == 0)
+			return name_of(b, &r->units[i]);
+	buf_reset(b);
+	buf_adds(b, key);
+	return buf_str(b);
+}
+
 /* One line per unit, then its details: failure, output tail, rollback, doubt. */
 static void
 unit_lines(struct buf *b, const struct rl_run *r, const char *id, const struct runbook *rb,
@@ -363,6 +375,9 @@ unit_lines(struct buf *b, const struct rl_run *r, const char *id, const struct r
 			break;
 		case RLR_DONE:
 			buf_addf(b, "%srolled back%s", col(st, C_GREEN), col(st, C_RESET));
+			if (u->rb_covered_by)
+				buf_addf(b, " %s(by the rollback of %s, once: true)%s", col(st, C_DIM),
+				    covering_name(&cell, r, u->rb_covered_by), col(st, C_RESET));
 			break;
 		case RLR_FAILED:
 			buf_addf(b, "%srollback FAILED%s", col(st, C_RED), col(st, C_RESET));
@@ -525,6 +540,7 @@ unit_json(const struct rl_unit *u, const struct runbook *rb, const char *id)
 	json_object_object_add(j, "rollback_message", jstr(u->rb_message));
 	json_object_object_add(j, "rollback_duration_ms", json_object_new_int64(u->rb_duration_ms));
 	json_object_object_add(j, "rollback_tail", jstr(u->rb_tail));
+	json_object_object_add(j, "rollback_covered_by", jstr(u->rb_covered_by));
 	json_object_object_add(j, "in_doubt_decision", jstr(u->in_doubt_decision));
 	json_object_object_add(j, "on_resume", jstr(settle_names[s]));
 	settle_text(&b, s, u, id);

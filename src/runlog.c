@@ -320,6 +320,7 @@ unit_clear_results(struct rl_unit *u)
 	u->rb_state = RLR_NONE;
 	set_str(&u->rb_message, NULL);
 	set_str(&u->rb_tail, NULL);
+	set_str(&u->rb_covered_by, NULL);
 	u->rb_duration_ms = 0;
 	set_str(&u->in_doubt_decision, NULL);
 }
@@ -609,6 +610,7 @@ on_rollback(struct replay *rp, struct json_object *rec, bool end)
 		u->rb_state = RLR_FAILED;
 	set_str(&u->rb_message, str_field(rec, "message"));
 	set_str(&u->rb_tail, str_field(rec, "tail"));
+	set_str(&u->rb_covered_by, u->rb_state == RLR_DONE ? str_field(rec, "covered_by") : NULL);
 	u->rb_duration_ms = int_field(rec, "duration_ms", &v) ? v : 0;
 	return NULL;
 }
@@ -824,6 +826,7 @@ runlog_release(struct rl_run *r)
 		json_object_put(u->captures);
 		free(u->rb_message);
 		free(u->rb_tail);
+		free(u->rb_covered_by);
 		free(u->in_doubt_decision);
 	}
 	free(r->units);

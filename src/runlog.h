@@ -212,6 +212,7 @@ struct rl_unit {
 	char *rb_message;
 	int64_t rb_duration_ms;
 	char *rb_tail;             /* the rollback's last output lines (masked), or NULL */
+	char *rb_covered_by;       /* rollback_end's covered_by (once: true): that unit's key, or NULL */
 	char *in_doubt_decision;   /* last in_doubt decision of this sequence, or NULL */
 	long pgid;                 /* unit_pgid of the current attempt; 0: none */
 	char *pgid_boot;           /* its boot_id, or NULL */

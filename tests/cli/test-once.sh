@@ -60,6 +60,8 @@ sys.exit(1 if bad else 0)
 else
 	fail "status shows every shift unit rolled back" "$(cat "$T/py.err")" "$(head -c 2000 "$T/out")"
 fi
+run_migrate status --state-dir "$D/state"
+expect_in "status names the rollback that covered an older item" "$T/out" "rolled back (by the rollback of shift[10], once: true)"
 run_migrate rollback --state-dir "$D/state" --yes
 expect_file "migrate rollback afterwards runs nothing again" "$D/undo.log" "per-item b
 per-item a
