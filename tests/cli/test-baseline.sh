@@ -8,21 +8,8 @@
 # Time bounds only detect hangs.
 . "$SRCDIR/tests/cli/lib.sh"
 
-PIDS=()
-trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$T"' EXIT
+. "$SRCDIR/tests/cli/httpd-lib.sh"
 
-start_httpd() {
-	printf '%s\n' "$2" >"$T/$1.json"
-	rm -f "$T/$1.port"
-	python3 "$SRCDIR/tests/httpd.py" --config "$T/$1.json" --log "$T/$1.log" --port-file "$T/$1.port" &
-	PIDS+=($!)
-	for _ in $(seq 100); do [ -s "$T/$1.port" ] && break; sleep 0.1; done
-	PORT=$(cat "$T/$1.port")
-}
-set_config() {
-	printf '%s\n' "$2" >"$T/$1.json.new" && mv "$T/$1.json.new" "$T/$1.json"
-}
-journal_of() { ls -t "$XDG_STATE_HOME"/migrate/runs/*.jsonl | head -1; }
 # metrics V2 LEGACY: what the server answers for each query
 metrics() {
 	set_config prom "{\"/v2/api/v1/query\": [{\"prom\": $1}], \"/legacy/api/v1/query\": [{\"prom\": $2}]}"

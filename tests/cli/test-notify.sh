@@ -8,18 +8,7 @@
 # only detect hangs.
 . "$SRCDIR/tests/cli/lib.sh"
 
-PIDS=()
-trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$T"' EXIT
-
-# start_httpd NAME CONFIG-JSON: a server whose port is in $PORT, its log in $T/NAME.log.
-start_httpd() {
-	printf '%s\n' "$2" >"$T/$1.json"
-	rm -f "$T/$1.port"
-	python3 "$SRCDIR/tests/httpd.py" --config "$T/$1.json" --log "$T/$1.log" --port-file "$T/$1.port" &
-	PIDS+=($!)
-	for _ in $(seq 100); do [ -s "$T/$1.port" ] && break; sleep 0.1; done
-	PORT=$(cat "$T/$1.port")
-}
+. "$SRCDIR/tests/cli/httpd-lib.sh"
 
 # bodies NAME PATH: the bodies of the requests NAME's server got on PATH, one per line.
 bodies() {
@@ -32,8 +21,6 @@ for line in open(sys.argv[1]):
 PY
 }
 
-# journal_of: the journal of the newest run.
-journal_of() { ls -t "$XDG_STATE_HOME"/migrate/runs/*.jsonl | head -1; }
 
 # notes JOURNAL: its notify records, "HOOK EVENT KIND MESSAGE" one per line.
 notes() {
