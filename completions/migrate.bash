@@ -27,7 +27,7 @@ _migrate_options()
     validate) echo "--var --vars --format --color --strict -v --verbose -q --quiet -h --help" ;;
     check) echo "--var --vars --phase --from --to --forks --accept-new-host-keys --state-dir --color -h --help" ;;
     resume)
-        echo "--yes --approve --force --retry-in-doubt --skip-in-doubt --no-rollback" \
+        echo "--yes --approve --force --retry-in-doubt --skip-in-doubt --skip-pause --no-rollback" \
             "--forks --state-dir --report --accept-new-host-keys -v --verbose -q --quiet" \
             "--color -h --help" ;;
     rollback)

@@ -230,4 +230,5 @@ complete -c migrate -n '__migrate_using run plan validate check resume rollback 
 complete -c migrate -n '__migrate_using resume rollback' -l force -d 'Go on although the runbook file changed'
 complete -c migrate -n '__migrate_using resume rollback' -l retry-in-doubt -d 'Run units left in doubt again'
 complete -c migrate -n '__migrate_using resume rollback' -l skip-in-doubt -d 'Count units left in doubt as done'
+complete -c migrate -n '__migrate_using resume' -l skip-pause -d 'Skip what is left of a pause the run was in'
 complete -c migrate -n 'not __migrate_needs_command' -s h -l help -d 'Show help for the command'

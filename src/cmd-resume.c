@@ -26,7 +26,8 @@ refuse_finished(const struct resumed *r)
 		    rl->run_id, rl->run_id);
 		return EXIT_CANNOT_START;
 	}
-	if (rl->outcome && strcmp(rl->outcome, "gate") != 0 && strcmp(rl->outcome, "interrupted") != 0) {
+	if (rl->outcome && strcmp(rl->outcome, "gate") != 0 && strcmp(rl->outcome, "interrupted") != 0 &&
+	    strcmp(rl->outcome, "window") != 0) {
 		fprintf(stderr, "migrate resume: run %s already ended (%s); nothing to resume", rl->run_id, rl->outcome);
 		if (strcmp(rl->outcome, "needs_human") == 0)
 			fprintf(stderr, "; 'migrate rollback %s' unwinds what is left", rl->run_id);
@@ -90,6 +91,21 @@ refuse_running_groups(const struct resumed *r, struct run *run)
 	return EXIT_CANNOT_START;
 }
 
+/* The runbook's maintenance window is not open yet (SPEC §7): exit 6, nothing touched. */
+static int
+refuse_early(const struct resumed *r)
+{
+	struct buf why = BUF_INIT;
+	int rc = 0;
+
+	if (engine_window(r->rb, wall_ms(), &why) < 0) {
+		fprintf(stderr, "migrate resume: %s; nothing was run: resume run %s then\n", buf_str(&why), r->rl.run_id);
+		rc = EXIT_CANNOT_START;
+	}
+	buf_release(&why);
+	return rc;
+}
+
 static void
 print_undecided(const struct run *run)
 {
@@ -117,18 +133,21 @@ cmd_resume_exec(const struct cmd_entry *self, struct opts *o)
 		rc = EXIT_USAGE;
 		goto cleanup;
 	}
+	if ((rc = refuse_early(&r)) != 0)
+		goto cleanup;
 	r.eo.yes = o->yes;
 	r.eo.approve = (const char *const *)o->approve;
 	r.eo.n_approve = o->n_approve;
 	r.eo.no_rollback = o->no_rollback;
 	r.eo.forks = o->forks;
+	r.eo.skip_pause = o->skip_pause;
 	r.eo.in_doubt = o->retry_in_doubt ? IN_DOUBT_RETRY : o->skip_in_doubt ? IN_DOUBT_SKIP : IN_DOUBT_ASK;
 	if ((rc = resume_open_run(&s, &r, o, false, &run)) != 0 ||
 	    (rc = refuse_running_groups(&r, run)) != 0 ||
 	    (rc = resume_attach(&s, &r, run, o, "resume")) != 0)
 		goto cleanup;
 	rc = engine_run(run);
-	if (rc == EXIT_CANNOT_START && !run->record_error)
+	if (rc == EXIT_CANNOT_START && !run->record_error && run->outcome != OUTCOME_WINDOW)
 		print_undecided(run);
 	else if (run->outcome == OUTCOME_RUNNING && run->failure)
 		fprintf(stderr, "migrate resume: %s; nothing was run\n", run->failure);
@@ -152,8 +171,10 @@ const struct cmd_entry cmd_resume_entry = {
 		"probe, or run again when idempotent; otherwise resume stops (exit 6)\n"
 		"until you choose --retry-in-doubt or --skip-in-doubt. A unit whose\n"
 		"local command is still running (its process group, recorded in the\n"
-		"journal, is alive) is never run again: resume refuses (exit 6).\n",
-	.options = OPT_APPROVE | OPT_RESUME | OPT_NO_ROLLBACK | OPT_STATE_DIR | OPT_REPORT | OPT_VERBOSITY |
+		"journal, is alive) is never run again: resume refuses (exit 6). A pause (a pause step or a bake) that was\n"
+		"under way waits only what is left of it; --skip-pause skips that rest\n"
+		"(journaled).\n",
+	.options = OPT_APPROVE | OPT_RESUME | OPT_SKIP_PAUSE | OPT_NO_ROLLBACK | OPT_STATE_DIR | OPT_REPORT | OPT_VERBOSITY |
 		OPT_COLOR | OPT_FORKS | OPT_HOST_KEYS,
 	.min_args = 0,
 	.max_args = 1,

@@ -28,6 +28,8 @@ unfinished_reason(const struct rl_run *rl)
 		return "stopped at a gate";
 	if (strcmp(rl->outcome, "interrupted") == 0)
 		return "interrupted";
+	if (strcmp(rl->outcome, "window") == 0)
+		return "stopped before a phase's maintenance window";
 	if (strcmp(rl->outcome, "needs_human") != 0)
 		return NULL;
 	for (size_t i = 0; i < rl->n_units; i++) {
@@ -92,6 +94,20 @@ unfinished_runs(struct session *s, const char *name, const char *file, bool quie
 	return n_found;
 }
 
+/* Outside the runbook's maintenance window (SPEC §7): exit 6 before anything is touched. */
+static int
+refuse_window(const struct runbook *rb)
+{
+	struct buf why = BUF_INIT;
+	int w = engine_window(rb, wall_ms(), &why);
+
+	if (w != 0)
+		fprintf(stderr, "migrate run: %s; nothing was run%s\n", buf_str(&why),
+		    w < 0 ? ": start the run then" : "");
+	buf_release(&why);
+	return w;
+}
+
 static int
 cmd_run_exec(const struct cmd_entry *self, struct opts *o)
 {
@@ -134,6 +150,10 @@ cmd_run_exec(const struct cmd_entry *self, struct opts *o)
 	}
 	if (engine_load_secrets(run) < 0) {
 		fprintf(stderr, "migrate run: %s; nothing was run\n", run->failure);
+		goto cleanup;
+	}
+	if (refuse_window(rb) != 0) {
+		rc = EXIT_CANNOT_START;
 		goto cleanup;
 	}
 

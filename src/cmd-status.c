@@ -204,6 +204,11 @@ next_of(const struct rl_run *r, const char *id, struct next *n)
 		else
 			n->command = xasprintf("migrate resume %s --yes", id);
 		n->advice = xasprintf("the run waits at a gate: `%s` approves it and continues", n->command);
+	} else if (strcmp(out, "window") == 0) {
+		n->action = "resume";
+		n->command = xasprintf("migrate resume %s", id);
+		n->advice = xasprintf("the run stopped before a phase whose maintenance window was not open yet:"
+		    " `%s` continues once it is", n->command);
 	} else if (strcmp(out, "interrupted") == 0) {
 		n->action = any_rollback(r) ? "rollback" : "resume";
 		n->command = xasprintf("migrate %s %s", n->action, id);
@@ -224,6 +229,7 @@ outcome_text(struct buf *b, const struct rl_run *r, const struct style *st)
 		{ "needs_human", C_RED, "failed and NOT fully rolled back: a person must look" },
 		{ "gate", C_YELLOW, "stopped at a gate that was not approved" },
 		{ "interrupted", C_YELLOW, "interrupted" },
+		{ "window", C_YELLOW, "stopped before a maintenance window opened" },
 	};
 
 	if (r->outcome == NULL) {
@@ -284,6 +290,15 @@ header(struct buf *b, const struct rl_run *r, const char *id, const struct runbo
 		const struct rl_notify *nf = &r->notify_failures[i];
 		buf_addf(b, "%-10shook %zu (%s) failed: %s (the outcome is unchanged)\n", "notify", nf->hook,
 		    nf->event ? nf->event : "?", nf->message ? nf->message : "?");
+	}
+	for (size_t i = 0; (r->outcome == NULL || strcmp(r->outcome, "interrupted") == 0) && i < r->n_units; i++) {
+		char until[STATEDIR_TIME_SIZE];
+		const struct rl_unit *u = &r->units[i];
+		if (u->pause_until_ms <= 0 || statedir_format_time(u->pause_until_ms, until) < 0)
+			continue;
+		/* SPEC §7: a pause under way when the run stopped */
+		buf_addf(b, "%-10s'%s' was under way, until %s; resume waits only the rest"
+		    " (--skip-pause skips it)\n", "pause", u->key, until);
 	}
 	if (rb && r->sha256 && strcmp(rb->sha256, r->sha256) != 0)
 		buf_addf(b, "%-10sthe runbook file changed since the run started;"

@@ -51,7 +51,7 @@ enum {
 	LO_VAR = 256, LO_VARS, LO_PHASE, LO_FROM, LO_TO, LO_DRY_RUN, LO_YES,
 	LO_APPROVE, LO_NO_ROLLBACK, LO_FORKS, LO_STATE_DIR, LO_REPORT,
 	LO_HOST_KEYS, LO_FORMAT, LO_COLOR, LO_FORCE, LO_RETRY_IN_DOUBT,
-	LO_SKIP_IN_DOUBT, LO_STRICT, LO_AS, LO_NEW, LO_PAST_COMMIT,
+	LO_SKIP_IN_DOUBT, LO_STRICT, LO_AS, LO_NEW, LO_PAST_COMMIT, LO_SKIP_PAUSE,
 };
 
 static const struct {
@@ -81,6 +81,7 @@ static const struct {
 	{ { "force", no_argument, NULL, LO_FORCE }, OPT_RESUME, NULL, "resume even if the runbook changed" },
 	{ { "retry-in-doubt", no_argument, NULL, LO_RETRY_IN_DOUBT }, OPT_RESUME, NULL, "run in-doubt units again" },
 	{ { "skip-in-doubt", no_argument, NULL, LO_SKIP_IN_DOUBT }, OPT_RESUME, NULL, "count in-doubt units as done" },
+	{ { "skip-pause", no_argument, NULL, LO_SKIP_PAUSE }, OPT_SKIP_PAUSE, NULL, "skip what is left of a pause the run was in" },
 	{ { "strict", no_argument, NULL, LO_STRICT }, OPT_STRICT, NULL, "treat warnings as errors (exit 2)" },
 	{ { "past-commit", no_argument, NULL, LO_PAST_COMMIT }, OPT_PARTIAL, NULL, "unwind past a commit point too" },
 	{ { "as", required_argument, NULL, LO_AS }, OPT_AS, "NAME", "approve as NAME (default: your login name)" },
@@ -303,6 +304,9 @@ cmd_parse(const struct cmd_entry *e, int argc, char **argv, struct opts *o)
 			break;
 		case LO_SKIP_IN_DOUBT:
 			o->skip_in_doubt = true;
+			break;
+		case LO_SKIP_PAUSE:
+			o->skip_pause = true;
 			break;
 		case ':':
 			return usage_error(e, "option '%s' needs a value", argv[optind - 1]);

@@ -35,6 +35,7 @@ enum {
 	OPT_YES = 1 << 15,       /* --yes alone (rollback: confirm without asking) */
 	OPT_NEW = 1 << 16,       /* --new (run: start beside an unfinished run) */
 	OPT_PARTIAL = 1 << 17,   /* --to PHASE|STEP, --past-commit (rollback) */
+	OPT_SKIP_PAUSE = 1 << 18, /* --skip-pause (resume) */
 };
 
 enum color_mode { COLOR_AUTO, COLOR_ALWAYS, COLOR_NEVER };
@@ -69,6 +70,7 @@ struct opts {
 	bool force;
 	bool retry_in_doubt;
 	bool skip_in_doubt;
+	bool skip_pause;         /* resume: skip what is left of a pause begun earlier */
 	bool strict;             /* validate: warnings are errors */
 	char *as;                /* approve: who approves */
 	bool past_commit;        /* rollback: may go back past a commit point */

@@ -123,6 +123,13 @@ void unit_event(struct run *run, enum event_type type, struct unit *u, const cha
  * after probes), EV_UNIT_END. true when the unit's attempts succeeded.
  */
 bool unit_run(struct run *run, struct unit *u, bool in_batch, bool *held);
+/*
+ * Wait out a pause of ms for unit u (a pause step, a bake, a batch's
+ * pause), stopped by tok, journaled with its end time (EV_PAUSE). A pause
+ * an earlier process began for u (resume: u->pause_until_ms) waits only
+ * what is left of it, or nothing with --skip-pause. true: it ran out.
+ */
+bool unit_pause(struct run *run, struct unit *u, struct cancel_token *tok, int64_t ms);
 /* End a held unit: done when why is NULL, else failed with why. */
 void unit_end(struct run *run, struct unit *u, const char *why);
 

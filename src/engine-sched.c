@@ -82,9 +82,17 @@ static void
 batch_pause(void *arg, size_t unused)
 {
 	struct after_run *ar = arg;
+	struct unit *u = ar->b->units[0];
 
 	(void)unused;
-	cancel_wait(ar->tok, ar->b->units[0]->pause_ms);
+	/* the unit an earlier process journaled the batch's pause for, on resume */
+	for (size_t i = 0; i < ar->b->n; i++)
+		if (ar->b->units[i]->pause_until_ms > 0 && u->pause_until_ms == 0)
+			u = ar->b->units[i];
+	for (size_t i = 0; i < ar->b->n; i++)
+		if (ar->b->units[i] != u)
+			ar->b->units[i]->pause_until_ms = 0;
+	(void)unit_pause(ar->b->run, u, ar->tok, u->pause_ms);
 }
 
 /* The once-per-batch probe. */

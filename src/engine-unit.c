@@ -79,7 +79,7 @@ unit_attempt(struct run *run, struct unit *u, bool in_batch, struct buf *why)
 
 	switch (s->action.kind) {
 	case ACT_PAUSE:
-		if (cancel_wait(u->cancel, s->action.pause_ms) || engine_interrupted) {
+		if (!unit_pause(run, u, u->cancel, s->action.pause_ms)) {
 			describe_failure(u->cancel, &(struct exec_result){ .status = EXEC_CANCELLED }, 0, why);
 			return false;
 		}
@@ -134,7 +134,7 @@ unit_attempt(struct run *run, struct unit *u, bool in_batch, struct buf *why)
 		return ok;
 	/* the bake time: the after probes see the change once it settled (SPEC §3) */
 	if (u->pause_ms > 0 && s->n_after > 0) {
-		if (cancel_wait(u->cancel, u->pause_ms) || engine_interrupted) {
+		if (!unit_pause(run, u, u->cancel, u->pause_ms)) {
 			describe_failure(u->cancel, &(struct exec_result){ .status = EXEC_CANCELLED }, 0, why);
 			return false;
 		}
@@ -175,6 +175,45 @@ unit_event(struct run *run, enum event_type type, struct unit *u, const char *ms
 	ev.delay_ms = delay;
 	ev.ok = u->state == UNIT_DONE;
 	emit(run, &ev);
+}
+
+static void
+pause_event(struct run *run, struct unit *u, const char *what, int64_t until, int64_t length, int64_t wait)
+{
+	struct event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.type = EV_PAUSE;
+	ev.phase = u->step->phase;
+	ev.unit = u;
+	ev.detail = what;
+	ev.until_ms = until;
+	ev.length_ms = length;
+	ev.delay_ms = wait;
+	ev.ok = strcmp(what, "stopped") != 0;
+	emit(run, &ev);
+}
+
+bool
+unit_pause(struct run *run, struct unit *u, struct cancel_token *tok, int64_t ms)
+{
+	int64_t now = wall_ms(), until = now + ms, wait;
+	bool stopped;
+
+	if (u->pause_until_ms > 0) {
+		/* begun by an earlier process: only the rest (SPEC §7 "Resumable pauses") */
+		until = u->pause_until_ms;
+		u->pause_until_ms = 0;
+		if (run->opts->skip_pause) {
+			pause_event(run, u, "skipped", until, ms, until > now ? until - now : 0);
+			return true;
+		}
+	}
+	wait = until > now ? until - now : 0;
+	pause_event(run, u, "start", until, ms, wait);
+	stopped = cancel_wait(tok, wait) || engine_interrupted;
+	pause_event(run, u, stopped ? "stopped" : "done", until, ms, 0);
+	return !stopped;
 }
 
 void
@@ -235,7 +274,7 @@ unit_run(struct run *run, struct unit *u, bool in_batch, bool *held)
 		unit_end(run, u, ok ? NULL : buf_str(&why));
 		/* without after probes the pause is a wait after the unit (with them it came before them) */
 		if (ok && !in_batch && u->pause_ms > 0 && u->step->n_after == 0 && !engine_interrupted)
-			cancel_wait(u->cancel, u->pause_ms);
+			(void)unit_pause(run, u, u->cancel, u->pause_ms);
 	}
 	buf_release(&why);
 	cancel_free(u->cancel);

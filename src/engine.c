@@ -298,7 +298,7 @@ const char *
 outcome_name(enum run_outcome o)
 {
 	static const char *const names[] = { "running", "succeeded", "rolled back",
-		"failed, not rolled back", "stopped at gate", "interrupted" };
+		"failed, not rolled back", "stopped at gate", "interrupted", "waiting for its maintenance window" };
 	return names[o];
 }
 
@@ -821,6 +821,69 @@ run_count_units(const struct run *run, struct run_counts *c)
 	}
 }
 
+/* "2026-03-01T22:00:00Z (in 1h5m)" into why. */
+static void
+window_time(struct buf *why, const struct wallclock *w, int64_t now)
+{
+	buf_addf(why, "%s (in ", w->text);
+	duration_format(why, w->epoch_ms - now);
+	buf_addc(why, ')');
+}
+
+int
+engine_window(const struct runbook *rb, int64_t now, struct buf *why)
+{
+	if (rb->not_before.set && now < rb->not_before.epoch_ms) {
+		buf_adds(why, "the maintenance window opens at ");
+		window_time(why, &rb->not_before, now);
+		return -1;
+	}
+	if (rb->not_after.set && now >= rb->not_after.epoch_ms) {
+		buf_addf(why, "the maintenance window closed at %s", rb->not_after.text);
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * Phase ph reached before its not_before (SPEC §7): the run stops, exit 6,
+ * and `migrate resume` continues there once the window is open. true: stopped.
+ */
+static bool
+phase_too_early(struct run *run, const struct phase *ph)
+{
+	int64_t now = wall_ms();
+	struct buf why = BUF_INIT;
+
+	if (!ph->not_before.set || now >= ph->not_before.epoch_ms)
+		return false;
+	buf_addf(&why, "phase '%s' may not start before its maintenance window opens at ", ph->name);
+	window_time(&why, &ph->not_before, now);
+	buf_addf(&why, "; nothing of it ran: continue then with migrate resume %s", run->id);
+	free(run->failure);
+	run->failure = buf_detach(&why);
+	run->outcome = OUTCOME_WINDOW;
+	return true;
+}
+
+/*
+ * resume: wait what is left of a pause that followed a completed unit and
+ * that an earlier process did not finish (SPEC §7). false: stopped.
+ */
+static bool
+resume_pauses(struct run *run)
+{
+	for (size_t i = 0; i < run->n_units; i++) {
+		struct unit *u = &run->units[i];
+		if (u->state != UNIT_DONE || u->pause_until_ms <= 0)
+			continue;
+		run->phase = u->step->phase;
+		if (!unit_pause(run, u, run->cancel, u->pause_ms))
+			return false;
+	}
+	return true;
+}
+
 int
 engine_run(struct run *run)
 {
@@ -855,6 +918,8 @@ engine_run(struct run *run)
 		}
 		if (run->pending_hold && !probe_hold(run, run->pending_hold, "(it stopped this run)"))
 			run->outcome = engine_interrupted ? OUTCOME_INTERRUPTED : OUTCOME_GATE;
+		if (run->outcome == OUTCOME_RUNNING && !resume_pauses(run) && engine_interrupted)
+			run->outcome = OUTCOME_INTERRUPTED;
 	}
 
 	for (size_t p = 0; p < rb->n_phases && run->outcome == OUTCOME_RUNNING; p++) {
@@ -863,6 +928,8 @@ engine_run(struct run *run)
 
 		if (!phase_selected(run, ph))
 			continue;
+		if (phase_too_early(run, ph))
+			break;
 		run->phase = ph;
 		(void)phase_clock(run, ph);
 		(void)timers_check(run);
@@ -945,6 +1012,7 @@ outcome_exit_code(enum run_outcome o)
 	case OUTCOME_NEEDS_HUMAN: return EXIT_NEEDS_HUMAN;
 	case OUTCOME_GATE: return EXIT_GATE;
 	case OUTCOME_INTERRUPTED: return EXIT_INTERRUPTED;
+	case OUTCOME_WINDOW: return EXIT_CANNOT_START;
 	case OUTCOME_RUNNING: break;
 	}
 	return -1;

@@ -128,6 +128,7 @@ struct unit {
 	/* rollback once: true: the unit of the same step and host whose rollback
 	 * undid this one too (rb_state RB_DONE, nothing run for this unit) */
 	const struct unit *rb_covered_by;
+	int64_t pause_until_ms;  /* resume: a pause of it an earlier process began and did not finish ends then (wall clock); 0: none */
 	struct probe_sample *result; /* http and probe steps: the last attempt's result; owned */
 };
 
@@ -153,6 +154,9 @@ enum event_type {
 	EV_ROLLBACK_END,     /* unit->rb_state tells the outcome */
 	EV_IN_DOUBT,         /* resume settled an in-doubt unit: detail = decision, message */
 	EV_COMMIT,           /* a commit point: phase (commit: true) completed and verified (SPEC §7) */
+	EV_PAUSE,            /* a unit's pause (SPEC §7): detail "start" | "done" | "stopped" | "skipped";
+	                        until_ms = when it ends (wall clock), length_ms = its full length,
+	                        delay_ms = what this process waits (start) or left unwaited (skipped) */
 	EV_RUN_END,
 };
 
@@ -175,6 +179,8 @@ struct event {
 	int64_t delay_ms;
 	const struct probe_sample *sample;  /* EV_PROBE */
 	int64_t work_ms;     /* EV_PHASE_END: the phase's working time; EV_RUN_END: the run's (SPEC §7) */
+	int64_t until_ms;    /* EV_PAUSE */
+	int64_t length_ms;   /* EV_PAUSE */
 };
 
 struct listener {
@@ -189,6 +195,7 @@ enum run_outcome {
 	OUTCOME_NEEDS_HUMAN,     /* exit 3 */
 	OUTCOME_GATE,            /* exit 4 */
 	OUTCOME_INTERRUPTED,     /* exit 5 */
+	OUTCOME_WINDOW,          /* exit 6: reached a phase before its maintenance window opens (SPEC §7); resumable */
 };
 
 /*
@@ -227,6 +234,7 @@ struct engine_opts {
 	/* where `migrate approve` hands approvals to this run while it waits at a gate (inbox.h); NULL: nowhere */
 	struct inbox *inbox;
 	int in_doubt;            /* resume: enum in_doubt_choice */
+	bool skip_pause;         /* resume --skip-pause: what is left of an earlier pause is skipped */
 	bool accept_new_host_keys;
 	/* TESTS ONLY: remote `run` actions run on this machine (see exec.h) */
 	bool test_local_hosts;
@@ -431,6 +439,12 @@ int64_t run_work_ms(struct run *run);
 int64_t run_phase_work_ms(struct run *run);
 /* A gate waits for an answer (hold true) or got one: working time stops / goes on. */
 void run_clock_hold(struct run *run, bool hold);
+
+/*
+ * The runbook's maintenance window (SPEC §7) at wall-clock time now: 0
+ * open; -1 not open yet, 1 closed (why says since/until when, in words).
+ */
+int engine_window(const struct runbook *rb, int64_t now, struct buf *why);
 
 /* Does any selected unit belong to step s? */
 bool step_selected(const struct run *run, const struct step *s);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "duration.h"
+#include "statedir.h"
 #include "util.h"
 
 struct output {
@@ -288,6 +289,36 @@ line(struct output *o, const char *mark_color, const char *mark, const char *nam
 	buf_release(&b);
 }
 
+static void message(struct output *o, const char *color, const char *fmt, const char *a, const char *b);
+
+/* A pause begins (how long, until when) or its rest is skipped (SPEC §7). */
+static void
+pause_message(struct output *o, const struct event *ev)
+{
+	char until[STATEDIR_TIME_SIZE];
+	struct buf b = BUF_INIT;
+
+	if (strcmp(ev->detail, "start") != 0 && strcmp(ev->detail, "skipped") != 0)
+		return;
+	if (statedir_format_time(ev->until_ms, until) < 0)
+		until[0] = '\0';
+	if (strcmp(ev->detail, "skipped") == 0) {
+		buf_adds(&b, "skipped (--skip-pause), ");
+		duration_format(&b, ev->delay_ms);
+		buf_adds(&b, " of it was left");
+	} else if (ev->delay_ms < ev->length_ms) {
+		duration_format(&b, ev->delay_ms);
+		buf_adds(&b, " left of ");
+		duration_format_exact(&b, ev->length_ms);
+		buf_addf(&b, " (begun earlier), until %s", until);
+	} else {
+		duration_format_exact(&b, ev->length_ms);
+		buf_addf(&b, ", until %s", until);
+	}
+	message(o, C_DIM, "  pause %s: %s", ev->unit->name, buf_str(&b));
+	buf_release(&b);
+}
+
 static void
 message(struct output *o, const char *color, const char *fmt, const char *a, const char *b)
 {
@@ -421,6 +452,10 @@ run_summary(struct output *o, const struct event *ev)
 			buf_addf(&b, "  the unwind was under way; finish it with: migrate rollback %s", run->id);
 		else
 			buf_addf(&b, "  continue with: migrate resume %s", run->id);
+		break;
+	case OUTCOME_WINDOW:
+		buf_addf(&b, "%srun %s stopped%s: %s", col(o, C_YELLOW C_BOLD), run->id, col(o, C_RESET),
+		    run->failure ? run->failure : "");
 		break;
 	case OUTCOME_RUNNING:
 		break;
@@ -628,6 +663,10 @@ output_on_event(void *ctx, const struct event *ev)
 		break;
 	case EV_IN_DOUBT:
 		line(o, C_YELLOW, mark(o, "?", "INDOUBT"), u->name, u->host, -1, ev->message);
+		break;
+	case EV_PAUSE:
+		if (!quiet)
+			pause_message(o, ev);
 		break;
 	case EV_RUN_END:
 		run_summary(o, ev);

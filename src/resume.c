@@ -44,7 +44,8 @@ resumable(const struct rl_run *rl, enum resume_pick pick)
 {
 	if (pick == PICK_NOT_ROLLED_BACK)
 		return rl->outcome == NULL || strcmp(rl->outcome, "rolled_back") != 0;
-	return rl->outcome == NULL || strcmp(rl->outcome, "gate") == 0 || strcmp(rl->outcome, "interrupted") == 0;
+	return rl->outcome == NULL || strcmp(rl->outcome, "gate") == 0 || strcmp(rl->outcome, "interrupted") == 0 ||
+	    strcmp(rl->outcome, "window") == 0;
 }
 
 /* The id of the newest run matching pick, or NULL having printed why. */
@@ -427,6 +428,8 @@ resume_restore(struct resumed *r, struct run *run, struct opts *o, bool for_roll
 	for (size_t i = 0; i < rl->n_units; i++) {
 		const struct rl_unit *ru = &rl->units[i];
 		struct unit *u = run_unit_by_key(run, ru->key);
+		if (u != NULL && !for_rollback)
+			u->pause_until_ms = ru->pause_until_ms;   /* a pause left unfinished: only the rest */
 		if (u == NULL || ru->state == RLU_DONE)
 			continue;
 		if (ru->state == RLU_IN_DOUBT) {

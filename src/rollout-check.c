@@ -40,16 +40,8 @@ rollout_preflight(const struct run *run, struct diags *d)
 	const struct runbook *rb = run->rb;
 	size_t before = d->n;
 
-	if (rb->not_before.set)
-		refuse(d, rb, rb->not_before.pos, "'not_before' (maintenance window)");
-	if (rb->not_after.set)
-		refuse(d, rb, rb->not_after.pos, "'not_after' (maintenance window)");
 	for (size_t p = 0; p < rb->n_phases; p++) {
 		const struct phase *ph = &rb->phases[p];
-		if (ph->not_before.set)
-			refuse(d, rb, ph->not_before.pos, "'not_before' (maintenance window)");
-		if (ph->not_after.set)
-			refuse(d, rb, ph->not_after.pos, "'not_after' (maintenance window)");
 		for (size_t i = 0; i < ph->n_steps; i++) {
 			const struct step *s = &ph->steps[i];
 			if (!step_selected(run, s))

@@ -12,6 +12,7 @@
 #include "lifeline.h"
 #include "output.h"
 #include "runlog.h"
+#include "statedir.h"
 #include "util.h"
 
 /* Output kept per unit in the journal: the last lines, bounded. */
@@ -176,6 +177,7 @@ outcome_key(enum run_outcome o)
 	case OUTCOME_NEEDS_HUMAN: return "needs_human";
 	case OUTCOME_GATE: return "gate";
 	case OUTCOME_INTERRUPTED: return "interrupted";
+	case OUTCOME_WINDOW: return "window";
 	case OUTCOME_RUNNING: break;
 	}
 	return "running";
@@ -387,6 +389,19 @@ event_record(struct run_journal *rj, const struct event *ev)
 		json_object_object_add(r, "duration_ms", json_object_new_int64(run->duration_ms));
 		json_object_object_add(r, "work_ms", json_object_new_int64(ev->work_ms));
 		break;
+	case EV_PAUSE: {
+		char ts[STATEDIR_TIME_SIZE];
+		r = record(RL_PAUSE);
+		add_str(r, "unit", u->key);
+		add_str(r, "step", u->step->name);
+		add_str(r, "state", strcmp(ev->detail, "start") == 0 ? "started" : ev->detail);
+		add_str(r, "until", statedir_format_time(ev->until_ms, ts) == 0 ? ts : NULL);
+		json_object_object_add(r, "duration_ms", json_object_new_int64(ev->length_ms));
+		json_object_object_add(r, "wait_ms", json_object_new_int64(ev->delay_ms));
+		if (strcmp(ev->detail, "skipped") == 0)
+			add_str(r, "by", "--skip-pause");
+		break;
+	}
 	case EV_UNIT_OUTPUT:
 		break;
 	}

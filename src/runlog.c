@@ -132,7 +132,9 @@ struct rspec {
 static const char *const unit_statuses[] = { "done", "failed", "interrupted", "skipped", NULL };
 static const char *const rb_statuses[] = { "done", "failed", "no_rollback", NULL };
 static const char *const decisions[] = { "check-passed", "check-failed", "idempotent", "retry", "skip", NULL };
-static const char *const outcomes[] = { "succeeded", "rolled_back", "needs_human", "gate", "interrupted", NULL };
+static const char *const outcomes[] = { "succeeded", "rolled_back", "needs_human", "gate", "interrupted", "window",
+	NULL };
+static const char *const pause_states[] = { "started", "done", "stopped", "skipped", NULL };
 static const char *const gate_states[] = { "asked", "waiting", "approved", "declined", "unanswered", "interrupted",
 	"timed-out", "rollback", "stopped", NULL };
 
@@ -168,6 +170,8 @@ static const struct rspec shapes[] = {
 	{ RL_INTERRUPTED, { { "signal", FK_KEY, NULL } } },
 	{ RL_NOTIFY, { { "hook", FK_INT, NULL }, { "event", FK_STR, NULL }, { "kind", FK_STR_NULL, NULL },
 	    { "message", FK_STR_NULL, NULL } } },
+	{ RL_PAUSE, { { "unit", FK_KEY, NULL }, { "state", FK_STR, pause_states }, { "until", FK_STR_NULL, NULL },
+	    { "duration_ms", FK_INT, NULL }, { "wait_ms", FK_INT, NULL } } },
 	{ RL_RUN_END, { { "outcome", FK_STR, outcomes }, { "exit_code", FK_INT, NULL },
 	    { "failure", FK_STR_NULL, NULL }, { "duration_ms", FK_INT, NULL }, { "work_ms", FK_INT_NULL, NULL } } },
 };
@@ -615,6 +619,22 @@ on_rollback(struct replay *rp, struct json_object *rec, bool end)
 	return NULL;
 }
 
+/* A pause (SPEC §7): begun and not finished, resume waits what is left of it. */
+static void
+on_pause(struct replay *rp, struct json_object *rec)
+{
+	struct rl_unit *u = record_unit(rp, rec);
+	const char *state = str_field(rec, "state");
+	int64_t until = 0;
+
+	if (u == NULL || state == NULL)
+		return;
+	if (strcmp(state, "started") == 0)
+		u->pause_until_ms = parse_ts(str_field(rec, "until"), &until) ? until : 0;
+	else if (strcmp(state, "stopped") != 0)
+		u->pause_until_ms = 0;
+}
+
 static void
 on_run_end(struct replay *rp, struct json_object *rec, const char *ts)
 {
@@ -715,6 +735,8 @@ apply(struct replay *rp, struct json_object *rec)
 		on_unwind_start(rp);
 	else if (strcmp(type, RL_INTERRUPTED) == 0)
 		rp->run->interrupted = true;
+	else if (strcmp(type, RL_PAUSE) == 0)
+		on_pause(rp, rec);
 	else if (strcmp(type, RL_RUN_END) == 0)
 		on_run_end(rp, rec, ts);
 	/* phase_start, phase_end, probe and unknown types change nothing here. */

@@ -62,6 +62,13 @@
  *                 whose rollback, once: true, undid this one; nothing ran), tail (the rollback action's own
  *                 last output lines, masked; absent for no_rollback and
  *                 in older journals)
+ *   pause         unit, step, state ("started" | "done" | "stopped" |
+ *                 "skipped"), until (RFC 3339 UTC: when the pause ends),
+ *                 duration_ms (its full length), wait_ms (started: what this
+ *                 process waits, less than duration_ms when it continues a
+ *                 pause an earlier process began; skipped: what was left),
+ *                 by ("--skip-pause", skipped only): SPEC §7 "Resumable
+ *                 pauses". unit is the unit paused after (a batch's first)
  *   interrupted   signal ("SIGINT" | "SIGTERM")
  *   notify        hook (1-based index in notify:), event ("start" | "phase" |
  *                 "gate" | "failure" | "rollback" | "done"), kind ("run" |
@@ -69,7 +76,9 @@
  *                 run's outcome is unchanged. May follow run_end (the done
  *                 event's hooks run after it).
  *   run_end       outcome ("succeeded" | "rolled_back" | "needs_human" |
- *                 "gate" | "interrupted"), exit_code, failure (or null),
+ *                 "gate" | "interrupted" | "window": stopped, exit 6,
+ *                 before a phase whose maintenance window was not open yet;
+ *                 resumable), exit_code, failure (or null),
  *                 duration_ms, work_ms (working time so far, every session
  *                 summed: SPEC §7 "Deadlines"; optional, older journals
  *                 lack it)
@@ -94,6 +103,7 @@
 #define RL_ROLLBACK_START "rollback_start"
 #define RL_ROLLBACK_END "rollback_end"
 #define RL_INTERRUPTED "interrupted"
+#define RL_PAUSE "pause"
 #define RL_RUN_END "run_end"
 #define RL_NOTIFY "notify"
 
@@ -136,6 +146,9 @@
  * - in_doubt: the decision is kept in in_doubt_decision; "skip" and
  *   "check-passed" make the unit RLU_DONE with the next completed_seq;
  *   other decisions leave it RLU_IN_DOUBT until the next unit_start.
+ * - pause: "started" sets the unit's pause_until (until); "done" and
+ *   "skipped" clear it; "stopped" keeps it: resume waits only what is left
+ *   until then (or skips it with --skip-pause).
  * - rollback_start: rb_state RLR_IN_DOUBT; rollback_end: RLR_DONE,
  *   RLR_FAILED or RLR_NO_ROLLBACK (unknown status: RLR_FAILED), with its
  *   message and duration.
@@ -216,6 +229,7 @@ struct rl_unit {
 	char *in_doubt_decision;   /* last in_doubt decision of this sequence, or NULL */
 	long pgid;                 /* unit_pgid of the current attempt; 0: none */
 	char *pgid_boot;           /* its boot_id, or NULL */
+	int64_t pause_until_ms;    /* a pause begun and not finished ends then (ms since the epoch); 0: none */
 	size_t line;               /* journal line of the unit's first record */
 };
 

@@ -121,4 +121,233 @@ phase_work=$(journal_field phase_end work_ms | tail -1)
 	|| fail "phase_end work_ms is '$phase_work'"
 rm -rf "$MIGRATE_STATE_DIR" "$T/log"
 
+# --- maintenance windows (wall clock) ---------------------------------------
+at() { date -u -d "$1" +%Y-%m-%dT%H:%M:%SZ; }
+later=$(at '+1 hour')
+cat > win.yaml <<YAML
+runbook: 1
+name: win
+not_before: $later
+phases:
+  - name: p
+    steps:
+      - {name: a, run: 'true'}
+YAML
+run_migrate run win.yaml
+expect_rc "run before not_before" 6
+expect_in "says when the window opens" "$T/err" "the maintenance window opens at $later"
+[ -z "$(ls "$MIGRATE_STATE_DIR/runs" 2>/dev/null)" ] && pass "nothing was journaled" || fail "a journal was written"
+sed -e "s/^not_before: .*/not_after: $(at '-1 hour')/" win.yaml > closed.yaml
+run_migrate run closed.yaml
+expect_rc "run after not_after" 6
+expect_in "says the window closed" "$T/err" "maintenance window closed at"
+
+# not_after passes while a unit runs: it is stopped, the run fails and unwinds
+cat > wend.yaml <<YAML
+runbook: 1
+name: wend
+vars: {dir: /tmp}
+not_after: $(at '+4 seconds')
+phases:
+  - name: p
+    steps:
+      - name: a
+        run: 'echo a >> \${dir}/log'
+        rollback: {run: 'echo undo-a >> \${dir}/log'}
+      - {name: b, run: 'sleep 60; echo b >> \${dir}/log'}
+YAML
+start=$(date +%s)
+run_migrate run wend.yaml --var dir="$T"
+expect_rc "not_after passed mid-unit: failed and unwound" 1
+[ $(( $(date +%s) - start )) -lt 45 ] && pass "the running unit was stopped" || fail "b ran to its end"
+expect_in "the window is named" "$T/out" "maintenance window closed at"
+expect_file "b stopped, a unwound" "$T/log" "a
+undo-a"
+rm -rf "$MIGRATE_STATE_DIR" "$T/log"
+
+# a phase reached before its window: stop (exit 6, resumable), resume once it opens
+opens=$(at '+5 seconds')
+cat > pwin.yaml <<YAML
+runbook: 1
+name: pwin
+vars: {dir: /tmp}
+phases:
+  - name: prep
+    steps:
+      - {name: a, run: 'echo a >> \${dir}/log'}
+  - name: cut
+    not_before: $opens
+    not_after: $(at '+1 hour')
+    steps:
+      - {name: b, run: 'echo b >> \${dir}/log'}
+YAML
+run_migrate run pwin.yaml --var dir="$T"
+expect_rc "a phase reached before its window stops the run" 6
+expect_in "naming the phase and the time" "$T/out" "phase 'cut' may not start before its maintenance window opens at $opens"
+expect_file "the phase before it ran, cut did not" "$T/log" "a"
+run_migrate status
+expect_in "status tells the run waits for its window" "$T/out" "stopped before a maintenance window opened"
+run_migrate resume
+expect_rc "resume before the window opens" 6
+expect_in "resume names the time again" "$T/out" "opens at $opens"
+expect_not_in "and says nothing of units in doubt" "$T/err" "in doubt"
+while [ "$(date -u +%s)" -le "$(date -u -d "$opens" +%s)" ]; do sleep 0.5; done
+run_migrate resume
+expect_rc "resume once the window is open" 0
+expect_file "cut ran once" "$T/log" "a
+b"
+rm -rf "$MIGRATE_STATE_DIR" "$T/log"
+
+# --- resumable pauses --------------------------------------------------------
+# wait_for FILE TEXT: until FILE holds TEXT (bounded: only detects a hang).
+wait_for() {
+	for _ in $(seq 1500); do grep -qF -- "$2" "$1" 2>/dev/null && return 0; sleep 0.02; done
+	return 1
+}
+
+# run_bg ARGS...: migrate in the background ($pid), output in $T/out.
+run_bg() {
+	"$MIGRATE" "$@" </dev/null >"$T/out" 2>&1 &
+	pid=$!
+}
+
+# interrupt NAME: SIGINT the background migrate and wait for it (hang guard 60 s).
+interrupt() {
+	kill -INT "$pid"
+	for _ in $(seq 600); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	if kill -0 "$pid" 2>/dev/null; then
+		fail "$1: migrate still waits a minute after SIGINT"
+		kill -KILL "$pid"
+	fi
+	wait "$pid"; rc=$?
+}
+
+# pause_records: state until wait_ms duration_ms of every pause record, one a line.
+pause_records() {
+	python3 - "$MIGRATE_STATE_DIR"/runs/*.jsonl <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if r.get("type") == "pause":
+        print(r["unit"], r["state"], r.get("until"), r["wait_ms"], r["duration_ms"], r.get("by"))
+PY
+}
+
+# check_rest NAME UNIT: the last "started" pause of UNIT ends when the first
+# did (same until) and waits less than the whole pause.
+check_rest() {
+	pause_records > "$T/pauses"
+	python3 - "$2" "$T/pauses" <<'PY' && pass "$1" || fail "$1" "$(cat "$T/pauses")"
+import sys
+unit, rows = sys.argv[1], [l.split() for l in open(sys.argv[2])]
+started = [r for r in rows if r[0] == unit and r[1] == "started"]
+assert len(started) >= 2, started
+first, last = started[0], started[-1]
+assert first[2] == last[2], "until changed"
+assert int(last[3]) < int(last[4]), "waits the whole pause again"
+PY
+}
+
+cat > pz.yaml <<'YAML'
+runbook: 1
+name: pz
+vars: {dir: /tmp, len: 12s}
+phases:
+  - name: p
+    steps:
+      - {name: before, run: 'echo before >> ${dir}/log'}
+      - {name: bake, pause: '${len}'}
+      - {name: after, run: 'echo after >> ${dir}/log'}
+YAML
+run_bg run pz.yaml --var dir="$T"
+wait_for "$T/out" "pause bake" || fail "the pause never began" "$(cat "$T/out")"
+sleep 5
+interrupt "pause step"
+expect_rc "SIGINT during a 12 s pause" 5
+pause_records > "$T/pauses"
+expect_in "the journal has the pause with its end time" "$T/pauses" "bake started 20"
+expect_in "and that it was stopped" "$T/pauses" "bake stopped"
+run_migrate status
+expect_in "status names the pause under way" "$T/out" "'bake' was under way"
+start=$(date +%s)
+run_migrate resume
+took=$(( $(date +%s) - start ))
+expect_rc "resume finishes the pause" 0
+[ "$took" -lt 11 ] && pass "resume waited only the rest (${took}s)" || fail "resume took ${took}s: the whole pause again?"
+expect_in "resume says only the rest is waited" "$T/out" "left of 12s"
+check_rest "the resumed pause ends at the journaled time" bake
+expect_file "the steps around the pause ran once" "$T/log" "before
+after"
+rm -rf "$MIGRATE_STATE_DIR" "$T/log"
+
+# --skip-pause
+run_bg run pz.yaml --var dir="$T" --var len=10m
+wait_for "$T/out" "pause bake" || fail "the pause never began" "$(cat "$T/out")"
+interrupt "long pause"
+expect_rc "SIGINT during a 10 minute pause" 5
+run_migrate resume --skip-pause
+expect_rc "resume --skip-pause goes on at once" 0
+expect_in "resume says the rest was skipped" "$T/out" "skipped (--skip-pause)"
+pause_records > "$T/pauses"
+expect_in "the skip is journaled" "$T/pauses" "bake skipped"
+expect_in "naming --skip-pause" "$T/pauses" "--skip-pause"
+expect_file "the step after the pause ran" "$T/log" "before
+after"
+rm -rf "$MIGRATE_STATE_DIR" "$T/log"
+
+# a unit's bake (pause before its after probes): the unit runs again, its bake waits only the rest
+cat > bake.yaml <<'YAML'
+runbook: 1
+name: bake
+vars: {dir: /tmp}
+probes:
+  fine: {run: 'true'}
+phases:
+  - name: p
+    steps:
+      - name: shift
+        for: [1]
+        run: 'echo set ${item} >> ${dir}/log'
+        pause: 12s
+        after: [fine]
+YAML
+run_bg run bake.yaml --var dir="$T"
+wait_for "$T/out" "pause shift" || fail "the bake never began" "$(cat "$T/out")"
+sleep 5
+interrupt "bake"
+expect_rc "SIGINT during a 12 s bake" 5
+start=$(date +%s)
+run_migrate resume
+took=$(( $(date +%s) - start ))
+expect_rc "resume finishes the bake" 0
+[ "$took" -lt 11 ] && pass "the bake waited only the rest (${took}s)" || fail "resume took ${took}s: the whole bake again?"
+check_rest "the bake ends at the journaled time" "shift[0]"
+rm -rf "$MIGRATE_STATE_DIR" "$T/log"
+
+# a pause after a completed unit (no after probes): resume waits the rest before going on
+cat > post.yaml <<'YAML'
+runbook: 1
+name: post
+vars: {dir: /tmp}
+phases:
+  - name: p
+    steps:
+      - {name: one, run: 'echo one >> ${dir}/log', pause: 12s}
+      - {name: two, run: 'echo two >> ${dir}/log'}
+YAML
+run_bg run post.yaml --var dir="$T"
+wait_for "$T/out" "pause one" || fail "the pause never began" "$(cat "$T/out")"
+sleep 5
+interrupt "pause after a unit"
+expect_rc "SIGINT during the pause after a unit" 5
+start=$(date +%s)
+run_migrate resume
+took=$(( $(date +%s) - start ))
+expect_rc "resume waits the rest, then goes on" 0
+[ "$took" -lt 11 ] && pass "only the rest was waited (${took}s)" || fail "resume took ${took}s"
+check_rest "the pause after the unit ends at the journaled time" one
+expect_file "one ran once, then two" "$T/log" "one
+two"
+rm -rf "$MIGRATE_STATE_DIR" "$T/log"
+
 finish

@@ -92,7 +92,7 @@ expect "$cmds" help ""
 contains "--var --vars --phase --from --to --dry-run --yes --approve --no-rollback --forks --state-dir --report --accept-new-host-keys --verbose --quiet --color --help" run -
 lacks "--format --force --retry-in-doubt" run -
 expect "--var --vars --phase --from --to --format --color -h --help" plan -
-contains "--force --retry-in-doubt --skip-in-doubt --no-rollback" resume --
+contains "--force --retry-in-doubt --skip-in-doubt --skip-pause --no-rollback" resume --
 lacks "--phase --dry-run" resume --
 expect "--state-dir --format --color -h --help" status -
 expect "--state-dir --format --color -h --help" history -
