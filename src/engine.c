@@ -152,6 +152,14 @@ phase_clock(struct run *run, const struct phase *ph)
 	return used;
 }
 
+static void
+arm_timers(struct run *run, bool on)
+{
+	pthread_mutex_lock(&run->clock_lock);
+	run->timers_armed = on;
+	pthread_mutex_unlock(&run->clock_lock);
+}
+
 /* One timer: left ms of it; passed: why (into m) when it is gone. */
 static void
 timer_left(int64_t left, bool held, int64_t *next, struct buf *m, const char *why)
@@ -182,9 +190,11 @@ timers_check(struct run *run)
 	struct buf m = BUF_INIT, why = BUF_INIT;
 	const struct phase *ph;
 
-	if (!run->timers_armed)
-		return -1;
 	pthread_mutex_lock(&run->clock_lock);
+	if (!run->timers_armed) {
+		pthread_mutex_unlock(&run->clock_lock);
+		return -1;
+	}
 	ph = run->clock_phase;
 	if (rb->deadline_ms > 0 && run->work.running) {
 		buf_adds(&why, "the runbook deadline of ");
@@ -248,7 +258,8 @@ sig_watch_main(void *arg)
 			fired = true;
 			continue;
 		}
-		if (poll(p, 2, wait < 0 ? 60000 : (int)wait) < 0 && errno != EINTR)
+		/* not armed yet (or any more): look again soon, the engine arms them after settling */
+		if (poll(p, 2, wait < 0 ? TIMER_POLL_MS : (int)wait) < 0 && errno != EINTR)
 			cancel_wait(NULL, 50);
 		do
 			r = sig_pipe[0] >= 0 ? read(sig_pipe[0], b, sizeof(b)) : -1;
@@ -900,9 +911,6 @@ engine_run(struct run *run)
 	pthread_mutex_lock(&run->clock_lock);
 	worktime_start(&run->work, run->work_before_ms, t0);
 	pthread_mutex_unlock(&run->clock_lock);
-	run->timers_armed = true;
-	/* a deadline used up (or a window closed) in an earlier session stops the run before anything runs */
-	(void)timers_check(run);
 	sig_watch_start(run);
 
 	memset(&ev, 0, sizeof(ev));
@@ -916,6 +924,12 @@ engine_run(struct run *run)
 			sig_watch_stop(run);
 			return EXIT_CANNOT_START;
 		}
+	}
+	/* the timers go on from here (settling in-doubt units is not cut short by them); a
+	 * deadline used up (or a window closed) in an earlier session stops the run before anything runs */
+	arm_timers(run, true);
+	(void)timers_check(run);
+	if (run->resumed) {
 		if (run->pending_hold && !probe_hold(run, run->pending_hold, "(it stopped this run)"))
 			run->outcome = engine_interrupted ? OUTCOME_INTERRUPTED : OUTCOME_GATE;
 		if (run->outcome == OUTCOME_RUNNING && !resume_pauses(run) && engine_interrupted)
@@ -991,7 +1005,7 @@ engine_run(struct run *run)
 			run->outcome = engine_interrupted ? OUTCOME_INTERRUPTED : OUTCOME_NEEDS_HUMAN;
 	}
 	run->duration_ms = now_ms() - t0;
-	run->timers_armed = false;
+	arm_timers(run, false);
 	sig_watch_stop(run);
 	memset(&ev, 0, sizeof(ev));
 	ev.type = EV_RUN_END;

@@ -307,7 +307,7 @@ struct run {
 	const struct phase *clock_phase;
 	int64_t work_before_ms;
 	int64_t *phase_work_before;
-	bool timers_armed;         /* engine_run: deadlines and not_after stop the run */
+	bool timers_armed;         /* engine_run: deadlines and not_after stop the run (under clock_lock) */
 	/*
 	 * Cancel tokens (cancel.h): root is fired by SIGINT/SIGTERM; cancel,
 	 * its child, also by the deadline, a watch trip or a journal failure

@@ -54,6 +54,24 @@ run_migrate status --format json
 expect_in "status shows the working time" "$T/out" '"work_ms"'
 rm -rf "$MIGRATE_STATE_DIR" "$T/log"
 
+# --- the time an operator takes to answer a gate is not counted either -------
+if /usr/bin/python3 -c 'import pty, termios, select' 2>/dev/null; then
+	timeout -k 5 120 /usr/bin/python3 "$SRCDIR/tests/cli/tty-drive.py" --timeout 60 --think 4 \
+		--out "$T/tty" --expect "type yes to continue: " --send yes -- \
+		"$MIGRATE" run dl.yaml --var dir="$T" </dev/null 2>"$T/err"
+	rc=$?
+	expect_rc "a 3 s deadline with 4 s spent answering the gate at a terminal" 0
+	work=$(journal_field run_end work_ms | tail -1)
+	if [ -n "$work" ] && [ "$work" -lt 3000 ]; then
+		pass "the answer's 4 s are not working time ($work ms)"
+	else
+		fail "run_end's work_ms is '$work'" "$(cat "$T/tty")"
+	fi
+	rm -rf "$MIGRATE_STATE_DIR" "$T/log"
+else
+	echo "SKIP: no pty module: the terminal gate case"
+fi
+
 # --- working time of both sessions adds up: the deadline passes on resume ---
 cat > dl2.yaml <<'YAML'
 runbook: 1

@@ -18,6 +18,8 @@ Options:
   --timeout SECONDS           hang guard for the whole run (default 60): the
                               command's process group is killed and the
                               driver exits 124.
+  --think SECONDS             wait this long before typing each answer (an
+                              operator who takes time to decide; default 0).
 
 The terminal's output post-processing (ONLCR) is turned off, so the capture
 holds exactly the bytes the command wrote ("\\n" is not turned into
@@ -55,6 +57,7 @@ def parse(argv):
     script = []          # [(expect bytes, send bytes)]
     out = None
     timeout = 60.0
+    think = 0.0
     pending = None
     i = 0
     while i < len(argv):
@@ -62,7 +65,7 @@ def parse(argv):
         if a == "--":
             i += 1
             break
-        if a in ("--expect", "--send", "--out", "--timeout"):
+        if a in ("--expect", "--send", "--out", "--timeout", "--think"):
             if i + 1 >= len(argv):
                 usage("%s needs a value" % a)
             v = argv[i + 1]
@@ -82,6 +85,11 @@ def parse(argv):
                 pending = None
             elif a == "--out":
                 out = v
+            elif a == "--think":
+                try:
+                    think = float(v)
+                except ValueError:
+                    usage("--think wants a number of seconds")
             else:
                 try:
                     timeout = float(v)
@@ -94,7 +102,7 @@ def parse(argv):
     cmd = argv[i:]
     if not cmd:
         usage("no command")
-    return script, out, timeout, cmd
+    return script, out, timeout, think, cmd
 
 
 def child(cmd):
@@ -156,7 +164,7 @@ def status_of(ws):
 
 
 def main():
-    script, out, timeout, cmd = parse(sys.argv[1:])
+    script, out, timeout, think, cmd = parse(sys.argv[1:])
     pid, fd = pty.fork()
     if pid == 0:
         child(cmd)
@@ -211,6 +219,8 @@ def main():
             searched_from = at + len(want)
             script.pop(0)
             wait_until_reading(pid, deadline)
+            if think > 0:
+                time.sleep(min(think, max(0.0, deadline - time.monotonic())))
             os.write(fd, answer)
 
     if timed_out:

@@ -692,6 +692,51 @@ START_TEST(test_many_units)
 }
 END_TEST
 
+/* SPEC §7: working time recorded at each session's end, and a pause left unfinished. */
+START_TEST(test_work_and_pause)
+{
+	static const char *const first[] = {
+		RUN_START,
+		"{\"type\":\"phase_start\",\"phase\":\"p1\"}",
+		START("bake", "bake", "local", 1),
+		"{\"type\":\"pause\",\"unit\":\"bake\",\"step\":\"bake\",\"state\":\"started\","
+		"\"until\":\"2026-11-22T02:25:00.500Z\",\"duration_ms\":600000,\"wait_ms\":600000}",
+		"{\"type\":\"pause\",\"unit\":\"bake\",\"step\":\"bake\",\"state\":\"stopped\","
+		"\"until\":\"2026-11-22T02:25:00.500Z\",\"duration_ms\":600000,\"wait_ms\":0}",
+		"{\"type\":\"unit_end\",\"unit\":\"bake\",\"status\":\"interrupted\",\"attempts\":1,"
+		"\"exit_code\":null,\"duration_ms\":5,\"message\":\"interrupted\",\"captures\":{},\"tail\":\"\"}",
+		"{\"type\":\"phase_end\",\"phase\":\"p1\",\"ok\":false,\"work_ms\":4000}",
+		"{\"type\":\"run_end\",\"outcome\":\"interrupted\",\"exit_code\":5,\"failure\":null,"
+		"\"duration_ms\":4500,\"work_ms\":4500}",
+		NULL,
+	};
+	static const char *const skipped[] = {
+		RESUME,
+		"{\"type\":\"pause\",\"unit\":\"bake\",\"step\":\"bake\",\"state\":\"skipped\","
+		"\"until\":\"2026-11-22T02:25:00.500Z\",\"duration_ms\":600000,\"wait_ms\":1000,"
+		"\"by\":\"--skip-pause\"}",
+		NULL,
+	};
+	struct rl_run run;
+	int64_t until = 0;
+
+	write_journal(first);
+	load_ok(&run);
+	ck_assert_int_eq(runlog_work_ms(&run), 4500);
+	ck_assert_int_eq(runlog_phase_work_ms(&run, "p1"), 4000);
+	ck_assert_int_eq(runlog_phase_work_ms(&run, "p2"), 0);
+	ck_assert(rfc3339_parse("2026-11-22T02:25:00.500Z", &until));
+	ck_assert_int_eq(unit(&run, "bake")->pause_until_ms, until);
+	runlog_release(&run);
+
+	write_journal_ex(skipped, true);
+	load_ok(&run);
+	ck_assert_int_eq(unit(&run, "bake")->pause_until_ms, 0);
+	ck_assert(runlog_work_ms(&run) >= 4500);   /* the open session adds its span */
+	runlog_release(&run);
+}
+END_TEST
+
 static Suite *
 runlog_suite(void)
 {
@@ -713,6 +758,7 @@ runlog_suite(void)
 	tcase_add_test(tc, test_forged);
 	tcase_add_test(tc, test_names);
 	tcase_add_test(tc, test_many_units);
+	tcase_add_test(tc, test_work_and_pause);
 	suite_add_tcase(s, tc);
 	return s;
 }
