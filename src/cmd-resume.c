@@ -106,6 +106,16 @@ refuse_early(const struct resumed *r)
 	return rc;
 }
 
+/* Was the run in a pause when it stopped (one begun and not finished)? */
+static bool
+pause_under_way(const struct rl_run *rl)
+{
+	for (size_t i = 0; i < rl->n_units; i++)
+		if (rl->units[i].pause_until_ms > 0)
+			return true;
+	return false;
+}
+
 static void
 print_undecided(const struct run *run)
 {
@@ -135,6 +145,9 @@ cmd_resume_exec(const struct cmd_entry *self, struct opts *o)
 	}
 	if ((rc = refuse_early(&r)) != 0)
 		goto cleanup;
+	if (o->skip_pause && !pause_under_way(&r.rl))
+		fprintf(stderr, "migrate resume: note: --skip-pause: run %s was in no pause; nothing to skip\n",
+		    r.rl.run_id);
 	r.eo.yes = o->yes;
 	r.eo.approve = (const char *const *)o->approve;
 	r.eo.n_approve = o->n_approve;
