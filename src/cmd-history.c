@@ -259,11 +259,12 @@ const struct cmd_entry cmd_history_entry = {
 	.summary = "runs in the state directory, newest first",
 	.help = "Lists every run whose journal is in the state directory, newest first:\n"
 		"run id, runbook, start time (UTC), duration, outcome (succeeded,\n"
-		"rolled_back, needs_human, gate, interrupted; unfinished when no run end\n"
-		"is recorded: the run crashed or is still running) and the failure, cut\n"
-		"short. A journal that cannot be read is listed as corrupt (or unreadable)\n"
-		"and does not stop the listing. Reads only; creates nothing. `migrate\n"
-		"status RUN-ID` shows one run in full. --format json prints a JSON array.\n",
+		"rolled_back, needs_human, gate, interrupted, window; unfinished when no\n"
+		"run end is recorded: the run crashed or is still running) and the\n"
+		"failure, cut short. A journal that cannot be read is listed as corrupt\n"
+		"(or unreadable) and does not stop the listing. Reads only; creates\n"
+		"nothing. `migrate status RUN-ID` shows one run in full. --format json\n"
+		"prints a JSON array.\n",
 	.options = OPT_STATE_DIR | OPT_FORMAT | OPT_COLOR,
 	.min_args = 0,
 	.max_args = 0,
