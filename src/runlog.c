@@ -675,7 +675,7 @@ fold_work(struct replay *rp, struct json_object *rec, const char *type, const ch
 	if (strcmp(type, RL_RUN_START) == 0 || strcmp(type, RL_RESUME) == 0)
 		worktime_log_session(l, ms, rp->prev_ms);
 	else if (strcmp(type, RL_GATE) == 0 && (state = str_field(rec, "state")) != NULL)
-		worktime_log_gate(l, ms, strcmp(state, "asked") == 0);
+		worktime_log_gate(l, ms, strcmp(state, "asked") == 0 || strcmp(state, "waiting") == 0);
 	else if (strcmp(type, RL_PHASE_START) == 0 && str_field(rec, "phase"))
 		worktime_log_phase_start(l, str_field(rec, "phase"), ms);
 	else if (strcmp(type, RL_PHASE_END) == 0 && str_field(rec, "phase"))
