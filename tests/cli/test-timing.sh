@@ -57,7 +57,7 @@ rm -rf "$MIGRATE_STATE_DIR" "$T/log"
 # --- the time an operator takes to answer a gate is not counted either -------
 if /usr/bin/python3 -c 'import pty, termios, select' 2>/dev/null; then
 	timeout -k 5 120 /usr/bin/python3 "$SRCDIR/tests/cli/tty-drive.py" --timeout 60 --think 4 \
-		--out "$T/tty" --expect "type yes to continue: " --send yes -- \
+		--out "$T/tty" --expect "r = roll back now: " --send yes -- \
 		"$MIGRATE" run dl.yaml --var dir="$T" </dev/null 2>"$T/err"
 	rc=$?
 	expect_rc "a 3 s deadline with 4 s spent answering the gate at a terminal" 0
