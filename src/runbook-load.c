@@ -2908,6 +2908,28 @@ compose_event(struct loader *ld, struct composer *c, struct scan *sc, yaml_event
 }
 
 /*
+ * The anchor just defined (the last one) repeats an earlier name: YAML
+ * would let the later one win, but a runbook that reuses a name is more
+ * likely a mistake (libyaml's loader refused it too). The message, in msg,
+ * or NULL.
+ */
+static const char *
+duplicate_anchor(struct loader *ld, const struct scan *sc, struct buf *msg)
+{
+	const struct anchor_size *last = &sc->anchors[sc->n_anchors - 1];
+
+	for (size_t i = 0; i + 1 < sc->n_anchors; i++) {
+		if (strcmp(sc->anchors[i].name, last->name) == 0) {
+			struct pos first = npos(ld, node_at(ld, sc->anchors[i].node));
+			buf_addf(msg, "invalid YAML: duplicate anchor '&%s' (first at %d:%d)", last->name,
+			    first.line, first.col);
+			return buf_str(msg);
+		}
+	}
+	return NULL;
+}
+
+/*
  * Parse the file's events once, check each against the bounds (the scan:
  * everything that walks the tree sees aliases expanded, so bound what
  * they expand to, and the nesting; anchors are resolved by linear search,
@@ -2924,6 +2946,7 @@ compose(struct loader *ld)
 	struct scan *sc = xcalloc(1, sizeof(*sc));
 	struct composer *c = xcalloc(1, sizeof(*c));
 	const char *problem = NULL;
+	struct buf msg = BUF_INIT;
 	size_t diags_before = ld->rep.diags->n;
 	int errors_before = ld->rep.n;
 	int rc = 0;
@@ -2949,6 +2972,15 @@ compose(struct loader *ld)
 			break;
 		}
 		compose_event(ld, c, sc, &ev, anchors_before);
+		if (sc->n_anchors > anchors_before && (problem = duplicate_anchor(ld, sc, &msg)) != NULL) {
+			diags_truncate(ld->rep.diags, diags_before);
+			ld->rep.n = errors_before;
+			report_at(&ld->rep, npos(ld, node_at(ld, sc->anchors[sc->n_anchors - 1].node)), "%s", problem);
+			buf_release(&msg);
+			yaml_event_delete(&ev);
+			rc = -1;
+			break;
+		}
 		if (ev.type == YAML_STREAM_END_EVENT) {
 			yaml_event_delete(&ev);
 			break;

@@ -1561,6 +1561,43 @@ START_TEST(test_error_cap)
 }
 END_TEST
 
+/*
+ * Steps are parsed while the YAML is read and their nodes dropped, except
+ * a step holding an anchor: a later alias or merge key into it still works,
+ * ${...} numeric fields of many steps (the steps array grows and moves)
+ * keep pointing at their own step.
+ */
+START_TEST(test_steps_parsed_early)
+{
+	struct buf y = BUF_INIT;
+	struct runbook *rb;
+
+	buf_adds(&y, "runbook: 1\nname: t\nvars: {t: 7s}\nphases:\n  - name: p\n    steps:\n"
+	    "      - name: a\n        run: &cmd \"echo a\"\n        timeout: 5s\n"
+	    "      - &tmpl {name: b, run: \"echo b\", timeout: 9s}\n"
+	    "      - <<: *tmpl\n        name: c\n"
+	    "      - {name: d, run: *cmd}\n");
+	for (int i = 0; i < 300; i++)
+		buf_addf(&y, "      - {name: n%d, run: \"true\", timeout: \"${t}\"}\n", i);
+	buf_adds(&y, "  - name: q\n    steps:\n      - {name: e, run: *cmd, timeout: \"${t}\"}\n");
+	rb = load_ok(buf_str(&y));
+	ck_assert_uint_eq(rb->n_steps, 305);
+	ck_assert_str_eq(step_named(rb, "a")->action.run.s, "echo a");
+	ck_assert_str_eq(step_named(rb, "c")->action.run.s, "echo b");
+	ck_assert_int_eq(step_named(rb, "c")->timeout_ms, 9000);
+	ck_assert_str_eq(step_named(rb, "d")->action.run.s, "echo a");
+	ck_assert_str_eq(step_named(rb, "e")->action.run.s, "echo a");
+	ck_assert_int_eq(step_named(rb, "e")->timeout_ms, 7000);
+	ck_assert_int_eq(step_named(rb, "n0")->timeout_ms, 7000);
+	ck_assert_int_eq(step_named(rb, "n299")->timeout_ms, 7000);
+	ck_assert_ptr_eq(step_named(rb, "n299")->phase, &rb->phases[0]);
+	ck_assert_ptr_eq(step_named(rb, "e")->phase, &rb->phases[1]);
+	ck_assert_int_eq(step_named(rb, "n150")->pos.line, 14 + 150);
+	runbook_free(rb);
+	buf_release(&y);
+}
+END_TEST
+
 static Suite *
 load_suite(void)
 {
@@ -1628,6 +1665,7 @@ load_suite(void)
 	tcase_add_test(tc, test_vars_file);
 	tcase_add_test(tc, test_collects_all_errors);
 	tcase_add_test(tc, test_error_cap);
+	tcase_add_test(tc, test_steps_parsed_early);
 	suite_add_tcase(s, tc);
 	return s;
 }
