@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "exec.h"
+#include "fault.h"
 #include "ssh-conn.h"
 #include "util.h"
 
@@ -227,6 +228,10 @@ upload(struct xfer *x, char **err)
 	}
 	remote_close(x, h);
 	h = NULL;
+	if (fault_now(FAULT_RENAME)) {
+		*err = xasprintf("%s: cannot rename the upload to '%s': %s", x->c->where, dest, strerror(errno));
+		goto cleanup;
+	}
 	SFTP_CALL(x, rc, libssh2_sftp_rename_ex(x->c->sftp, tmp, (unsigned)strlen(tmp), dest,
 	    (unsigned)strlen(dest), LIBSSH2_SFTP_RENAME_OVERWRITE | LIBSSH2_SFTP_RENAME_ATOMIC |
 	    LIBSSH2_SFTP_RENAME_NATIVE));
@@ -326,7 +331,7 @@ download(struct xfer *x, char **err)
 		goto cleanup;
 	}
 	fd = -1;
-	if (rename(tmp, dest) < 0) {
+	if (fault_rename(tmp, dest) < 0) {
 		*err = xasprintf("cannot rename '%s' to '%s': %s", tmp, dest, strerror(errno));
 		goto cleanup;
 	}

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "fault.h"
 #include "sha256.h"
 #include "statedir.h"
 #include "util.h"
@@ -26,47 +27,23 @@
 /* Nesting allowed when reading a line back; deeper records are refused on append. */
 #define JSON_DEPTH 64
 
-#ifdef MIGRATE_FAULT_INJECTION
-#include <stdatomic.h>
-/*
- * Test builds only (meson -Dfault_injection=true): MIGRATE_FAULT=K:ERRNO
- * (ERRNO is EIO or ENOSPC) makes the K-th write, fdatasync or fsync of
- * journals in this process fail with that error, so tests can check what
- * a run does when its journal cannot be written.
- */
-static bool
-fault_now(void)
-{
-	static atomic_long calls;
-	const char *spec = getenv("MIGRATE_FAULT");
-	long k = spec ? strtol(spec, NULL, 10) : 0;
-
-	if (k <= 0 || atomic_fetch_add(&calls, 1) + 1 != k)
-		return false;
-	errno = strstr(spec, "ENOSPC") ? ENOSPC : EIO;
-	return true;
-}
-#else
-#define fault_now() false
-#endif
-
 /* write(2), fdatasync(2) and fsync(2) of journals, where faults are injected in test builds. */
 static ssize_t
 j_write(int fd, const void *p, size_t len)
 {
-	return fault_now() ? -1 : write(fd, p, len);
+	return fault_now(FAULT_JOURNAL) ? -1 : write(fd, p, len);
 }
 
 static int
 j_datasync(int fd)
 {
-	return fault_now() ? -1 : fdatasync(fd);
+	return fault_now(FAULT_JOURNAL) ? -1 : fdatasync(fd);
 }
 
 static int
 j_fsync(int fd)
 {
-	return fault_now() ? -1 : fsync(fd);
+	return fault_now(FAULT_JOURNAL) ? -1 : fsync(fd);
 }
 
 struct journal {

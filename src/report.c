@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "exitcode.h"
+#include "fault.h"
 #include "gate.h"
 #include "output.h"
 #include "statedir.h"
@@ -188,7 +189,7 @@ write_whole(const char *path, const char *data, size_t len, char **err)
 		goto cleanup;
 	}
 	fd = -1;
-	if (!direct && rename(tmp, path) < 0) {
+	if (!direct && fault_rename(tmp, path) < 0) {
 		*err = xasprintf("cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
 		goto cleanup;
 	}

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "fault.h"
 #include "util.h"
 
 char *
@@ -222,7 +223,7 @@ append_line(const char *file, const char *line, char **err)
 		goto cleanup;
 	}
 	fd = -1;
-	if (rename(tmp.data, file) < 0) {
+	if (fault_rename(tmp.data, file) < 0) {
 		*err = xasprintf("cannot record the host key in '%s': %s", file, strerror(errno));
 		unlink(tmp.data);
 		goto cleanup;
