@@ -122,6 +122,8 @@ xhttp_finish(void *op, struct exec_result *res)
 		break;
 	case HTTP_TIMED_OUT:
 		res->status = EXEC_TIMEOUT;
+		res->error = resp.error; /* what it waited for, naming the server */
+		resp.error = NULL;
 		break;
 	case HTTP_CANCELLED:
 		res->status = EXEC_CANCELLED;

@@ -191,6 +191,9 @@ pump(struct run_state *st, const struct ssh_wait *w)
 		if (stopping) {
 			/* The wrapper did not finish in time: give up on it. */
 			st->res->status = stop_status;
+			if (stop_status == EXEC_TIMEOUT && st->res->error == NULL)
+				st->res->error = xasprintf("%s: no answer from the server to stopping the command",
+				    st->c->where);
 			return;
 		}
 		/* Cut the lifeline: the wrapper stops the process group. */
@@ -214,8 +217,9 @@ fail_wait(struct exec_result *res, enum ssh_wait_result over, char *err)
 		res->status = EXEC_CANCELLED;
 		free(err);
 	} else if (over == SSH_WAIT_TIMEOUT) {
+		/* err (if any) says what was waited for: connecting, the handshake */
 		res->status = EXEC_TIMEOUT;
-		free(err);
+		res->error = err;
 	} else {
 		res->status = EXEC_ERROR;
 		res->error = err;
@@ -258,8 +262,10 @@ ssh_run(struct ssh_pool *pool, const struct exec_req *req, struct exec_result *r
 			break;
 		channel_free(&st);
 		if (rc == LIBSSH2_ERROR_EAGAIN) {
+			err = over == SSH_WAIT_TIMEOUT
+			    ? xasprintf("%s: no answer from the server to starting the command", st.c->where) : NULL;
 			pthread_mutex_unlock(&st.c->lock);
-			fail_wait(res, over, NULL);
+			fail_wait(res, over, err);
 			goto done;
 		}
 		err = ssh_conn_error(st.c, rc, "cannot start the command");

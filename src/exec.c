@@ -227,6 +227,8 @@ exec_describe(const struct exec_result *res, int64_t timeout_ms, struct buf *out
 	case EXEC_TIMEOUT:
 		buf_adds(out, "timed out after ");
 		duration_format_exact(out, timeout_ms);
+		if (res->error)
+			buf_addf(out, ": %s", res->error);
 		break;
 	case EXEC_CANCELLED:
 		buf_adds(out, "stopped");

@@ -95,7 +95,7 @@ struct exec_req {
 
 enum exec_status {
 	EXEC_DONE,       /* ran to its end: see exit_code / term_signal */
-	EXEC_TIMEOUT,
+	EXEC_TIMEOUT,    /* error may say what was waited for (the host named) */
 	EXEC_CANCELLED,
 	EXEC_ERROR,      /* could not run (error says why) */
 };
@@ -108,7 +108,8 @@ struct exec_result {
 	struct buf out;  /* last 64 KiB of stdout, or the first 1 MiB of the response body */
 	struct buf err;
 	int64_t duration_ms;
-	char *error;     /* malloc'ed; EXEC_ERROR, or the connect error of a tcp probe */
+	char *error;     /* malloc'ed; EXEC_ERROR, the connect error of a tcp probe, or NULL or
+	                    what an EXEC_TIMEOUT was waiting for */
 	bool body_cut;   /* ACT_HTTP: the body was longer than out holds */
 	char *location;  /* ACT_HTTP: malloc'ed; a redirect that was not followed */
 };

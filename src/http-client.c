@@ -217,6 +217,37 @@ failure_text(CURLcode rc, const char *errbuf, const struct http_request *req)
 	}
 }
 
+/*
+ * What a timed-out transfer was waiting for, naming the server (host:port,
+ * never the path or query, which may carry a token): a connection, or an
+ * answer on one.
+ */
+static char *
+timeout_text(CURL *h, const struct http_request *req)
+{
+	CURLU *u = curl_url();
+	char *host = NULL, *port = NULL, *m;
+	curl_off_t connected = 0, got = 0;
+
+	if (u && curl_url_set(u, CURLUPART_URL, req->url, 0) == CURLUE_OK) {
+		curl_url_get(u, CURLUPART_HOST, &host, 0);
+		curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT);
+	}
+	curl_easy_getinfo(h, CURLINFO_CONNECT_TIME_T, &connected);
+	curl_easy_getinfo(h, CURLINFO_SIZE_DOWNLOAD_T, &got);
+	if (connected <= 0)
+		m = xasprintf("%s:%s: cannot connect: no answer", host ? host : "?", port ? port : "?");
+	else if (got <= 0)
+		m = xasprintf("%s:%s: connected, but no response", host ? host : "?", port ? port : "?");
+	else
+		m = xasprintf("%s:%s: the response did not end in time (%" CURL_FORMAT_CURL_OFF_T " bytes of body received)",
+		    host ? host : "?", port ? port : "?", got);
+	curl_free(host);
+	curl_free(port);
+	curl_url_cleanup(u);
+	return m;
+}
+
 struct http_op {
 	CURL *h;
 	CURLM *multi;
@@ -361,7 +392,7 @@ http_op_finish(struct http_op *op, struct http_response *resp)
 			resp->location = xstrdup(loc);
 	} else if (op->result == CURLE_OPERATION_TIMEDOUT) {
 		resp->outcome = HTTP_TIMED_OUT;
-		resp->error = failure_text(op->result, op->errbuf, &op->req);
+		resp->error = timeout_text(op->h, &op->req);
 	} else {
 		resp->outcome = HTTP_FAILED;
 		resp->error = failure_text(op->result, op->errbuf, &op->req);

@@ -236,6 +236,9 @@ tcp_connect(const char *where, const char *address, int port, const struct ssh_w
 				free(last);
 				if (over == SSH_WAIT_CANCELLED) {
 					last = xasprintf("%s: connecting was stopped", where);
+				} else if (timeout_ms <= 0) {
+					/* the action's own deadline: its timeout is reported with this */
+					last = xasprintf("%s: cannot connect: no answer", where);
 				} else {
 					struct buf d = BUF_INIT;
 					duration_format_exact(&d, timeout_ms);
@@ -620,6 +623,8 @@ timeout_message(const struct ssh_conn *c, const struct ssh_wait *w, const char *
 
 	if (wait_over(w, now_ms()) == SSH_WAIT_CANCELLED)
 		return xasprintf("%s: connecting was stopped", c->where);
+	if (timeout_ms <= 0)
+		return xasprintf("%s: %s: no answer from the server", c->where, what);
 	duration_format_exact(&d, timeout_ms);
 	m = xasprintf("%s: %s timed out after %s (no answer from the server)", c->where, what, buf_str(&d));
 	buf_release(&d);
@@ -665,8 +670,11 @@ session_open(struct ssh_conn *c, const struct exec_target *t, const struct ssh_w
 
 	if (uw) {
 		w.cancel_fd = uw->cancel_fd;
-		if (uw->deadline && uw->deadline < w.deadline)
+		if (uw->deadline && uw->deadline < w.deadline) {
+			/* the caller's deadline comes first: messages leave its timeout to the caller */
 			w.deadline = uw->deadline;
+			timeout = 0;
+		}
 	}
 	c->dead = false;
 	if (t->via) {

@@ -10,6 +10,8 @@
 #   sshd_start NAME [ADDR] [LINE...]   start a server; extra sshd_config lines
 #   sshd_port NAME / sshd_pid NAME     its port / pid
 #   sshd_stop NAME                 stop it (SIGTERM, then SIGKILL)
+#   sshd_kill_hard NAME            SIGKILL it and its sessions (a crash)
+#   sshd_signal NAME SIG           signal it and its sessions (STOP: a freeze)
 #   sshd_known NAME                add its host key to ~/.ssh/known_hosts
 #   sshd_fingerprint NAME          its host key's SHA256 fingerprint
 #   sshd_sudoers                   as root with sudo installed: let $SSH_USER run
@@ -145,10 +147,9 @@ EOF
 	return 1
 }
 
-# sshd_kill_hard NAME: SIGKILL the server and every sshd process of its
-# sessions (a crash of the machine's sshd: connections drop at once; the
-# commands they ran are left to their lifeline).
-sshd_kill_hard() {
+# sshd_signal NAME SIG: send SIG to the server and every sshd process of its
+# sessions (STOP: the machine freezes, connections stay up and say nothing).
+sshd_signal() {
 	local pid kids all
 	pid=$(cat "$SSHD_DIR/$1/pid" 2>/dev/null) || return 0
 	all=$pid
@@ -157,8 +158,14 @@ sshd_kill_hard() {
 		kids=$(ps -eo pid=,ppid=,comm= | awk -v p=" $kids " '$3 == "sshd" && index(p, " " $2 " ") { print $1 }' | tr '\n' ' ')
 		all="$all $kids"
 	done
-	kill -9 $all 2>/dev/null
+	kill -"$2" $all 2>/dev/null
+	echo "$all" >"$SSHD_DIR/$1/signalled"
 }
+
+# sshd_kill_hard NAME: SIGKILL the server and every sshd process of its
+# sessions (a crash of the machine's sshd: connections drop at once; the
+# commands they ran are left to their lifeline).
+sshd_kill_hard() { sshd_signal "$1" KILL; }
 
 sshd_stop() {
 	local pid
