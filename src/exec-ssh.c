@@ -140,10 +140,20 @@ channel_free(struct run_state *st)
 {
 	struct ssh_wait w = { now_ms() + CLOSE_WAIT_MS, -1 };
 
+	int rc;
+
 	if (st->ch == NULL)
 		return;
-	while (libssh2_channel_free(st->ch) == LIBSSH2_ERROR_EAGAIN && ssh_conn_wait(st->c, &w) == SSH_WAIT_READY)
+	while ((rc = libssh2_channel_free(st->ch)) == LIBSSH2_ERROR_EAGAIN &&
+	    ssh_conn_wait(st->c, &w) == SSH_WAIT_READY)
 		;
+	/*
+	 * A server that does not answer the close (frozen, or gone without a
+	 * word) leaves the channel to the session: the connection is not used
+	 * again, and closing it frees the channel (session_close).
+	 */
+	if (rc == LIBSSH2_ERROR_EAGAIN)
+		st->c->dead = true;
 	st->ch = NULL;
 }
 

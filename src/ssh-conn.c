@@ -603,7 +603,23 @@ session_close(struct ssh_conn *c)
 			while (libssh2_session_disconnect(c->session, "done") == LIBSSH2_ERROR_EAGAIN &&
 			    ssh_conn_wait(c, &w) == SSH_WAIT_READY)
 				;
-		libssh2_session_free(c->session);
+		/*
+		 * Freeing closes the channels left open, which waits on the server:
+		 * on a dead (or unanswering) connection, shut the socket down first
+		 * so that fails at once instead of leaving the session unfreed.
+		 */
+		bool shut = c->dead && c->sock >= 0;
+		if (shut)
+			shutdown(c->sock, SHUT_RDWR);
+		while (libssh2_session_free(c->session) == LIBSSH2_ERROR_EAGAIN) {
+			if (ssh_conn_wait(c, &w) == SSH_WAIT_READY)
+				continue;
+			if (shut || c->sock < 0)
+				break; /* never hang here: leave the session */
+			shutdown(c->sock, SHUT_RDWR);
+			shut = true;
+			w.deadline = now_ms() + 1000;
+		}
 		c->session = NULL;
 		pthread_mutex_unlock(&c->lock);
 	}

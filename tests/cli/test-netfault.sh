@@ -27,6 +27,8 @@ PIDS=()
 cleanup_pids() {
 	local p
 	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+	# listeners started in background subshells (their PIDS are not ours)
+	[ -f "$T/listeners" ] && kill -9 $(cat "$T/listeners") 2>/dev/null
 	for f in "$SSHD_DIR"/*/signalled; do [ -f "$f" ] && kill -CONT $(cat "$f") 2>/dev/null; done
 	sshd_stop_all
 }
@@ -76,6 +78,7 @@ while True:
     conns.append(c)
 PY
 	PIDS+=($!)
+	echo $! >>"$T/listeners"
 	for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done
 }
 # black_hole PORT: a listener that never accepts, its queue filled, so
@@ -97,6 +100,7 @@ open(sys.argv[2], "w").close()
 time.sleep(3600)
 PY
 	PIDS+=($!)
+	echo $! >>"$T/listeners"
 	for _ in $(seq 100); do [ -e "$T/bh.ready" ] && return 0; sleep 0.05; done
 }
 
@@ -300,7 +304,6 @@ take_b_down hole &
 killer=$!
 timed run hole-unwind.yaml --state-dir "$ST"
 wait $killer
-hole_pid=${PIDS[${#PIDS[@]}-1]}
 expect_rc "a rollback whose host never answers: the unwind stops there" 3
 within "rollback on a host that never answers (connect_timeout 2 s)" 60
 expect_in "the rollback names the host and says it never answered" "$T/out" "$(where b): cannot connect: timed out after 2s"
