@@ -190,6 +190,27 @@ setup(CURL *h, const struct http_pool *pool, const struct http_request *req, str
 	return 0;
 }
 
+/*
+ * The server of req as "host:port" (malloc'ed), never the path or query,
+ * which may carry a token.
+ */
+static char *
+server_of(const struct http_request *req)
+{
+	CURLU *u = curl_url();
+	char *host = NULL, *port = NULL, *m;
+
+	if (u && curl_url_set(u, CURLUPART_URL, req->url, 0) == CURLUE_OK) {
+		curl_url_get(u, CURLUPART_HOST, &host, 0);
+		curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT);
+	}
+	m = xasprintf("%s:%s", host ? host : "?", port ? port : "?");
+	curl_free(host);
+	curl_free(port);
+	curl_url_cleanup(u);
+	return m;
+}
+
 /* The message of a failed transfer: what curl said, in our words where we have them. */
 static char *
 failure_text(CURLcode rc, const char *errbuf, const struct http_request *req)
@@ -211,40 +232,39 @@ failure_text(CURLcode rc, const char *errbuf, const struct http_request *req)
 	case CURLE_TOO_MANY_REDIRECTS:
 		return xasprintf("more than %d redirects", HTTP_MAX_REDIRECTS);
 	case CURLE_GOT_NOTHING:
-		return xasprintf("the server closed the connection without an answer: %s", detail);
+	case CURLE_RECV_ERROR:
+	case CURLE_SEND_ERROR:
+	case CURLE_PARTIAL_FILE: {
+		/* the connection broke: name the server (curl's text does not) */
+		char *server = server_of(req), *m;
+		m = rc == CURLE_GOT_NOTHING
+		    ? xasprintf("%s: the server closed the connection without an answer: %s", server, detail)
+		    : xasprintf("%s: the connection broke: %s", server, detail);
+		free(server);
+		return m;
+	}
 	default:
 		return xasprintf("%s", detail);
 	}
 }
 
-/*
- * What a timed-out transfer was waiting for, naming the server (host:port,
- * never the path or query, which may carry a token): a connection, or an
- * answer on one.
- */
+/* What a timed-out transfer was waiting for, naming the server: a connection, or an answer on one. */
 static char *
 timeout_text(CURL *h, const struct http_request *req)
 {
-	CURLU *u = curl_url();
-	char *host = NULL, *port = NULL, *m;
+	char *server = server_of(req), *m;
 	curl_off_t connected = 0, got = 0;
 
-	if (u && curl_url_set(u, CURLUPART_URL, req->url, 0) == CURLUE_OK) {
-		curl_url_get(u, CURLUPART_HOST, &host, 0);
-		curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT);
-	}
 	curl_easy_getinfo(h, CURLINFO_CONNECT_TIME_T, &connected);
 	curl_easy_getinfo(h, CURLINFO_SIZE_DOWNLOAD_T, &got);
 	if (connected <= 0)
-		m = xasprintf("%s:%s: cannot connect: no answer", host ? host : "?", port ? port : "?");
+		m = xasprintf("%s: cannot connect: no answer", server);
 	else if (got <= 0)
-		m = xasprintf("%s:%s: connected, but no response", host ? host : "?", port ? port : "?");
+		m = xasprintf("%s: connected, but no response", server);
 	else
-		m = xasprintf("%s:%s: the response did not end in time (%" CURL_FORMAT_CURL_OFF_T " bytes of body received)",
-		    host ? host : "?", port ? port : "?", got);
-	curl_free(host);
-	curl_free(port);
-	curl_url_cleanup(u);
+		m = xasprintf("%s: the response did not end in time (%" CURL_FORMAT_CURL_OFF_T " bytes of body received)",
+		    server, got);
+	free(server);
 	return m;
 }
 

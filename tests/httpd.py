@@ -3,7 +3,7 @@
 not a mock): tests start it on 127.0.0.1 with a free port and read what it
 was asked.
 
-    httpd.py --config FILE --log FILE --port-file FILE [--cert PEM --key PEM]
+    httpd.py --config FILE --log FILE --port-file FILE [--port N] [--cert PEM --key PEM]
 
 FILE (--config) is JSON: {"/path": [RESPONSE, ...], ...}. Each request to a
 path takes the next RESPONSE of its list; the last one repeats. A key may
@@ -191,11 +191,12 @@ def main():
     ap.add_argument("--config", required=True)
     ap.add_argument("--log", required=True)
     ap.add_argument("--port-file", required=True)
+    ap.add_argument("--port", type=int, default=0, help="listen on this port (default: a free one)")
     ap.add_argument("--cert")
     ap.add_argument("--key")
     a = ap.parse_args()
 
-    srv = Server(("127.0.0.1", 0), Handler)
+    srv = Server(("127.0.0.1", a.port), Handler)
     srv.script = Script(a.config)
     srv.log_path = a.log
     srv.log_lock = threading.Lock()

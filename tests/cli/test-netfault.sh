@@ -7,8 +7,10 @@
 #   - a peer that accepts TCP and then says nothing (SSH and HTTP);
 #   - a host that never answers (a listener whose accept queue is full: the
 #     kernel drops every further SYN);
-#   - a connection dropped while a rollback runs on it, and a rollback whose
-#     host is down (refused) or never answers at unwind time.
+#   - a connection dropped while a rollback runs on it (one host, and one
+#     host of a group), and a rollback whose host is down (refused) or never
+#     answers at unwind time;
+#   - an HTTP server killed mid-request, and down when the unwind calls it.
 # Each unit fails within its timeout plus a margin (the bounds are generous:
 # they only catch a hang), with a message naming the host and what
 # happened; the unwind goes on with the other steps as SPEC §3 says (a
@@ -308,5 +310,49 @@ expect_rc "a rollback whose host never answers: the unwind stops there" 3
 within "rollback on a host that never answers (connect_timeout 2 s)" 60
 expect_in "the rollback names the host and says it never answered" "$T/out" "$(where b): cannot connect: timed out after 2s"
 expect_file "the rollbacks before it ran" "$REMOTE/undo" "c1"
+
+# ---- 7. HTTP: the server killed mid-request, and down when the unwind calls it ----
+# start_httpd [PORT]: tests/httpd.py with $T/h.json, its port in $HP, its pid in $HPID
+start_httpd() {
+	rm -f "$T/h.port"
+	python3 "$SRCDIR/tests/httpd.py" --config "$T/h.json" --log "$T/h.log" --port-file "$T/h.port" ${1:+--port "$1"} &
+	HPID=$!
+	PIDS+=($HPID)
+	for _ in $(seq 100); do [ -s "$T/h.port" ] && break; sleep 0.1; done
+	HP=$(cat "$T/h.port")
+}
+echo '{"/apply": [{"status": 200}], "/undo": [{"status": 200}], "/slow": [{"mode": "hang"}]}' >"$T/h.json"
+start_httpd
+{
+	runbook nf-http ""
+	echo "      - name: h1"
+	echo "        http: {method: POST, url: \"http://127.0.0.1:$HP/apply\", body: x}"
+	echo "        rollback:"
+	echo "          http: {method: POST, url: \"http://127.0.0.1:$HP/undo\", body: y}"
+	echo "      - name: h2"
+	echo "        http: {url: \"http://127.0.0.1:$HP/slow\"}"
+	echo "        timeout: 120s"
+} >http.yaml
+rm -f "$REMOTE/undo"
+( for _ in $(seq 200); do grep -q '"/slow"' "$T/h.log" 2>/dev/null && break; sleep 0.1; done
+  kill -9 $HPID ) &
+killer=$!
+timed run http.yaml --state-dir "$ST"
+wait $killer
+wait $HPID 2>/dev/null
+expect_rc "HTTP server killed mid-request, down at unwind time: the unwind stops at its rollback" 3
+within "HTTP server killed mid-request (timeout 120 s)" 60
+# (curl retries a request whose kept-alive connection broke on a new one: refused)
+if grep -qE "step 'h2' failed: (127\.0\.0\.1:$HP: (the server closed the connection without an answer|the connection broke)|cannot connect: Failed to connect to 127\.0\.0\.1 port $HP)" "$T/out"; then
+	pass "the broken request names the server and what happened"
+else
+	fail "the broken request names the server and what happened" "$(cat "$T/out")"
+fi
+expect_in "the rollback names the server that is down" "$T/out" "cannot connect: Failed to connect to 127.0.0.1 port $HP"
+start_httpd "$HP"
+timed rollback --state-dir "$ST" --yes
+expect_rc "with the server back, migrate rollback finishes the unwind" 0
+expect_in "the rollback request reached the server" "$T/h.log" '"/undo"'
+expect_file "and the unwind went on to the local step" "$REMOTE/undo" "l1"
 
 finish
