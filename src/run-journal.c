@@ -231,6 +231,12 @@ start_record(struct run_journal *rj, const struct run *run)
 	host_fields(r);
 	add_str(r, "user", user ? user : "");
 	add_str(r, "version", MIGRATE_VERSION);
+	{
+		/* the start the first session's reports give, so later sessions' reports agree */
+		char ts[STATEDIR_TIME_SIZE];
+		if (statedir_format_time(run->first_started_ms, ts) == 0)
+			add_str(r, "started", ts);
+	}
 	if (rj->n_supersedes > 0) {
 		struct json_object *a = json_object_new_array();
 		for (size_t i = 0; i < rj->n_supersedes; i++)

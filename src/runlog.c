@@ -142,7 +142,7 @@ static const struct rspec shapes[] = {
 	{ RL_RUN_START, { { "run_id", FK_KEY, NULL }, { "runbook", FK_KEY, NULL }, { "file", FK_KEY, NULL },
 	    { "sha256", FK_KEY, NULL }, { "vars", FK_OBJ, NULL }, { "selection", FK_OBJ, NULL },
 	    { "pid", FK_INT, NULL }, { "host", FK_STR, NULL }, { "user", FK_STR, NULL },
-	    { "version", FK_STR, NULL } } },
+	    { "version", FK_STR, NULL }, { "started", FK_STR_NULL, NULL } } },
 	{ RL_RESUME, { { "by", FK_KEY, NULL }, { "forced", FK_BOOL, NULL }, { "pid", FK_INT, NULL },
 	    { "host", FK_STR, NULL } } },
 	{ RL_PHASE_START, { { "phase", FK_KEY, NULL } } },
@@ -348,7 +348,8 @@ on_run_start(struct replay *rp, struct json_object *rec, const char *ts)
 	if (run->masked_vars == NULL) /* an old journal: a list of names */
 		set_obj(&run->masked_vars, rec, "masked_vars", json_type_array);
 	set_obj(&run->selection, rec, "selection", json_type_object);
-	set_str(&run->started, ts);
+	/* the run's own start (the record's ts is when it was written, a moment later) */
+	set_str(&run->started, str_field(rec, "started") ? str_field(rec, "started") : ts);
 }
 
 static void
