@@ -497,6 +497,12 @@ watch_main(void *arg)
 			enum verdict v = probe_eval(run, w->probes[i].probe, NULL, wc->stop, w->probes[i].name, "watch",
 			    &sample, &why);
 
+			/* the phase or the run ended while it ran: a cut-off sample is no sample */
+			if (cancel_fired(wc->stop)) {
+				if (sample)
+					probe_sample_free(sample);
+				break;
+			}
 			if (v != VERDICT_HOLD) {
 				r[next[i]] = v == VERDICT_FAIL;
 				next[i] = (next[i] + 1) % window;
