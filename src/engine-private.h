@@ -89,6 +89,15 @@ void member_why(struct buf *out, const struct exec_target *t, const struct buf *
 
 /* ---- engine-probe.c ---- */
 /*
+ * A step's or a rollback's own expect ex, its bounds relative to baseline
+ * probes (SPEC §7) sampled now: ex itself when it has none, else *copy
+ * (its bounds in *bcopy) with each bound worked out, and what each was
+ * made of in note (" (legacy-p95 0.2 × 1.2 = 0.24)"). NULL with why when
+ * a baseline had no data: a step cannot wait for data, so it fails.
+ */
+const struct expect *expect_with_baselines(struct run *run, const struct expect *ex, const struct unit *u,
+    struct cancel_token *tok, struct expect *copy, struct bounds *bcopy, struct buf *note, struct buf *why);
+/*
  * Evaluate a probe (with its own retries) in unit u's scope, stopped by
  * tok. Returns the verdict of the last attempt, with why when it did not
  * pass, and the result as a new sample in *sample (owned by the caller)

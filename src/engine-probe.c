@@ -130,6 +130,30 @@ resolve_baselines(struct run *run, struct bounds *e, const struct unit *u, struc
 	return true;
 }
 
+const struct expect *
+expect_with_baselines(struct run *run, const struct expect *ex, const struct unit *u, struct cancel_token *tok,
+    struct expect *copy, struct bounds *bcopy, struct buf *note, struct buf *why)
+{
+	struct sample_baseline bl[SAMPLE_BASELINES_MAX];
+	size_t n_bl = 0;
+	bool ok;
+
+	if (!has_baseline(ex))
+		return ex;
+	/* a copy: the runbook's bounds are shared by parallel units */
+	*copy = *ex;
+	*bcopy = *ex->bounds;
+	copy->bounds = bcopy;
+	ok = resolve_baselines(run, bcopy, u, tok, bl, &n_bl, why);
+	for (size_t k = 0; ok && k < n_bl; k++) {
+		buf_addf(note, "%s%s ", k ? ", " : " (", bl[k].probe);
+		expect_describe_relative(bl[k].value_text, bl[k].times, bl[k].plus, note);
+		buf_addf(note, " = %g%s", bl[k].limit, k + 1 == n_bl ? ")" : "");
+	}
+	sample_baselines_release(bl, n_bl);
+	return ok ? copy : NULL;
+}
+
 /* "< 0.24 (legacy-p95 0.2 × 1.2)": a resolved bound as shown and journaled. */
 static void
 describe_baseline(const struct sample_baseline *sb, struct buf *out)

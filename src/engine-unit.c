@@ -72,8 +72,10 @@ unit_attempt(struct run *run, struct unit *u, bool in_batch, struct buf *why)
 	const struct step *s = u->step;
 	struct action_spec spec;
 	struct exec_result res;
-	struct expect ex_copy;
-	const struct expect *ex = NULL;
+	struct expect ex_copy, rel;
+	struct bounds rel_bounds;
+	const struct expect *ex = NULL, *chk = NULL;
+	struct buf note = BUF_INIT;   /* what relative bounds were made of */
 	struct probe_sample *sample = NULL;
 	bool ok;
 
@@ -113,16 +115,22 @@ unit_attempt(struct run *run, struct unit *u, bool in_batch, struct buf *why)
 			ok = false;
 		} else if ((ex = run_expect(run, u, &s->expect, &ex_copy, why)) == NULL) {
 			ok = false;
+		} else if ((chk = expect_with_baselines(run, ex, u, u->cancel, &rel, &rel_bounds, &note, why))
+		    == NULL) {
+			ok = false;
 		} else if (s->action.kind == ACT_HTTP) {
 			struct observed obs;
-			enum verdict v = expect_eval(ex, ACT_HTTP, &res, &obs, why);
+			enum verdict v = expect_eval(chk, ACT_HTTP, &res, &obs, why);
 			ok = v == VERDICT_PASS && take_captures(run, s, &res, why);
 			unit_keep_result(u, probe_sample_new(NULL, "step", u->key, ok ? SAMPLE_PASS : SAMPLE_FAIL,
 			    &obs, NULL, NULL));
 			observed_release(&obs);
 		} else {
-			ok = expect_check(ex, ACT_RUN, &res, why) && take_captures(run, s, &res, why);
+			ok = expect_check(chk, ACT_RUN, &res, why) && take_captures(run, s, &res, why);
 		}
+		if (!ok && chk && chk != ex)
+			buf_adds(why, buf_str(&note));
+		buf_release(&note);
 		run_expect_release(&s->expect, ex);
 		exec_result_release(&res);
 		break;

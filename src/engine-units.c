@@ -12,7 +12,6 @@
 #include "gate.h"
 #include "interp.h"
 #include "regex.h"
-#include "rollout.h"
 #include "runlog.h"
 #include "util.h"
 
@@ -820,6 +819,5 @@ engine_preflight(const struct run *run, struct diags *diags)
 		}
 	}
 	runbook_foreach_text(rb, check_text, &pf);
-	rollout_preflight(run, diags);
 	return diags->n > before ? -1 : 0;
 }

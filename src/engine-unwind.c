@@ -29,9 +29,16 @@ rollback_action(struct run *run, struct unit *u, struct cancel_token *tok, const
 		if (res.status != EXEC_DONE)
 			describe_failure(tok, &res, spec->timeout_ms, why);
 		else {
-			struct expect copy;
+			struct expect copy, rel;
+			struct bounds rel_bounds;
+			struct buf note = BUF_INIT;
 			const struct expect *ex = run_expect(run, u, &rb->expect, &copy, why);
-			ok = ex && expect_check(ex, rb->action.kind, &res, why);
+			const struct expect *chk = ex ? expect_with_baselines(run, ex, u, tok, &rel, &rel_bounds,
+			    &note, why) : NULL;
+			ok = chk && expect_check(chk, rb->action.kind, &res, why);
+			if (!ok && chk && chk != ex)
+				buf_adds(why, buf_str(&note));
+			buf_release(&note);
 			run_expect_release(&rb->expect, ex);
 		}
 	}

@@ -136,22 +136,46 @@ expect_rc "the watch trips on the relative bound and the run unwinds" 1
 expect_in "naming the probe, its value and the bound" "$T/out" "watch probe 'v2-err' failed 2 times in a row: value 0.020 is more than 0.013 (legacy-err 0.008 × 1.5 + 0.001 = 0.013)"
 expect_file "the shift before the stopped bake was rolled back" "$T/undo.log" "undone"
 
-# ---- a step's own expect is not a probe: still refused before anything runs ----
+# ---- a step's and a rollback's own expect: the baseline is sampled right after the action ----
+echo 0.20 >"$T/legacy"
+echo 0.23 >"$T/v2"
+echo 0.23 >"$T/v2rb"
 cat >step-own.yaml <<EOF
 runbook: 1
 name: own
 probes:
-  legacy-err: {run: echo 1}
+  legacy: {run: cat "$T/legacy"}
 phases:
   - name: p
     steps:
-      - name: s
-        run: echo 2 > "$T/ran"
-        expect: {value: {regex: '([0-9]+)', below: {probe: legacy-err}}}
+      - name: measure
+        run: cat "$T/v2"
+        expect: {value: {regex: '([0-9.]+)', below: {probe: legacy, times: 1.2}}}
+        rollback:
+          run: cat "$T/v2rb"
+          expect: {value: {regex: '([0-9.]+)', at_most: {probe: legacy, plus: 0.05}}}
+      - name: later
+        run: test ! -e "$T/fail-later"
 EOF
 run_migrate run step-own.yaml
-expect_rc "a relative bound in a step's own expect is refused" 2
-expect_in "before anything runs" "$T/err" "a bound relative to a baseline probe in a step's or rollback's own expect"
-if [ -e "$T/ran" ]; then fail "nothing ran"; else pass "nothing ran"; fi
+expect_rc "a step's value within its relative bound passes" 0
+echo 0.30 >"$T/v2"
+run_migrate run step-own.yaml
+expect_rc "a step's value above its relative bound fails the unit" 1
+expect_in "the failure says what the bound was made of" "$T/out" "(legacy 0.20 × 1.2 = 0.24)"
+echo none >"$T/legacy"
+echo 0.10 >"$T/v2"
+run_migrate run step-own.yaml
+expect_rc "a baseline without data fails the step" 1
+expect_in "saying which baseline had no data" "$T/out" "no data from baseline probe 'legacy'"
+echo 0.20 >"$T/legacy"
+echo 0.30 >"$T/v2rb"
+touch "$T/fail-later"
+run_migrate run step-own.yaml
+expect_rc "a rollback whose value is above its relative bound fails the unwind" 3
+expect_in "the rollback failure names the bound" "$T/out" "(legacy 0.20 + 0.05 = 0.25)"
+echo 0.22 >"$T/v2rb"
+run_migrate rollback --yes
+expect_rc "migrate rollback finishes the unwind once the value is within its relative bound" 0
 
 finish
