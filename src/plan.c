@@ -839,6 +839,35 @@ render_rollout(const struct run *run, struct buf *out)
 	json_object_put(top);
 }
 
+/*
+ * A run action straight from the runbook, as render_action would show
+ * jaction's object of it (the common case of a big plan, without a JSON
+ * object per unit). false: not a run action, nothing written.
+ */
+static bool
+render_run(const struct run *run, const struct unit *u, const struct action *a, const struct expect *e,
+    const char *indent, struct buf *out)
+{
+	struct buf b = BUF_INIT;
+	char *err = NULL;
+
+	if (a->kind != ACT_RUN)
+		return false;
+	if (run_expand(run, u, &a->run, true, &b, &err) < 0) {
+		buf_reset(&b);
+		buf_addf(&b, "<cannot expand: %s>", err);
+		free(err);
+	}
+	indent_block(out, indent, "run: ", buf_str(&b));
+	if (e) {
+		buf_reset(&b);
+		expect_describe(e, a->kind, &b);
+		buf_addf(out, "%sexpect: %s\n", indent, buf_str(&b));
+	}
+	buf_release(&b);
+	return true;
+}
+
 static void
 render_action(struct json_object *a, const char *indent, struct buf *out)
 {
@@ -1110,16 +1139,21 @@ plan_write_text(const struct run *run, bool color, plan_write_fn write, void *ct
 					buf_addf(&o.b, "    unit %s%s%s%s\n", un->name, strcmp(un->host, un->address) ? " (" : "",
 					    strcmp(un->host, un->address) ? un->address : "",
 					    strcmp(un->host, un->address) ? ")" : "");
-				ja = jaction(run, un, &s->action, &s->expect);
-				render_action(ja, ind, &o.b);
-				json_object_put(ja);
+				if (!render_run(run, un, &s->action, &s->expect, ind, &o.b)) {
+					ja = jaction(run, un, &s->action, &s->expect);
+					render_action(ja, ind, &o.b);
+					json_object_put(ja);
+				}
 				render_unit_values(s, un, ind, &o.b);
 				if (s->rollback) {
 					struct buf rind = BUF_INIT;
-					buf_addf(&rind, "%srollback ", ind);
-					ja = jaction(run, un, &s->rollback->action, NULL);
-					render_action(ja, rind.data, &o.b);
-					json_object_put(ja);
+					buf_adds(&rind, ind);
+					buf_adds(&rind, "rollback ");
+					if (!render_run(run, un, &s->rollback->action, NULL, rind.data, &o.b)) {
+						ja = jaction(run, un, &s->rollback->action, NULL);
+						render_action(ja, rind.data, &o.b);
+						json_object_put(ja);
+					}
 					buf_release(&rind);
 				}
 				render_unwind(run, &ix, un, k, true, ind, &o.b);
