@@ -189,12 +189,12 @@ run_action(struct run *run, const struct unit *u, struct unit *out_unit, struct 
 	req.kind = spec->action->kind;
 	req.target = spec->target ? spec->target : u && u->target ? u->target : &exec_target_local;
 	if (req.kind == ACT_UPLOAD || req.kind == ACT_DOWNLOAD) {
-		if (run_expand(run, u, &spec->action->xfer.src, false, &src, &err) < 0 ||
-		    run_expand(run, u, &spec->action->xfer.dest, false, &dest, &err) < 0)
+		if (run_expand(run, u, &spec->action->xfer->src, false, &src, &err) < 0 ||
+		    run_expand(run, u, &spec->action->xfer->dest, false, &dest, &err) < 0)
 			goto cleanup;
 		req.xfer.src = buf_str(&src);
 		req.xfer.dest = buf_str(&dest);
-		req.xfer.mode = spec->action->xfer.mode;
+		req.xfer.mode = spec->action->xfer->mode;
 	}
 	if (req.kind == ACT_RUN) {
 		if (run_expand(run, u, &spec->action->run, false, &script, &err) < 0)

@@ -93,7 +93,7 @@ int
 http_call_build(struct http_call *c, const struct action *a, http_expand_fn expand, void *ctx,
     const char *idempotency_key, char **err)
 {
-	const struct http_req *h = &a->http;
+	const struct http_req *h = a->http;
 	const char *method = h->method.s ? h->method.s : "GET";
 	bool has_key = false;
 

@@ -48,10 +48,10 @@ add(struct run *run, struct http_endpoints *out, const struct action *a, const s
 	if (a->kind != ACT_HTTP && a->kind != ACT_PROMETHEUS)
 		return;
 	memset(&e, 0, sizeof(e));
-	if (run_expand(run, u, &a->http.url, false, &url, &err) < 0 ||
-	    (a->http.ca_cert.s && run_expand(run, u, &a->http.ca_cert, false, &ca, &err) < 0)) {
+	if (run_expand(run, u, &a->http->url, false, &url, &err) < 0 ||
+	    (a->http->ca_cert.s && run_expand(run, u, &a->http->ca_cert, false, &ca, &err) < 0)) {
 		e.skipped = true;
-		e.origin = secrets_masked(&run->secrets, a->http.url.s);
+		e.origin = secrets_masked(&run->secrets, a->http->url.s);
 		e.message = xasprintf("not checked: %s", err);
 		free(err);
 	} else if ((origin = origin_of(buf_str(&url))) == NULL) {
@@ -62,7 +62,7 @@ add(struct run *run, struct http_endpoints *out, const struct action *a, const s
 		e.origin = secrets_masked(&run->secrets, origin);
 	}
 	free(origin);
-	e.insecure = a->http.insecure;
+	e.insecure = a->http->insecure;
 	e.ca_cert = ca.len ? buf_detach(&ca) : NULL;
 	/* one check per origin and TLS options */
 	for (size_t i = 0; i < out->n; i++) {

@@ -96,36 +96,36 @@ jaction(const struct run *run, const struct unit *u, const struct action *a, con
 		break;
 	case ACT_HTTP: {
 		struct json_object *h = json_object_new_object();
-		json_object_object_add(o, "method", a->http.method.s ? jexpand(run, u, &a->http.method) : jstr("GET"));
-		json_object_object_add(o, "url", jexpand(run, u, &a->http.url));
-		for (size_t i = 0; i < a->http.n_headers; i++)
-			json_object_object_add(h, a->http.headers[i].key, jexpand(run, u, &a->http.headers[i].value));
+		json_object_object_add(o, "method", a->http->method.s ? jexpand(run, u, &a->http->method) : jstr("GET"));
+		json_object_object_add(o, "url", jexpand(run, u, &a->http->url));
+		for (size_t i = 0; i < a->http->n_headers; i++)
+			json_object_object_add(h, a->http->headers[i].key, jexpand(run, u, &a->http->headers[i].value));
 		json_object_object_add(o, "headers", h);
-		if (a->http.body.s)
-			json_object_object_add(o, "body", jexpand(run, u, &a->http.body));
-		if (a->http.body_file.s)
-			json_object_object_add(o, "body_file", jexpand(run, u, &a->http.body_file));
-		if (a->http.ca_cert.s)
-			json_object_object_add(o, "ca_cert", jexpand(run, u, &a->http.ca_cert));
-		if (a->http.insecure)
+		if (a->http->body.s)
+			json_object_object_add(o, "body", jexpand(run, u, &a->http->body));
+		if (a->http->body_file.s)
+			json_object_object_add(o, "body_file", jexpand(run, u, &a->http->body_file));
+		if (a->http->ca_cert.s)
+			json_object_object_add(o, "ca_cert", jexpand(run, u, &a->http->ca_cert));
+		if (a->http->insecure)
 			json_object_object_add(o, "insecure", json_object_new_boolean(1));
-		if (a->http.follow)
+		if (a->http->follow)
 			json_object_object_add(o, "follow", json_object_new_boolean(1));
 		break;
 	}
 	case ACT_PROMETHEUS:
-		json_object_object_add(o, "url", jexpand(run, u, &a->http.url));
-		json_object_object_add(o, "query", jexpand(run, u, &a->http.query));
-		if (a->http.insecure)
+		json_object_object_add(o, "url", jexpand(run, u, &a->http->url));
+		json_object_object_add(o, "query", jexpand(run, u, &a->http->query));
+		if (a->http->insecure)
 			json_object_object_add(o, "insecure", json_object_new_boolean(1));
 		break;
 	case ACT_UPLOAD:
 	case ACT_DOWNLOAD:
-		json_object_object_add(o, "src", jexpand(run, u, &a->xfer.src));
-		json_object_object_add(o, "dest", jexpand(run, u, &a->xfer.dest));
-		if (a->xfer.mode >= 0) {
+		json_object_object_add(o, "src", jexpand(run, u, &a->xfer->src));
+		json_object_object_add(o, "dest", jexpand(run, u, &a->xfer->dest));
+		if (a->xfer->mode >= 0) {
 			char m[16];
-			snprintf(m, sizeof(m), "%04o", a->xfer.mode);
+			snprintf(m, sizeof(m), "%04o", a->xfer->mode);
 			json_object_object_add(o, "mode", jstr(m));
 		}
 		break;

@@ -2046,15 +2046,23 @@ h_kind(struct loader *ld, const struct field *f, yaml_node_t *key, yaml_node_t *
 			err(ld, val, "'run' is empty");
 		break;
 	case ACT_HTTP:
-		parse_http(ld, key, val, &a->http);
+	case ACT_PROMETHEUS: {
+		struct http_req *h = xcalloc(1, sizeof(*h));
+		a->http = h;
+		if (kind == ACT_HTTP)
+			parse_http(ld, key, val, h);
+		else
+			parse_prometheus(ld, key, val, h);
 		break;
-	case ACT_PROMETHEUS:
-		parse_prometheus(ld, key, val, &a->http);
-		break;
+	}
 	case ACT_UPLOAD:
-	case ACT_DOWNLOAD:
-		parse_transfer(ld, key, val, &a->xfer);
+	case ACT_DOWNLOAD: {
+		struct transfer *x = xcalloc(1, sizeof(*x));
+		x->mode = -1;
+		a->xfer = x;
+		parse_transfer(ld, key, val, x);
 		break;
+	}
 	case ACT_TCP:
 		a->tcp = text_of(ld, val);
 		check_tcp(ld, val);

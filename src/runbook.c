@@ -257,11 +257,15 @@ expect_init(struct expect *e)
 	e->latency_ms = -1;
 }
 
+const struct http_req runbook_http_none;
+const struct transfer runbook_transfer_none = { .mode = -1 };
+
 void
 action_init(struct action *a)
 {
 	memset(a, 0, sizeof(*a));
-	a->xfer.mode = -1;
+	a->http = &runbook_http_none;
+	a->xfer = &runbook_transfer_none;
 }
 
 /* What steps, probes and rollbacks share: an action, a retry, an expect. */
@@ -362,9 +366,16 @@ void
 action_release(struct action *a)
 {
 	text_release(&a->run);
-	http_release(&a->http);
-	text_release(&a->xfer.src);
-	text_release(&a->xfer.dest);
+	if (a->http != &runbook_http_none) {
+		http_release((struct http_req *)a->http);
+		free((struct http_req *)a->http);
+	}
+	if (a->xfer != &runbook_transfer_none) {
+		struct transfer *x = (struct transfer *)a->xfer;
+		text_release(&x->src);
+		text_release(&x->dest);
+		free(x);
+	}
 	text_release(&a->tcp);
 	text_release(&a->gate);
 	gate_cfg_free(a->gate_cfg);
@@ -645,17 +656,17 @@ visit_action(struct visitor *v, const struct action *a)
 	visit_text(v, &a->tcp, "tcp");
 	visit_text(v, &a->gate, "gate");
 	old = visit_push(v, "http.");
-	visit_text(v, &a->http.method, "method");
-	visit_text(v, &a->http.url, "url");
-	visit_text(v, &a->http.body, "body");
-	visit_text(v, &a->http.body_file, "body_file");
-	visit_text(v, &a->http.query, "query");
-	visit_text(v, &a->http.ca_cert, "ca_cert");
+	visit_text(v, &a->http->method, "method");
+	visit_text(v, &a->http->url, "url");
+	visit_text(v, &a->http->body, "body");
+	visit_text(v, &a->http->body_file, "body_file");
+	visit_text(v, &a->http->query, "query");
+	visit_text(v, &a->http->ca_cert, "ca_cert");
 	v->base = old;
-	visit_kv(v, a->http.headers, a->http.n_headers, "http.headers.");
+	visit_kv(v, a->http->headers, a->http->n_headers, "http.headers.");
 	old = visit_push(v, a->kind == ACT_DOWNLOAD ? "download." : "upload.");
-	visit_text(v, &a->xfer.src, "src");
-	visit_text(v, &a->xfer.dest, "dest");
+	visit_text(v, &a->xfer->src, "src");
+	visit_text(v, &a->xfer->dest, "dest");
 	v->base = old;
 	if (a->probe_inline)
 		visit_probe(v, a->probe_inline, "probe.");

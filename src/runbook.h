@@ -141,6 +141,10 @@ struct transfer {
 	struct pos pos;
 };
 
+/* What an action of another kind points at (see struct action). */
+extern const struct http_req runbook_http_none;
+extern const struct transfer runbook_transfer_none;
+
 enum action_kind {
 	ACT_NONE = 0,
 	ACT_RUN,
@@ -162,8 +166,13 @@ struct action {
 	enum action_kind kind;
 	struct pos pos;              /* of the kind's key */
 	struct text run;             /* ACT_RUN */
-	struct http_req http;        /* ACT_HTTP, ACT_PROMETHEUS */
-	struct transfer xfer;        /* ACT_UPLOAD / ACT_DOWNLOAD */
+	/*
+	 * ACT_HTTP, ACT_PROMETHEUS: owned; any other kind: the shared, empty
+	 * runbook_http_none (never NULL), so a big runbook's steps do not each
+	 * carry an unused request.
+	 */
+	const struct http_req *http;
+	const struct transfer *xfer; /* ACT_UPLOAD / ACT_DOWNLOAD; else runbook_transfer_none */
 	struct text tcp;             /* ACT_TCP: HOST:PORT */
 	int64_t pause_ms;            /* ACT_PAUSE */
 	struct text gate;            /* ACT_GATE: the question */

@@ -49,22 +49,25 @@ has(const struct http_call *c, const char *line)
 START_TEST(test_build_http)
 {
 	struct action a;
+	struct http_req hreq;
 	struct kv h[2];
 	struct http_call c;
 	char *err = NULL;
 
 	memset(&a, 0, sizeof(a));
+	memset(&hreq, 0, sizeof(hreq));
+	a.http = &hreq;
 	memset(h, 0, sizeof(h));
 	a.kind = ACT_HTTP;
-	a.http.method = txt("POST");
-	a.http.url = txt("https://api/${x}/flag");
-	a.http.body = txt("{\"v\": \"${x}\"}");
+	hreq.method = txt("POST");
+	hreq.url = txt("https://api/${x}/flag");
+	hreq.body = txt("{\"v\": \"${x}\"}");
 	h[0].key = "Authorization";
 	h[0].value = txt("Bearer ${x}");
 	h[1].key = "X-Empty";
 	h[1].value = txt("");
-	a.http.headers = h;
-	a.http.n_headers = 2;
+	hreq.headers = h;
+	hreq.n_headers = 2;
 	ck_assert_int_eq(http_call_build(&c, &a, expand, "v1", "K", &err), 0);
 	ck_assert_str_eq(c.req.url, "https://api/v1/flag");
 	ck_assert_str_eq(c.req.method, "POST");
@@ -76,11 +79,11 @@ START_TEST(test_build_http)
 	http_call_release(&c);
 
 	/* a GET carries no key; a key written in the runbook wins */
-	a.http.method = txt("GET");
+	hreq.method = txt("GET");
 	ck_assert_int_eq(http_call_build(&c, &a, expand, "v1", "K", &err), 0);
 	ck_assert(!has(&c, "Idempotency-Key: K"));
 	http_call_release(&c);
-	a.http.method = txt("DELETE");
+	hreq.method = txt("DELETE");
 	h[1].key = "idempotency-key";
 	h[1].value = txt("mine");
 	ck_assert_int_eq(http_call_build(&c, &a, expand, "v1", "K", &err), 0);
@@ -99,14 +102,17 @@ END_TEST
 START_TEST(test_build_prometheus)
 {
 	struct action a;
+	struct http_req hreq;
 	struct http_call c;
 	char *err = NULL;
 
 	memset(&a, 0, sizeof(a));
+	memset(&hreq, 0, sizeof(hreq));
+	a.http = &hreq;
 	a.kind = ACT_PROMETHEUS;
-	a.http.method = txt("GET");
-	a.http.url = txt("http://prom:9090/");
-	a.http.query = txt("sum(rate(x{code=~\"5..\"}[5m])) / ${x}");
+	hreq.method = txt("GET");
+	hreq.url = txt("http://prom:9090/");
+	hreq.query = txt("sum(rate(x{code=~\"5..\"}[5m])) / ${x}");
 	ck_assert_int_eq(http_call_build(&c, &a, expand, "2", "K", &err), 0);
 	ck_assert_str_eq(c.req.url,
 	    "http://prom:9090/api/v1/query?query=sum%28rate%28x%7Bcode%3D~%225..%22%7D%5B5m%5D%29%29%20%2F%202");
@@ -120,6 +126,7 @@ START_TEST(test_body_file)
 	char path[] = "/tmp/migrate-body-XXXXXX";
 	int fd = mkstemp(path);
 	struct action a;
+	struct http_req hreq;
 	struct http_call c;
 	char *err = NULL;
 
@@ -127,10 +134,12 @@ START_TEST(test_body_file)
 	ck_assert_int_eq(write(fd, "{\"a\":\0 1}", 9), 9);
 	close(fd);
 	memset(&a, 0, sizeof(a));
+	memset(&hreq, 0, sizeof(hreq));
+	a.http = &hreq;
 	a.kind = ACT_HTTP;
-	a.http.method = txt("PUT");
-	a.http.url = txt("http://h/");
-	a.http.body_file = txt(path);
+	hreq.method = txt("PUT");
+	hreq.url = txt("http://h/");
+	hreq.body_file = txt(path);
 	ck_assert_int_eq(http_call_build(&c, &a, expand, "", NULL, &err), 0);
 	ck_assert_uint_eq(c.req.body_len, 9);   /* bytes as they are, NUL included */
 	ck_assert_int_eq(memcmp(c.req.body, "{\"a\":\0 1}", 9), 0);

@@ -338,8 +338,8 @@ START_TEST(test_full_probes)
 	ck_assert_uint_eq(rb->n_probes, 5);
 	p = runbook_probe(rb, "api-health");
 	ck_assert_int_eq(p->action.kind, ACT_HTTP);
-	ck_assert_str_eq(p->action.http.url.s, "${api}/health");
-	ck_assert_str_eq(p->action.http.method.s, "GET");
+	ck_assert_str_eq(p->action.http->url.s, "${api}/health");
+	ck_assert_str_eq(p->action.http->method.s, "GET");
 	ck_assert_ptr_null(p->on);
 	ck_assert_int_eq(p->timeout_ms, DEFAULT_PROBE_TIMEOUT_MS);
 	ck_assert_int_eq(p->retry.attempts, 1);
@@ -352,11 +352,11 @@ START_TEST(test_full_probes)
 	ck_assert_ptr_nonnull(p->expect.not_body_re);
 
 	p = runbook_probe(rb, "error-rate");
-	ck_assert(p->action.http.insecure);
-	ck_assert(p->action.http.follow);
-	ck_assert_str_eq(p->action.http.ca_cert.s, "/etc/ssl/internal-ca.pem");
-	ck_assert_uint_eq(p->action.http.n_headers, 1);
-	ck_assert_str_eq(p->action.http.headers[0].key, "Accept");
+	ck_assert(p->action.http->insecure);
+	ck_assert(p->action.http->follow);
+	ck_assert_str_eq(p->action.http->ca_cert.s, "/etc/ssl/internal-ca.pem");
+	ck_assert_uint_eq(p->action.http->n_headers, 1);
+	ck_assert_str_eq(p->action.http->headers[0].key, "Accept");
 	ck_assert_int_eq(p->timeout_ms, 5000);
 	ck_assert_int_eq(p->retry.attempts, 3);
 	ck_assert_uint_eq(p->expect.n_status, 2);
@@ -432,10 +432,10 @@ START_TEST(test_full_steps)
 	ck_assert_str_eq(s->on, "local");
 	ck_assert_int_eq(s->timeout_ms, 5 * 60 * 1000);
 	ck_assert_int_eq(s->action.kind, ACT_HTTP);
-	ck_assert_str_eq(s->action.http.method.s, "POST");
-	ck_assert_uint_eq(s->action.http.n_headers, 2);
-	ck_assert_str_eq(s->action.http.headers[0].value.s, "Bearer ${secrets.api_token}");
-	ck_assert_str_eq(s->action.http.body.s, "{\"enabled\": true, \"size\": \"${steps.final-backup.size}\"}");
+	ck_assert_str_eq(s->action.http->method.s, "POST");
+	ck_assert_uint_eq(s->action.http->n_headers, 2);
+	ck_assert_str_eq(s->action.http->headers[0].value.s, "Bearer ${secrets.api_token}");
+	ck_assert_str_eq(s->action.http->body.s, "{\"enabled\": true, \"size\": \"${steps.final-backup.size}\"}");
 	ck_assert_uint_eq(s->expect.n_status, 2);
 	ck_assert_int_eq(s->expect.status[1][0], 204);
 	ck_assert_int_eq(s->rollback->when, WHEN_ALWAYS);
@@ -521,14 +521,14 @@ START_TEST(test_full_traffic_phase)
 	ck_assert_uint_eq(s->for_list.n, 2);
 	ck_assert_str_eq(s->for_list.items[1].str, "b");
 	ck_assert_int_eq(s->rollback->action.kind, ACT_DOWNLOAD);
-	ck_assert_str_eq(s->rollback->action.xfer.dest.s, "./logs/app-${host}.log");
-	ck_assert_int_eq(s->rollback->action.xfer.mode, -1);
+	ck_assert_str_eq(s->rollback->action.xfer->dest.s, "./logs/app-${host}.log");
+	ck_assert_int_eq(s->rollback->action.xfer->mode, -1);
 
 	s = step_named(rb, "ship-config");
 	ck_assert_int_eq(s->action.kind, ACT_UPLOAD);
-	ck_assert_str_eq(s->action.xfer.src.s, "./config/app.conf");
-	ck_assert_int_eq(s->action.xfer.mode, 0644);
-	ck_assert_int_eq(s->rollback->action.xfer.mode, 0640);
+	ck_assert_str_eq(s->action.xfer->src.s, "./config/app.conf");
+	ck_assert_int_eq(s->action.xfer->mode, 0644);
+	ck_assert_int_eq(s->rollback->action.xfer->mode, 0640);
 	ck_assert_ptr_null(s->rollback->on);
 
 	ph = runbook_phase(rb, "final-check");
@@ -597,10 +597,10 @@ START_TEST(test_text_col_exact)
 	ck_assert(s->action.run.col_exact);
 	ck_assert_int_eq(s->action.run.col_shift, 0);
 	s = runbook_step(rb, "t");
-	ck_assert(s->action.http.url.col_exact);
-	ck_assert_int_eq(s->action.http.url.col_shift, 1);
-	ck_assert_int_eq(s->action.http.url.pos.col, 21);
-	ck_assert(!s->action.http.body.col_exact);  /* '' escape */
+	ck_assert(s->action.http->url.col_exact);
+	ck_assert_int_eq(s->action.http->url.col_shift, 1);
+	ck_assert_int_eq(s->action.http->url.pos.col, 21);
+	ck_assert(!s->action.http->body.col_exact);  /* '' escape */
 	ck_assert(!runbook_step(rb, "u")->action.run.col_exact);
 	ck_assert(!runbook_step(rb, "v")->action.run.col_exact);
 	runbook_free(rb);
@@ -1131,7 +1131,7 @@ START_TEST(test_http)
 	struct runbook *rb = load_ok(HEAD "vars: {api: \"https://e\"}\nphases:\n  - name: p\n    steps:\n"
 	    "      - {name: s, http: {url: \"${api}/x\", method: post}}\n"
 	    "      - {name: t, http: {url: \"file:///tmp/x\"}}\n");
-	ck_assert_str_eq(runbook_step(rb, "s")->action.http.method.s, "POST");
+	ck_assert_str_eq(runbook_step(rb, "s")->action.http->method.s, "POST");
 	runbook_free(rb);
 }
 END_TEST
