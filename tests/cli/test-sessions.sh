@@ -44,7 +44,9 @@ if python3 - "$J" r.json r.xml hist.json first.json > check.out 2>&1 <<'PY'
 import json, sys, xml.etree.ElementTree as ET
 jpath, rpath, xpath, hpath, fpath = sys.argv[1:]
 recs = [json.loads(l) for l in open(jpath)]
-start = [r for r in recs if r["type"] == "run_start"][0]["ts"]
+# the run's own start (run_start's "started"; older journals: its ts)
+rs = [r for r in recs if r["type"] == "run_start"][0]
+start = rs.get("started", rs["ts"])
 ends = [r for r in recs if r["type"] == "run_end"]
 assert len(ends) == 2, "two sessions, two run_end records"
 work = ends[-1]["work_ms"]
