@@ -60,7 +60,8 @@ struct local_op {
 static int
 local_start(struct exec_ctx *ctx, const struct exec_req *req, void **opp, char **err)
 {
-	static const char *const sh[] = { "sh", "-s", NULL };
+	/* the system's sh by its path: a PATH search would try every directory first (SPEC §3: sh) */
+	static const char *const sh[] = { "/bin/sh", "-s", NULL };
 	static const char *const sudo_sh[] = { "sudo", "-n", "sh", "-s", NULL };
 	struct lifeline_watch *watch = backend_watch(ctx, err);
 	struct local_op *op;
