@@ -249,4 +249,22 @@ expect_in "watch failure explained" "$T/out" "watch probe 'error-rate-ok' failed
 expect_file "watch abort unwinds" "$T/w/log" "shifted
 unshifted"
 
+# ---- a local step's sh is /bin/sh, never an `sh` found first in PATH ----
+mkdir -p "$T/fakebin"
+printf '#!/bin/sh\ntouch "%s/fake-sh-ran"\nexit 0\n' "$T" >"$T/fakebin/sh"
+chmod +x "$T/fakebin/sh"
+cat > binsh.yaml <<YAML
+runbook: 1
+name: binsh
+phases:
+  - name: p
+    steps:
+      - name: s
+        run: echo real > "$T/real-sh-ran"
+YAML
+PATH="$T/fakebin:$PATH" run_migrate run binsh.yaml --state-dir "$T/binsh-st"
+expect_rc "a step runs with an sh of its own earlier in PATH" 0
+expect_file "the step ran under /bin/sh" "$T/real-sh-ran" "real"
+[ -e "$T/fake-sh-ran" ] && fail "the sh found in PATH ran the step" || pass "the sh found in PATH did not run"
+
 finish
