@@ -1,10 +1,11 @@
 /*
  * child.c - the one way migrate runs a local process (see child.h).
  *
- * Model: fork, let the child set itself up (process group, signals, pipes,
- * directory, environment) and exec; anything that fails before exec is sent
- * back through a close-on-exec "report" pipe, so the parent learns either
- * "exec happened" (EOF) or why not. The parent then pumps all three pipes
+ * Model: posix_spawn (a vfork-style clone in the C library: no copy of our
+ * page tables, whose cost grows with migrate's memory) sets the child up
+ * (process group, default signal dispositions, empty mask, pipes,
+ * directory, environment) and execs; it returns once the exec happened, or
+ * with why not. The parent then pumps all three pipes
  * with poll() from one loop, so neither side can block the other, and
  * watches the deadline, the cancel flag and (through a pidfd when the
  * kernel has one) the child's exit.
@@ -18,9 +19,11 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <spawn.h>
 #include <string.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -38,14 +41,7 @@ extern char **environ;
 /* Without a pidfd, how often waitpid(WNOHANG) looks for the exit. */
 #define NOPIDFD_TICK_MS 10
 
-enum { P_IN, P_OUT, P_ERR, P_REPORT, P_NUM };
-
-/* What the child sends back when it cannot get as far as exec. */
-enum start_stage { STAGE_SETUP, STAGE_CHDIR, STAGE_EXEC };
-struct start_failure {
-	int stage;
-	int err;
-};
+enum { P_IN, P_OUT, P_ERR, P_NUM };
 
 struct child {
 	const struct child_opts *opts;
@@ -171,8 +167,8 @@ env_named_in(const char *s, const char *const *list)
 
 /*
  * The child's environment: ours, with add applied in order (a later entry
- * wins; "NAME" without '=' removes NAME). Built before fork because the
- * child may not allocate; the strings are borrowed, only the array is ours.
+ * wins; "NAME" without '=' removes NAME). The strings are borrowed, only
+ * the array is ours.
  */
 static char **
 env_build(const char *const *add)
@@ -196,53 +192,6 @@ env_build(const char *const *add)
 			env[i++] = (char *)add[k];
 	env[i] = NULL;
 	return env;
-}
-
-static void __attribute__((noreturn))
-child_fail(int report_fd, enum start_stage stage)
-{
-	struct start_failure f = { (int)stage, errno };
-	ssize_t r;
-
-	do
-		r = write(report_fd, &f, sizeof(f));
-	while (r < 0 && errno == EINTR);
-	_exit(127);
-}
-
-/*
- * In the forked child: only async-signal-safe calls from here on. Signals
- * arrive blocked (the parent blocked them around fork), so no handler of
- * the parent can run here; dispositions are reset before the mask is
- * cleared.
- */
-static void __attribute__((noreturn))
-child_exec(const struct child_opts *opts, char **envp, int fds[P_NUM][2])
-{
-	int report_fd = fds[P_REPORT][1];
-	struct sigaction sa;
-	sigset_t empty;
-	int sig;
-
-	if (setpgid(0, 0) < 0)
-		child_fail(report_fd, STAGE_SETUP);
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_DFL;
-	sigemptyset(&sa.sa_mask);
-	/* Fails harmlessly for SIGKILL, SIGSTOP and the C library's own signals. */
-	for (sig = 1; sig < NSIG; sig++)
-		sigaction(sig, &sa, NULL);
-	if (dup2(fds[P_IN][0], 0) < 0 || dup2(fds[P_OUT][1], 1) < 0 ||
-	    dup2(fds[P_ERR][1], 2) < 0)
-		child_fail(report_fd, STAGE_SETUP);
-	if (opts->workdir && chdir(opts->workdir) < 0)
-		child_fail(report_fd, STAGE_CHDIR);
-	/* execvp searches the PATH of the child's environment. */
-	environ = envp;
-	sigemptyset(&empty);
-	sigprocmask(SIG_SETMASK, &empty, NULL);
-	execvp(opts->argv[0], (char *const *)opts->argv);
-	child_fail(report_fd, STAGE_EXEC);
 }
 
 static int
@@ -459,35 +408,110 @@ pump_result(struct child *p)
 		res->status = CHILD_EXITED;
 }
 
-/* Wait for the child's report: EOF means exec happened. Returns 0, or -1 with res->error set. */
-static int
-read_start_report(int fd, pid_t pid, const struct child_opts *opts, struct child_result *res)
+/* envp's PATH (or the default one), as execvp would search it. */
+static const char *
+env_path(char *const *envp)
 {
-	struct start_failure f;
-	ssize_t n;
-	pid_t r;
+	for (; *envp; envp++)
+		if (strncmp(*envp, "PATH=", 5) == 0)
+			return *envp + 5;
+	return "/bin:/usr/bin";
+}
 
-	do
-		n = read(fd, &f, sizeof(f));
-	while (n < 0 && errno == EINTR);
-	if (n != (ssize_t)sizeof(f))
-		return 0;
-	do
-		r = waitpid(pid, NULL, 0);
-	while (r < 0 && errno == EINTR);
-	switch (f.stage) {
-	case STAGE_CHDIR:
-		res->error = xasprintf("cannot change to directory '%s': %s",
-		    opts->workdir, strerror(f.err));
-		break;
-	case STAGE_EXEC:
-		res->error = xasprintf("cannot run '%s': %s", opts->argv[0], strerror(f.err));
-		break;
-	default:
-		res->error = xasprintf("cannot start '%s': %s", opts->argv[0], strerror(f.err));
-		break;
+/*
+ * The program execvp would run for name under envp's PATH: name itself
+ * when it holds a '/', else the first executable file of that name in a
+ * PATH directory. NULL (errno ENOENT or EACCES) when there is none.
+ */
+static char *
+find_program(const char *name, char *const *envp)
+{
+	const char *dir = env_path(envp);
+	int err = ENOENT;
+
+	if (strchr(name, '/'))
+		return xstrdup(name);
+	for (;;) {
+		const char *end = strchr(dir, ':');
+		size_t n = end ? (size_t)(end - dir) : strlen(dir);
+		char *path = n ? xasprintf("%.*s/%s", (int)n, dir, name) : xasprintf("%s", name);
+		struct stat st;
+
+		if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+			if (access(path, X_OK) == 0)
+				return path;
+			err = EACCES;
+		}
+		free(path);
+		if (end == NULL)
+			break;
+		dir = end + 1;
 	}
-	return -1;
+	errno = err;
+	return NULL;
+}
+
+/* Why the spawn failed with err: the directory, when it cannot be entered, else the program. */
+static char *
+start_error(const struct child_opts *opts, int err)
+{
+	struct stat st;
+
+	if (opts->workdir) {
+		int e = 0;
+		if (stat(opts->workdir, &st) < 0)
+			e = errno;
+		else if (!S_ISDIR(st.st_mode))
+			e = ENOTDIR;
+		else if (access(opts->workdir, X_OK) < 0)
+			e = errno;
+		if (e != 0)
+			return xasprintf("cannot change to directory '%s': %s", opts->workdir, strerror(e));
+	}
+	return xasprintf("cannot run '%s': %s", opts->argv[0], strerror(err));
+}
+
+/*
+ * Start the child: its own process group, every signal at its default and
+ * none blocked, the pipes as 0, 1 and 2, then the directory. Returns the
+ * pid, or -1 with *err set.
+ */
+static pid_t
+spawn_child(const struct child_opts *opts, char **envp, int fds[P_NUM][2], char **err)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t all, none;
+	char *prog = find_program(opts->argv[0], envp);
+	pid_t pid = -1;
+	int rc;
+
+	if (prog == NULL) {
+		*err = start_error(opts, errno);
+		return -1;
+	}
+	sigfillset(&all);
+	sigemptyset(&none);
+	posix_spawnattr_init(&attr);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+	posix_spawnattr_setpgroup(&attr, 0);
+	posix_spawnattr_setsigdefault(&attr, &all);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, fds[P_IN][0], 0);
+	posix_spawn_file_actions_adddup2(&fa, fds[P_OUT][1], 1);
+	posix_spawn_file_actions_adddup2(&fa, fds[P_ERR][1], 2);
+	if (opts->workdir)
+		posix_spawn_file_actions_addchdir_np(&fa, opts->workdir);
+	rc = posix_spawn(&pid, prog, &fa, &attr, (char *const *)opts->argv, envp);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	free(prog);
+	if (rc != 0) {
+		*err = start_error(opts, rc);
+		return -1;
+	}
+	return pid;
 }
 
 int
@@ -496,8 +520,7 @@ child_start(const struct child_opts *opts, struct child **out, char **err)
 	int fds[P_NUM][2];
 	struct child *p = xcalloc(1, sizeof(*p));
 	char **envp = NULL;
-	sigset_t all, old;
-	int i, saved, ret = -1;
+	int i, ret = -1;
 	pid_t pid;
 
 	*out = NULL;
@@ -518,21 +541,10 @@ child_start(const struct child_opts *opts, struct child **out, char **err)
 		}
 	}
 	envp = env_build(opts->env_add);
-
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pid = fork();
-	if (pid == 0)
-		child_exec(opts, envp, fds);
-	saved = errno;
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (pid < 0) {
-		*err = xasprintf("cannot run '%s': cannot fork: %s", opts->argv[0], strerror(saved));
+	pid = spawn_child(opts, envp, fds, err);
+	if (pid < 0)
 		goto cleanup;
-	}
 	p->result.pid = pid;
-	/* Also here, so the group exists whichever of us runs first. */
-	setpgid(pid, pid);
 	if (opts->lifeline) {
 		lifeline_watch_add(opts->lifeline, pid);
 		p->watched = true;
@@ -540,15 +552,8 @@ child_start(const struct child_opts *opts, struct child **out, char **err)
 	close_fd(&fds[P_IN][0]);
 	close_fd(&fds[P_OUT][1]);
 	close_fd(&fds[P_ERR][1]);
-	close_fd(&fds[P_REPORT][1]);
 	p->opts = opts;
 	p->pid = pid;
-	if (read_start_report(fds[P_REPORT][0], pid, opts, &p->result) < 0) {
-		unwatch(p);
-		*err = p->result.error;
-		p->result.error = NULL;
-		goto cleanup;
-	}
 
 	p->pidfd = open_pidfd(pid);
 	p->tail_max = opts->tail_max ? opts->tail_max : CHILD_TAIL_MAX;
