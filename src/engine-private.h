@@ -49,7 +49,9 @@ bool stop_requested(const struct run *run);
 /*
  * Call fn(arg, i) for i in [0, n) on at most forks worker threads at once
  * (taking the next i as one finishes) while this thread, the engine
- * thread, dispatches their events. Returns when all calls returned.
+ * thread, dispatches their events. Returns when all calls returned. A
+ * single call runs on this thread when no watch is running (its events
+ * then go out directly).
  */
 void engine_parallel(struct run *run, size_t n, int forks, void (*fn)(void *arg, size_t i), void *arg);
 

@@ -598,6 +598,7 @@ watch_start(struct run *run, const struct watch *w, const char *what)
 		free(wc);
 		return NULL;
 	}
+	run->watching++;
 	return wc;
 }
 
@@ -609,6 +610,7 @@ watch_stop(struct watch_ctx *wc)
 	cancel_fire(wc->stop, NULL);
 	pthread_join(wc->thread, NULL);
 	cancel_free(wc->stop);
+	wc->run->watching--;
 	events_flush(wc->run);
 	free(wc);
 }

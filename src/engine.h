@@ -323,6 +323,7 @@ struct run {
 	pthread_mutex_t lock;
 	struct event_queue *events;   /* workers' events for the engine thread */
 	pthread_t engine_thread;      /* the creator: the only one that calls listeners */
+	int watching;                 /* watch threads running (engine thread only; see engine_parallel) */
 	struct listener *listeners;
 	size_t n_listeners, cap_listeners;
 	/* resume: gates approved earlier (by name), and phases finished earlier */
