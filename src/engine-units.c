@@ -10,6 +10,7 @@
 
 #include "engine-private.h"
 #include "gate.h"
+#include "http-client.h"
 #include "interp.h"
 #include "regex.h"
 #include "runlog.h"
@@ -705,6 +706,7 @@ run_expect_release(const struct expect *e, const struct expect *used)
 struct preflight {
 	const struct run *run;
 	struct diags *diags;
+	bool curl_refused;       /* libcurl cannot be loaded: said once */
 };
 
 static void
@@ -732,6 +734,18 @@ check_action(struct preflight *pf, const struct action *a, const char *on, struc
 	case ACT_GATE:
 	case ACT_PROBE:
 		return;   /* not actions of an executor */
+	case ACT_HTTP:
+	case ACT_PROMETHEUS: {
+		char *err = NULL;
+		/* libcurl is opened on first use: here, so a missing one stops the run before it starts */
+		if (!pf->curl_refused && http_client_ready(&err) < 0) {
+			pf->curl_refused = true;
+			diags_add(pf->diags, pf->run->rb->file, a->pos.line, a->pos.col, "%s %s: %s (nothing was run)",
+			    who, a->kind == ACT_HTTP ? "(http)" : "(prometheus)", err);
+		}
+		free(err);
+		break;
+	}
 	default:
 		break;
 	}
@@ -787,7 +801,7 @@ int
 engine_preflight(const struct run *run, struct diags *diags)
 {
 	const struct runbook *rb = run->rb;
-	struct preflight pf = { run, diags };
+	struct preflight pf = { run, diags, false };
 	size_t before = diags->n;
 
 	for (size_t i = 0; i < rb->n_probes; i++) {

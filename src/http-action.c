@@ -1,7 +1,6 @@
 /* http-action.c - building the request of an http: or prometheus: action (see http-action.h). */
 #include "http-action.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +8,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "interp.h"
 #include "sha256.h"
 #include "util.h"
 
@@ -70,7 +70,6 @@ static int
 prometheus_url(struct http_call *c, const struct http_req *h, http_expand_fn expand, void *ctx, char **err)
 {
 	struct buf q = BUF_INIT;
-	char *enc;
 
 	if (expand(ctx, &h->url, &c->url, err) < 0 || expand(ctx, &h->query, &q, err) < 0) {
 		buf_release(&q);
@@ -78,14 +77,9 @@ prometheus_url(struct http_call *c, const struct http_req *h, http_expand_fn exp
 	}
 	while (c->url.len > 0 && c->url.data[c->url.len - 1] == '/')
 		c->url.data[--c->url.len] = '\0';
-	enc = curl_easy_escape(NULL, buf_str(&q), (int)q.len);
+	buf_adds(&c->url, "/api/v1/query?query=");
+	url_encode(&c->url, buf_str(&q));
 	buf_release(&q);
-	if (enc == NULL) {
-		*err = xstrdup("cannot encode the query");
-		return -1;
-	}
-	buf_addf(&c->url, "/api/v1/query?query=%s", enc);
-	curl_free(enc);
 	return 0;
 }
 

@@ -1,11 +1,11 @@
 /* http-check.c - reaching a run's HTTP endpoints without sending a request (see http-check.h). */
 #include "http-check.h"
 
-#include <curl/curl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "curl-load.h"
 #include "http-client.h"
 #include "secrets.h"
 #include "util.h"
@@ -52,6 +52,11 @@ add(struct run *run, struct http_endpoints *out, const struct action *a, const s
 	    (a->http->ca_cert.s && run_expand(run, u, &a->http->ca_cert, false, &ca, &err) < 0)) {
 		e.skipped = true;
 		e.origin = secrets_masked(&run->secrets, a->http->url.s);
+		e.message = xasprintf("not checked: %s", err);
+		free(err);
+	} else if (curl_load(&err) < 0) {
+		e.skipped = true;
+		e.origin = secrets_masked(&run->secrets, buf_str(&url));
 		e.message = xasprintf("not checked: %s", err);
 		free(err);
 	} else if ((origin = origin_of(buf_str(&url))) == NULL) {

@@ -8,7 +8,6 @@
  */
 #include "http-client.h"
 
-#include <curl/curl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sys/select.h>
@@ -17,23 +16,16 @@
 #include <strings.h>
 
 #include "config.h"
+#include "curl-load.h"
 #include "util.h"
 
 #define POLL_SLICE_MS 100
 
 struct http_pool {
+	pthread_mutex_t setup;       /* guards making share */
 	CURLSH *share;
 	pthread_mutex_t locks[CURL_LOCK_DATA_LAST];
 };
-
-static pthread_once_t global_once = PTHREAD_ONCE_INIT;
-static CURLcode global_rc;
-
-static void
-global_init(void)
-{
-	global_rc = curl_global_init(CURL_GLOBAL_ALL);
-}
 
 static void
 share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *ctx)
@@ -49,29 +41,41 @@ share_unlock(CURL *h, curl_lock_data data, void *ctx)
 	pthread_mutex_unlock(&pool->locks[data]);
 }
 
+int
+http_client_ready(char **err)
+{
+	return curl_load(err);
+}
+
 struct http_pool *
 http_pool_create(void)
 {
-	struct http_pool *pool;
+	struct http_pool *pool = xcalloc(1, sizeof(*pool));
 
-	pthread_once(&global_once, global_init);
-	if (global_rc != CURLE_OK)
-		return NULL;
-	pool = xcalloc(1, sizeof(*pool));
+	pthread_mutex_init(&pool->setup, NULL);
 	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_init(&pool->locks[i], NULL);
-	pool->share = curl_share_init();
-	if (pool->share == NULL) {
-		http_pool_free(pool);
-		return NULL;
-	}
-	curl_share_setopt(pool->share, CURLSHOPT_LOCKFUNC, share_lock);
-	curl_share_setopt(pool->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
-	curl_share_setopt(pool->share, CURLSHOPT_USERDATA, pool);
-	curl_share_setopt(pool->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
-	curl_share_setopt(pool->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-	curl_share_setopt(pool->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
 	return pool;
+}
+
+/* The pool's CURLSH, made by its first request (libcurl is loaded by then); NULL if it cannot be. */
+static CURLSH *
+pool_share(struct http_pool *pool)
+{
+	CURLSH *sh;
+
+	pthread_mutex_lock(&pool->setup);
+	if (pool->share == NULL && (pool->share = curl_share_init()) != NULL) {
+		curl_share_setopt(pool->share, CURLSHOPT_LOCKFUNC, share_lock);
+		curl_share_setopt(pool->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+		curl_share_setopt(pool->share, CURLSHOPT_USERDATA, pool);
+		curl_share_setopt(pool->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+		curl_share_setopt(pool->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+		curl_share_setopt(pool->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+	}
+	sh = pool->share;
+	pthread_mutex_unlock(&pool->setup);
+	return sh;
 }
 
 void
@@ -83,6 +87,7 @@ http_pool_free(struct http_pool *pool)
 		curl_share_cleanup(pool->share);
 	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_destroy(&pool->locks[i]);
+	pthread_mutex_destroy(&pool->setup);
 	free(pool);
 }
 
@@ -287,8 +292,9 @@ http_op_start(struct http_pool *pool, const struct http_request *req, char **err
 {
 	struct http_op *op;
 
-	pthread_once(&global_once, global_init);
-	if (global_rc != CURLE_OK) {
+	if (curl_load(err) < 0)
+		return NULL;
+	if (pool && pool_share(pool) == NULL) {
 		*err = xstrdup("cannot set up libcurl");
 		return NULL;
 	}

@@ -61,7 +61,13 @@ struct http_response {
 	char *error;                   /* malloc'ed; HTTP_FAILED/HTTP_TIMED_OUT */
 };
 
-/* NULL if libcurl could not be set up (out of memory). */
+/*
+ * Whether HTTP works here: libcurl is opened on first use (curl-load.h).
+ * 0, or -1 with *err (malloc'ed) saying why not.
+ */
+int http_client_ready(char **err);
+
+/* The run's connection pool; libcurl is loaded by the first request (curl-load.h). */
 struct http_pool *http_pool_create(void);
 void http_pool_free(struct http_pool *pool);
 

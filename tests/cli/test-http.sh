@@ -76,6 +76,25 @@ expect_in "retries say the status" "$T/out" "status 503, expected 200"
 peers=$(python3 -c 'import json,sys; print(len({json.loads(l)["peer"] for l in open(sys.argv[1])}))' "$T/a.log")
 if [ "$peers" -eq 1 ]; then pass "one kept-alive connection for the 3 requests"; else fail "$peers connections for 3 requests"; fi
 
+# ---- libcurl is opened on first use: one that cannot be loaded stops the run before anything runs ----
+cat >nocurl.yaml <<EOF
+runbook: 1
+name: http-nocurl
+phases:
+  - name: p
+    steps:
+      - name: first
+        run: "touch '$T/nocurl-first-ran'"
+      - name: ping
+        http: {url: "http://127.0.0.1:$A/health"}
+EOF
+MIGRATE_LIBCURL=/nonexistent/libcurl.so.4 run_migrate run nocurl.yaml --state-dir "$T/st-nocurl"
+expect_rc "libcurl cannot be loaded: refused like an invalid runbook" 2
+expect_in "the refusal names the step and says why, FILE:LINE:COL" "$T/err" "nocurl.yaml:9:9: step 'ping' (http): HTTP needs libcurl, which cannot be loaded: /nonexistent/libcurl.so.4"
+if [ -e "$T/nocurl-first-ran" ]; then fail "the step before the HTTP one ran although the run was refused"; else pass "nothing ran"; fi
+run_migrate validate nocurl.yaml
+expect_rc "validate does not need libcurl" 0
+
 # ---- body / not_body / latency ----
 start_httpd b '{"/ok": [{"body": "{\"status\": \"ok\"}"}], "/degraded": [{"body": "{\"status\": \"ok\", \"errors\": [\"disk\"]}"}], "/slow": [{"body": "ok", "delay": 1.5}]}'
 B=$PORT
