@@ -1,6 +1,7 @@
 #include "buf.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,11 +31,24 @@ buf_reset(struct buf *b)
 		b->data[0] = '\0';
 }
 
+/* Room for extra more bytes and the NUL; doubles from 16 (no zeroing: the text ends at len). */
 static void
 buf_reserve(struct buf *b, size_t extra)
 {
-	if (b->len + extra + 1 > b->cap)
-		xgrow((void **)&b->data, &b->cap, b->len + extra + 1, 1);
+	size_t need = b->len + extra + 1, ncap;
+
+	if (need <= b->cap)
+		return;
+	if (need < b->len)
+		oom();
+	ncap = b->cap ? b->cap : 16;
+	while (ncap < need) {
+		if (ncap > SIZE_MAX / 2)
+			oom();
+		ncap *= 2;
+	}
+	b->data = xrealloc(b->data, ncap);
+	b->cap = ncap;
 }
 
 void
@@ -60,7 +74,7 @@ buf_addc(struct buf *b, char c)
 }
 
 /*
- * Formats made only of text, %s, %d, %zu and %% (most of what migrate
+ * Formats made only of text, %s, %.*s, %d, %lld, %zu and %% (most of what migrate
  * writes: plan lines, messages) are done here, without vsnprintf, whose
  * set-up costs more than the formatting; false: anything else.
  */
@@ -72,6 +86,10 @@ simple_format(const char *fmt)
 			p += 2;
 		else if (p[1] == 'z' && p[2] == 'u')
 			p += 3;
+		else if (p[1] == '.' && p[2] == '*' && p[3] == 's')
+			p += 4;
+		else if (p[1] == 'l' && p[2] == 'l' && p[3] == 'd')
+			p += 4;
 		else
 			return false;
 	}
@@ -98,6 +116,7 @@ simple_vaddf(struct buf *b, const char *fmt, va_list ap)
 {
 	const char *p = fmt, *pct;
 	const char *s;
+	long long ll;
 	int d;
 
 	while ((pct = strchr(p, '%')) != NULL) {
@@ -117,6 +136,19 @@ simple_vaddf(struct buf *b, const char *fmt, va_list ap)
 		case 'z':
 			add_unsigned(b, va_arg(ap, size_t), false);
 			p = pct + 3;
+			break;
+		case '.':   /* %.*s: at most that many bytes, fewer at a NUL */
+			d = va_arg(ap, int);
+			s = va_arg(ap, const char *);
+			if (s == NULL)
+				s = "(null)";
+			buf_add(b, s, d < 0 ? strlen(s) : strnlen(s, (size_t)d));
+			p = pct + 4;
+			break;
+		case 'l':
+			ll = va_arg(ap, long long);
+			add_unsigned(b, ll < 0 ? 0ULL - (unsigned long long)ll : (unsigned long long)ll, ll < 0);
+			p = pct + 4;
 			break;
 		default:
 			buf_addc(b, '%');

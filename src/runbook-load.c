@@ -49,6 +49,7 @@ struct loader {
 	size_t n_lines;
 	/* last column converted, to walk long lines only once */
 	size_t cache_line, cache_char, cache_byte;
+	bool ascii;              /* no byte >= 0x80: a column is a byte */
 	/* the document (compose()): node i is nodes[i - 1], the root is node 1 */
 	yaml_node_t *nodes;
 	size_t n_nodes, cap_nodes;
@@ -78,12 +79,17 @@ build_line_table(struct loader *ld)
 		start = 3;
 	ld->n_lines = 0;
 	PUSH(ld->lines, ld->n_lines, cap, start);
+	ld->ascii = true;
 	for (i = 0; i < ld->len; i += brk ? brk : 1) {
 		/* only these bytes can start a line break */
 		if (u[i] != '\n' && u[i] != '\r' && u[i] != 0xC2 && u[i] != 0xE2) {
+			if (u[i] >= 0x80)
+				ld->ascii = false;
 			brk = 0;
 			continue;
 		}
+		if (u[i] >= 0x80)
+			ld->ascii = false;
 		if ((brk = diag_line_break(ld->src, ld->len, i)) != 0)
 			PUSH(ld->lines, ld->n_lines, cap, i + brk);
 	}
@@ -116,6 +122,8 @@ mark_offset(struct loader *ld, size_t line, size_t column)
 	byte = ld->lines[line];
 	ch = 0;
 	end = line + 1 < ld->n_lines ? ld->lines[line + 1] : ld->len;
+	if (ld->ascii)
+		return column < end - byte ? byte + column : end;
 	if (ld->cache_line == line && ld->cache_char <= column && ld->cache_byte >= byte) {
 		byte = ld->cache_byte;
 		ch = ld->cache_char;

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-static void
+void
 oom(void)
 {
 	fputs("migrate: out of memory\n", stderr);

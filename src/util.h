@@ -16,6 +16,8 @@ void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);
 /* Grow *p to hold at least need elements of size; *cap is updated. */
+/* "migrate: out of memory" on stderr, then abort(). */
+void oom(void) __attribute__((noreturn));
 void xgrow(void **p, size_t *cap, size_t need, size_t size);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
