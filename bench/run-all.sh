@@ -37,6 +37,8 @@ run_one() {
 
 cd "$HERE/.." || exit 2
 run_one "local overhead (run-overhead.sh)" run-overhead.sh bash "$HERE/run-overhead.sh" "$MIGRATE"
+# the same at 5x the steps, once: the cost per step must not grow with the run
+run_one "local overhead at 5,000 steps (run-overhead.sh)" run-overhead.sh bash "$HERE/run-overhead.sh" "$MIGRATE" 5000 1
 if command -v python3 >/dev/null; then
 	run_one "scale (scale.py)" scale.py python3 "$HERE/scale.py" --migrate "$MIGRATE"
 else
