@@ -660,6 +660,12 @@ child_stop(struct child *p)
 }
 
 void
+child_withhold_stdin(struct child *p)
+{
+	close_fd(&p->fd[P_IN]);
+}
+
+void
 child_finish(struct child *p, struct child_result *res)
 {
 	pump_result(p);

@@ -93,6 +93,8 @@ size_t child_wait_on(struct child *c, struct pollfd *fds, size_t max, int64_t *t
 int child_advance(struct child *c);
 /* Stop the child's group as cancelled: SIGTERM, then SIGKILL after the grace. */
 void child_stop(struct child *c);
+/* Close the child's stdin without writing what is left of stdin_data (none of it, right after child_start). */
+void child_withhold_stdin(struct child *c);
 /* Fill *res and free c. */
 void child_finish(struct child *c, struct child_result *res);
 

@@ -56,20 +56,30 @@ pump_line(struct pump *pp, const char *line, size_t len)
 	buf_release(&b);
 }
 
-/* A unit's local command started: the journal keeps its group (SPEC §4). */
-static void
+/*
+ * A unit's local command started, its script not yet given: the journal
+ * keeps its group (SPEC §4), in the unit's unit_start when that waited for
+ * this (unit_run), else in a unit_pgid. -1 when the record could not be
+ * written: the command must not get its script.
+ */
+static int
 pump_started(void *ctx, pid_t pgid)
 {
 	struct pump *pp = ctx;
 	struct event ev;
 
 	if (!pp->record_pgid || pp->unit == NULL)
-		return;
+		return 0;
 	pp->unit->pgid = pgid;
-	memset(&ev, 0, sizeof(ev));
-	ev.type = EV_UNIT_PGID;
-	ev.unit = pp->unit;
-	emit(pp->run, &ev);
+	if (pp->unit->start_deferred) {
+		unit_start_event(pp->run, pp->unit);
+	} else {
+		memset(&ev, 0, sizeof(ev));
+		ev.type = EV_UNIT_PGID;
+		ev.unit = pp->unit;
+		emit(pp->run, &ev);
+	}
+	return pp->run->record_error ? -1 : 0;
 }
 
 /* Pass on the whole lines of stream i's masked text, and a very long line in pieces. */

@@ -125,6 +125,8 @@ void watch_stop(struct watch_ctx *wc);
 
 /* ---- engine-unit.c ---- */
 void unit_event(struct run *run, enum event_type type, struct unit *u, const char *msg, int64_t delay);
+/* The unit's EV_UNIT_START, once: at once, or when unit_run deferred it, when its command is spawned. */
+void unit_start_event(struct run *run, struct unit *u);
 /*
  * Run unit u's attempts (its action, expect, captures, with retries) on
  * the calling thread. With in_batch false the after probes are part of

@@ -185,6 +185,27 @@ unit_event(struct run *run, enum event_type type, struct unit *u, const char *ms
 	emit(run, &ev);
 }
 
+void
+unit_start_event(struct run *run, struct unit *u)
+{
+	u->start_deferred = false;
+	unit_event(run, EV_UNIT_START, u, NULL, 0);
+}
+
+/*
+ * Whether the unit's start can wait until its command is spawned: a local
+ * run step, whose sh reads its script from stdin and so does nothing
+ * before migrate writes it. Its unit_start then carries the process
+ * group, one fdatasync'ed record instead of two (unit_start, unit_pgid).
+ * Anything else (SSH, HTTP, transfers) acts as soon as it starts: its
+ * start is on record first.
+ */
+static bool
+start_can_wait(const struct unit *u)
+{
+	return u->step->action.kind == ACT_RUN && (u->target == NULL || exec_target_is_local(u->target));
+}
+
 static void
 pause_event(struct run *run, struct unit *u, const char *what, int64_t until, int64_t length, int64_t wait)
 {
@@ -255,7 +276,10 @@ unit_run(struct run *run, struct unit *u, bool in_batch, bool *held)
 	u->cancel = cancel_new(run->cancel);
 	u->state = UNIT_RUNNING;
 	u->started_ms = wall_ms();
-	unit_event(run, EV_UNIT_START, u, NULL, 0);
+	u->pgid = 0;
+	u->start_deferred = start_can_wait(u) && !run->record_error;
+	if (!u->start_deferred)
+		unit_start_event(run, u);
 	if (run->record_error)
 		attempts = 0;   /* its start is not on record: do not run it */
 	for (int a = 1; a <= attempts; a++) {
@@ -265,6 +289,9 @@ unit_run(struct run *run, struct unit *u, bool in_batch, bool *held)
 		u->attempts = a;
 		buf_reset(&why);
 		ok = unit_attempt(run, u, in_batch, &why);
+		/* the attempt ended before a command was spawned (a bad ${...}, a spawn error): nothing ran */
+		if (u->start_deferred)
+			unit_start_event(run, u);
 		if (ok || engine_interrupted || cancel_fired(u->cancel) || run->held || a == attempts)
 			break;
 		delay = retry_delay(r, a);

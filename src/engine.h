@@ -125,6 +125,9 @@ struct unit {
 	int64_t rb_duration_ms;
 	bool in_doubt;           /* resume: started in an earlier process, never ended */
 	pid_t pgid;              /* a local command's process group while its attempt runs; 0: none */
+	/* unit_start waits for the first attempt's local command to be spawned,
+	 * so it carries its group (see unit_run) */
+	bool start_deferred;
 	/* rollback once: true: the unit of the same step and host whose rollback
 	 * undid this one too (rb_state RB_DONE, nothing run for this unit) */
 	const struct unit *rb_covered_by;

@@ -98,8 +98,11 @@ local_start(struct exec_ctx *ctx, const struct exec_req *req, void **opp, char *
 		return -1;
 	}
 	exec_pgid_add(ctx, child_pid(op->child));
-	if (req->on_started)
-		req->on_started(req->ctx, child_pid(op->child));
+	if (req->on_started && req->on_started(req->ctx, child_pid(op->child)) < 0) {
+		/* sh waits for its script on stdin: it never gets it */
+		child_withhold_stdin(op->child);
+		child_stop(op->child);
+	}
 	*opp = op;
 	return 0;
 }

@@ -87,9 +87,11 @@ struct exec_req {
 	/*
 	 * May be NULL. A local command started in process group pgid (its
 	 * lifeline is in place, SPEC §4); called once, in the calling thread,
-	 * before any output.
+	 * before any output and before the script is written to the command's
+	 * stdin, so nothing of it has run yet. A negative return withholds the
+	 * script and stops the command (the action ends cancelled).
 	 */
-	void (*on_started)(void *ctx, pid_t pgid);
+	int (*on_started)(void *ctx, pid_t pgid);
 	void *ctx;
 };
 

@@ -293,6 +293,16 @@ unit_end_record(const struct run *run, const struct unit *u)
 	return r;
 }
 
+/* A local command's process group, and the boot it belongs to (SPEC §4). */
+static void
+add_pgid(struct run_journal *rj, struct json_object *r, pid_t pgid)
+{
+	json_object_object_add(r, "pgid", json_object_new_int64((int64_t)pgid));
+	if (rj->boot_id == NULL)
+		rj->boot_id = lifeline_boot_id();
+	add_str(r, "boot_id", rj->boot_id);
+}
+
 static struct json_object *
 event_record(struct run_journal *rj, const struct event *ev)
 {
@@ -334,6 +344,8 @@ event_record(struct run_journal *rj, const struct event *ev)
 		r = record(RL_UNIT_START);
 		unit_fields(r, u);
 		json_object_object_add(r, "attempt", json_object_new_int(u->attempts > 0 ? u->attempts : 1));
+		if (u->pgid > 0)   /* its local command is spawned and waits for its script (unit_run) */
+			add_pgid(rj, r, u->pgid);
 		break;
 	case EV_UNIT_RETRY:
 		r = record(RL_UNIT_RETRY);
@@ -347,10 +359,7 @@ event_record(struct run_journal *rj, const struct event *ev)
 	case EV_UNIT_PGID:
 		r = record(RL_UNIT_PGID);
 		add_str(r, "unit", u->key);
-		json_object_object_add(r, "pgid", json_object_new_int64((int64_t)u->pgid));
-		if (rj->boot_id == NULL)
-			rj->boot_id = lifeline_boot_id();
-		add_str(r, "boot_id", rj->boot_id);
+		add_pgid(rj, r, u->pgid);
 		break;
 	case EV_IN_DOUBT:
 		r = record(RL_IN_DOUBT);

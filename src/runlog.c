@@ -152,7 +152,8 @@ static const struct rspec shapes[] = {
 	{ RL_APPROVAL, { { "gate", FK_KEY, NULL }, { "name", FK_KEY, NULL }, { "user", FK_STR_NULL, NULL },
 	    { "host", FK_STR_NULL, NULL }, { "via", FK_STR_NULL, NULL } } },
 	{ RL_UNIT_START, { { "unit", FK_KEY, NULL }, { "step", FK_KEY, NULL }, { "phase", FK_STR_NULL, NULL },
-	    { "item", FK_STR_NULL, NULL }, { "host", FK_STR_NULL, NULL }, { "attempt", FK_INT, NULL } } },
+	    { "item", FK_STR_NULL, NULL }, { "host", FK_STR_NULL, NULL }, { "attempt", FK_INT, NULL },
+	    { "pgid", FK_INT_NULL, NULL }, { "boot_id", FK_STR_NULL, NULL } } },
 	{ RL_UNIT_RETRY, { { "unit", FK_KEY, NULL }, { "attempt", FK_INT, NULL }, { "message", FK_STR_NULL, NULL },
 	    { "delay_ms", FK_INT, NULL } } },
 	{ RL_UNIT_END, { { "unit", FK_KEY, NULL }, { "status", FK_STR, unit_statuses }, { "attempts", FK_INT, NULL },
@@ -473,6 +474,16 @@ running(const struct replay *rp, const struct rl_unit *u)
 	    rp->gen[u - rp->run->units] == rp->run->n_resumes;
 }
 
+/* The attempt's process group from a unit_start or unit_pgid record: none when it has none. */
+static void
+set_pgid(struct rl_unit *u, struct json_object *rec)
+{
+	int64_t pgid;
+
+	u->pgid = int_field(rec, "pgid", &pgid) && pgid > 1 && pgid <= INT32_MAX ? (long)pgid : 0;
+	set_str(&u->pgid_boot, u->pgid ? str_field(rec, "boot_id") : NULL);
+}
+
 static const char *
 on_unit_start(struct replay *rp, struct json_object *rec, const char *ts)
 {
@@ -496,8 +507,7 @@ on_unit_start(struct replay *rp, struct json_object *rec, const char *ts)
 	}
 	u->state = RLU_IN_DOUBT;
 	u->attempts = has_attempt ? clamp_int(attempt) : u->attempts + 1;
-	u->pgid = 0;
-	set_str(&u->pgid_boot, NULL);
+	set_pgid(u, rec);
 	if ((s = str_field(rec, "step")) != NULL)
 		set_str(&u->step, s);
 	if ((s = str_field(rec, "phase")) != NULL)
@@ -526,12 +536,10 @@ static const char *
 on_unit_pgid(struct replay *rp, struct json_object *rec)
 {
 	struct rl_unit *u = record_unit(rp, rec);
-	int64_t pgid;
 
 	if (u == NULL || !running(rp, u))
 		return "unit_pgid of a unit that is not running (no unit_start before it)";
-	u->pgid = int_field(rec, "pgid", &pgid) && pgid > 1 && pgid <= INT32_MAX ? (long)pgid : 0;
-	set_str(&u->pgid_boot, str_field(rec, "boot_id"));
+	set_pgid(u, rec);
 	return NULL;
 }
 

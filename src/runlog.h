@@ -39,7 +39,10 @@
  *   commit        phase, completed (units completed so far): a phase with
  *                 commit: true completed and verified; the unwind never goes
  *                 back past it without --past-commit (SPEC §7)
- *   unit_start    unit, step, phase, item (string or null), host, attempt
+ *   unit_start    unit, step, phase, item (string or null), host, attempt;
+ *                 pgid and boot_id (as in unit_pgid) when the unit's local
+ *                 command was spawned, waiting for its script, before the
+ *                 record was written (a local run step's first attempt)
  *   unit_retry    unit, attempt (the one that failed), message, delay_ms
  *   unit_end      unit, status ("done" | "failed" | "interrupted": stopped by
  *                 SIGINT/SIGTERM, run again by resume), attempts, exit_code
@@ -50,7 +53,8 @@
  *                 local command of the current attempt started in process
  *                 group pgid, on the machine whose boot is boot_id
  *                 (/proc/sys/kernel/random/boot_id); written after
- *                 unit_start, only for commands run on this machine
+ *                 unit_start, only for commands run on this machine and
+ *                 whose unit_start does not already carry the group
  *   in_doubt      unit, decision ("check-passed" | "check-failed" |
  *                 "idempotent" | "retry" | "skip"), message
  *   probe         probe, context ("after" | "verify" | "watch" | "step"),
@@ -136,7 +140,8 @@
  *   message, tail, captures, completion, rollback state) and started is set
  *   to this record's ts. attempts is the record's "attempt".
  * - unit_pgid (only for a running unit): pgid and pgid_boot; every
- *   unit_start clears them (an attempt runs a new command). Journals
+ *   unit_start sets them to its own (none when it has no pgid: an attempt
+ *   runs a new command). Journals
  *   written before unit_pgid existed have none: pgid 0.
  * - unit_retry: attempts is at least the failed attempt; message is the
  *   retry's message.

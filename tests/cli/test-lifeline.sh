@@ -2,7 +2,9 @@
 # The lifeline of local commands (SPEC §4, issue 12 item 5): when migrate
 # dies by SIGKILL in the middle of a local step, the step's process group
 # is stopped (a marker the step would write later never appears); the
-# journal records the group (unit_pgid); and resume, even with
+# journal records the group (in the unit's unit_start, written once sh is
+# spawned and before it gets its script; a unit_pgid for later attempts
+# and in older journals); and resume, even with
 # --retry-in-doubt, refuses (exit 6) to run an in-doubt unit again while
 # its recorded group is still alive, naming the unit and the group.
 . "$(dirname "$0")/lib.sh"
@@ -26,8 +28,8 @@ wait_for() { # CMD...: poll up to 20 s
 	return 1
 }
 journal() { ls "$1"/runs/*.jsonl 2>/dev/null | head -1; }
-# the pgid the journal recorded for unit slow (empty: none)
-pgid_of() { grep '"type":"unit_pgid","unit":"slow"' "$(journal "$1")" 2>/dev/null | tail -1 | sed 's/.*"pgid":\([0-9]*\).*/\1/'; }
+# the pgid the journal recorded last for unit slow, in a unit_start or a unit_pgid (empty: none)
+pgid_of() { grep -E '"type":"unit_(start|pgid)","unit":"slow".*"pgid":' "$(journal "$1")" 2>/dev/null | tail -1 | sed 's/.*"pgid":\([0-9]*\).*/\1/'; }
 group_alive() { ps -eo pgid=,stat= | awk -v g="$1" '$1 == g && $2 !~ /^Z/ { found = 1 } END { exit !found }'; }
 group_gone() { ! group_alive "$1"; }
 
@@ -46,15 +48,15 @@ start_and_kill() {
 D="$T/killed"
 start_and_kill "$D"
 PG=$(pgid_of "$D/state")
-if [ -n "$PG" ]; then
-	pass "journal: unit_pgid records the group of the local unit ($PG)"
+if [ -n "$PG" ] && grep -q '"type":"unit_start","unit":"slow".*"pgid":'"$PG"',"boot_id":"[0-9a-f-]*"' "$(journal "$D/state")"; then
+	pass "journal: the unit's unit_start records the group of its local command ($PG) and the boot id"
 else
-	fail "journal: no unit_pgid for unit slow" "$(cat "$(journal "$D/state")")"
+	fail "journal: no unit_start with the group for unit slow" "$(cat "$(journal "$D/state")")"
 fi
-if grep -q '"type":"unit_pgid".*"boot_id":"[0-9a-f-]*"' "$(journal "$D/state")"; then
-	pass "journal: unit_pgid carries the boot id"
+if grep -q '"type":"unit_pgid"' "$(journal "$D/state")"; then
+	fail "journal: a unit_pgid besides the unit_start (one fdatasync'ed record per start)" "$(grep unit_pgid "$(journal "$D/state")")"
 else
-	fail "journal: unit_pgid without a boot id" "$(grep unit_pgid "$(journal "$D/state")")"
+	pass "journal: no separate unit_pgid record for a first attempt"
 fi
 if [ -n "$PG" ] && wait_for group_gone "$PG"; then
 	pass "the step's process group is stopped after migrate was killed"
@@ -75,7 +77,7 @@ expect_file "the first step ran once" "$D/runs.log" "first
 started
 started"
 run_migrate status --state-dir "$D/state"
-expect_rc "status reads a journal with unit_pgid" 0
+expect_rc "status reads a journal whose unit_start has a pgid" 0
 
 # --- 2. the recorded group is still alive at resume: refused, exit 6
 D="$T/alive"
