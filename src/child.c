@@ -434,7 +434,7 @@ find_program(const char *name, char *const *envp)
 	for (;;) {
 		const char *end = strchr(dir, ':');
 		size_t n = end ? (size_t)(end - dir) : strlen(dir);
-		char *path = n ? xasprintf("%.*s/%s", (int)n, dir, name) : xasprintf("%s", name);
+		char *path = n ? xasprintf("%.*s/%s", (int)n, dir, name) : xstrdup(name);
 		struct stat st;
 
 		if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {

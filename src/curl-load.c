@@ -29,7 +29,6 @@ load(void)
 		SYM(easy_getinfo, "curl_easy_getinfo"),
 		SYM(easy_cleanup, "curl_easy_cleanup"),
 		SYM(easy_strerror, "curl_easy_strerror"),
-		SYM(easy_escape, "curl_easy_escape"),
 		SYM(multi_init, "curl_multi_init"),
 		SYM(multi_add_handle, "curl_multi_add_handle"),
 		SYM(multi_remove_handle, "curl_multi_remove_handle"),

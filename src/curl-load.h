@@ -31,7 +31,6 @@ struct curl_api {
 	CURLcode (*easy_getinfo)(CURL *h, CURLINFO info, ...);
 	void (*easy_cleanup)(CURL *h);
 	const char *(*easy_strerror)(CURLcode rc);
-	char *(*easy_escape)(CURL *h, const char *s, int len);
 	CURLM *(*multi_init)(void);
 	CURLMcode (*multi_add_handle)(CURLM *m, CURL *h);
 	CURLMcode (*multi_remove_handle)(CURLM *m, CURL *h);
@@ -65,7 +64,6 @@ extern struct curl_api curl_api;
 #define curl_easy_getinfo (*curl_api.easy_getinfo)
 #define curl_easy_cleanup (*curl_api.easy_cleanup)
 #define curl_easy_strerror (*curl_api.easy_strerror)
-#define curl_easy_escape (*curl_api.easy_escape)
 #define curl_multi_init (*curl_api.multi_init)
 #define curl_multi_add_handle (*curl_api.multi_add_handle)
 #define curl_multi_remove_handle (*curl_api.multi_remove_handle)

@@ -15,7 +15,8 @@
  * Threads. The thread that created the run (the engine thread) runs the
  * phases and is the only one that calls listeners. Units, probes and
  * rollbacks run on worker threads (engine_parallel: at most --forks at
- * once); a worker's event is handed to the engine thread through a queue
+ * once), except a batch of one while no watch runs, which the engine
+ * thread runs itself; a worker's event is handed to the engine thread through a queue
  * and the worker waits until it was dispatched, so a listener sees the
  * unit exactly as it was when the event was emitted and events are
  * recorded in the order they happened. The watch thread's events (which
