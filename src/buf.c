@@ -32,7 +32,7 @@ buf_reset(struct buf *b)
 }
 
 /* Room for extra more bytes and the NUL; doubles from 16 (no zeroing: the text ends at len). */
-static void
+void
 buf_reserve(struct buf *b, size_t extra)
 {
 	size_t need = b->len + extra + 1, ncap;
@@ -51,8 +51,9 @@ buf_reserve(struct buf *b, size_t extra)
 	b->cap = ncap;
 }
 
+/* buf_add's way when the room left is short (buf.h has the fast way). */
 void
-buf_add(struct buf *b, const void *data, size_t len)
+buf_add_slow(struct buf *b, const void *data, size_t len)
 {
 	buf_reserve(b, len);
 	if (len)
@@ -62,38 +63,9 @@ buf_add(struct buf *b, const void *data, size_t len)
 }
 
 void
-buf_adds(struct buf *b, const char *s)
-{
-	buf_add(b, s, strlen(s));
-}
-
-void
 buf_addc(struct buf *b, char c)
 {
 	buf_add(b, &c, 1);
-}
-
-/*
- * Formats made only of text, %s, %.*s, %d, %lld, %zu and %% (most of what migrate
- * writes: plan lines, messages) are done here, without vsnprintf, whose
- * set-up costs more than the formatting; false: anything else.
- */
-static bool
-simple_format(const char *fmt)
-{
-	for (const char *p = strchr(fmt, '%'); p; p = strchr(p, '%')) {
-		if (p[1] == 's' || p[1] == 'd' || p[1] == '%')
-			p += 2;
-		else if (p[1] == 'z' && p[2] == 'u')
-			p += 3;
-		else if (p[1] == '.' && p[2] == '*' && p[3] == 's')
-			p += 4;
-		else if (p[1] == 'l' && p[2] == 'l' && p[3] == 'd')
-			p += 4;
-		else
-			return false;
-	}
-	return true;
 }
 
 static void
@@ -111,82 +83,83 @@ add_unsigned(struct buf *b, unsigned long long v, bool neg)
 	buf_add(b, tmp + i, sizeof(tmp) - i);
 }
 
-static void
-simple_vaddf(struct buf *b, const char *fmt, va_list ap)
+/*
+ * Formats made only of text, %s, %.*s, %d, %lld, %zu and %% (most of what
+ * migrate writes: plan lines, messages) are done here in one pass, without
+ * vsnprintf, whose set-up costs more than the formatting. At any other
+ * directive what was added is taken back and vsnprintf formats it all.
+ */
+void
+buf_vaddf(struct buf *b, const char *fmt, va_list ap)
 {
-	const char *p = fmt, *pct;
-	const char *s;
+	size_t start = b->len;
+	const char *p = fmt, *pct, *s;
 	long long ll;
-	int d;
+	va_list cp, cp2;
+	int d, n;
 
-	while ((pct = strchr(p, '%')) != NULL) {
+	va_copy(cp, ap);
+	for (;;) {
+		pct = strchrnul(p, '%');
 		if (pct > p)
 			buf_add(b, p, (size_t)(pct - p));
-		switch (pct[1]) {
-		case 's':
+		if (*pct == '\0') {
+			va_end(cp);
+			return;
+		}
+		if (pct[1] == 's') {
 			s = va_arg(ap, const char *);
 			buf_adds(b, s ? s : "(null)");
 			p = pct + 2;
-			break;
-		case 'd':
+		} else if (pct[1] == 'd') {
 			d = va_arg(ap, int);
 			add_unsigned(b, d < 0 ? 0ULL - (unsigned long long)d : (unsigned long long)d, d < 0);
 			p = pct + 2;
-			break;
-		case 'z':
+		} else if (pct[1] == 'z' && pct[2] == 'u') {
 			add_unsigned(b, va_arg(ap, size_t), false);
 			p = pct + 3;
-			break;
-		case '.':   /* %.*s: at most that many bytes, fewer at a NUL */
+		} else if (pct[1] == '.' && pct[2] == '*' && pct[3] == 's') {
+			/* %.*s: at most that many bytes, fewer at a NUL */
 			d = va_arg(ap, int);
 			s = va_arg(ap, const char *);
 			if (s == NULL)
 				s = "(null)";
 			buf_add(b, s, d < 0 ? strlen(s) : strnlen(s, (size_t)d));
 			p = pct + 4;
-			break;
-		case 'l':
+		} else if (pct[1] == 'l' && pct[2] == 'l' && pct[3] == 'd') {
 			ll = va_arg(ap, long long);
 			add_unsigned(b, ll < 0 ? 0ULL - (unsigned long long)ll : (unsigned long long)ll, ll < 0);
 			p = pct + 4;
-			break;
-		default:
-			buf_addc(b, '%');
+		} else if (pct[1] == '%') {
+			buf_add(b, "%", 1);
 			p = pct + 2;
+		} else {
 			break;
 		}
 	}
-	buf_adds(b, p);
-}
 
-void
-buf_vaddf(struct buf *b, const char *fmt, va_list ap)
-{
-	va_list cp;
-	int n;
-
-	if (simple_format(fmt)) {
-		simple_vaddf(b, fmt, ap);
-		return;
-	}
-
-	/* One pass when the text fits in the room left (the common case);
-	 * an empty buffer is sized exactly. */
-	va_copy(cp, ap);
+	/* Another directive: vsnprintf, in one pass when the text fits in
+	 * the room left (the common case); an empty buffer is sized exactly. */
+	b->len = start;
+	if (b->data)
+		b->data[start] = '\0';
+	va_copy(cp2, cp);
 	if (b->cap > b->len + 1)
-		n = vsnprintf(b->data + b->len, b->cap - b->len, fmt, cp);
+		n = vsnprintf(b->data + b->len, b->cap - b->len, fmt, cp2);
 	else
-		n = vsnprintf(NULL, 0, fmt, cp);
-	va_end(cp);
+		n = vsnprintf(NULL, 0, fmt, cp2);
+	va_end(cp2);
 	if (n < 0) {
 		if (b->data)
 			b->data[b->len] = '\0';
+		va_end(cp);
 		return;
 	}
 	if ((size_t)n >= b->cap - b->len || b->cap <= b->len + 1) {
 		buf_reserve(b, (size_t)n);
-		vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+		vsnprintf(b->data + b->len, (size_t)n + 1, fmt, cp);
 	}
+	va_end(cp);
 	b->len += (size_t)n;
 }
 
@@ -254,6 +227,7 @@ xasprintf(const char *fmt, ...)
 	struct buf b = BUF_INIT;
 	va_list ap;
 
+	buf_reserve(&b, 63);     /* most fit: one allocation, no regrowth */
 	va_start(ap, fmt);
 	buf_vaddf(&b, fmt, ap);
 	va_end(ap);

@@ -10,6 +10,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <string.h>
 
 struct buf {
 	char *data;
@@ -22,8 +23,29 @@ struct buf {
 void buf_init(struct buf *b);
 void buf_release(struct buf *b);
 void buf_reset(struct buf *b);
-void buf_add(struct buf *b, const void *data, size_t len);
-void buf_adds(struct buf *b, const char *s);
+/* Make room for extra more bytes (and the NUL) without adding any. */
+void buf_reserve(struct buf *b, size_t extra);
+void buf_add_slow(struct buf *b, const void *data, size_t len);
+
+/* Append len bytes (kept NUL-terminated); inline for the common case of room left. */
+static inline void
+buf_add(struct buf *b, const void *data, size_t len)
+{
+	if (b->cap - b->len > len && len) {
+		memcpy(b->data + b->len, data, len);
+		b->len += len;
+		b->data[b->len] = '\0';
+	} else {
+		buf_add_slow(b, data, len);
+	}
+}
+
+static inline void
+buf_adds(struct buf *b, const char *s)
+{
+	buf_add(b, s, strlen(s));
+}
+
 void buf_addc(struct buf *b, char c);
 void buf_addf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void buf_vaddf(struct buf *b, const char *fmt, va_list ap);

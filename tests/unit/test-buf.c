@@ -51,6 +51,33 @@ START_TEST(test_other_formats)
 	SAME("%5d|%-4s|%x|%.2f", 42, "ab", 255u, 1.5);
 	SAME("sha256 %.12s", "0123456789abcdef");
 	SAME("%c%ld", 'z', -7L);
+	/* text and directives of the fast path first, then one it does not
+	 * take: what the fast path added is taken back, vsnprintf does all */
+	SAME("%s then %5.1f", "abc", 2.25);
+	SAME("%d%% %zu %.*s|%c", 5, (size_t)7, 2, "xyz", 'q');
+}
+END_TEST
+
+/* Growth from empty, from a buffer with room, and past its room. */
+START_TEST(test_growth)
+{
+	struct buf b = BUF_INIT;
+	char want[4096];
+	size_t n = 0;
+
+	for (int i = 0; i < 200; i++) {
+		buf_addf(&b, "%d:%s;", i, "abcdefghij");
+		n += (size_t)snprintf(want + n, sizeof(want) - n, "%d:%s;", i, "abcdefghij");
+	}
+	ck_assert_str_eq(buf_str(&b), want);
+	ck_assert_uint_eq(b.len, n);
+	ck_assert_uint_lt(b.len, b.cap);
+	buf_add(&b, "", 0);
+	ck_assert_uint_eq(b.len, n);
+	buf_release(&b);
+	buf_add(&b, "", 0);
+	ck_assert_str_eq(buf_str(&b), "");
+	buf_release(&b);
 }
 END_TEST
 
@@ -65,6 +92,7 @@ main(void)
 	tcase_add_test(tc, test_simple_formats);
 	tcase_add_test(tc, test_precision);
 	tcase_add_test(tc, test_other_formats);
+	tcase_add_test(tc, test_growth);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
