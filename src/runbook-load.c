@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +69,26 @@ struct loader {
  * Where each line starts, with lines broken where libyaml breaks them
  * (diag_line_break), so that its marks index this table.
  */
+/* No byte >= 0x80 and no \r in u (eight bytes at a time). */
+static bool
+ascii_without_cr(const unsigned char *u, size_t n)
+{
+	const uint64_t high = 0x8080808080808080ULL, ones = 0x0101010101010101ULL;
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		uint64_t w, x;
+		memcpy(&w, u + i, 8);
+		x = w ^ (ones * '\r');      /* a zero byte where w has \r */
+		if ((w & high) || ((x - ones) & ~x & high))
+			return false;
+	}
+	for (; i < n; i++)
+		if (u[i] >= 0x80 || u[i] == '\r')
+			return false;
+	return true;
+}
+
 static void
 build_line_table(struct loader *ld)
 {
@@ -80,6 +101,15 @@ build_line_table(struct loader *ld)
 	ld->n_lines = 0;
 	PUSH(ld->lines, ld->n_lines, cap, start);
 	ld->ascii = true;
+	/* the common case, all ASCII without a CR: lines end at each \n */
+	if (ascii_without_cr(u, ld->len)) {
+		for (const char *p = memchr(ld->src, '\n', ld->len); p; p = memchr(p, '\n', ld->len - (size_t)(p - ld->src))) {
+			p++;
+			PUSH(ld->lines, ld->n_lines, cap, (size_t)(p - ld->src));
+		}
+		ld->cache_line = (size_t)-1;
+		return;
+	}
 	for (i = 0; i < ld->len; i += brk ? brk : 1) {
 		/* only these bytes can start a line break */
 		if (u[i] != '\n' && u[i] != '\r' && u[i] != 0xC2 && u[i] != 0xE2) {
@@ -407,12 +437,13 @@ sort_keyrefs(struct keyref *refs, size_t n)
 static void
 collect_pairs(struct loader *ld, yaml_node_t *map, struct pairs *ps, bool quiet)
 {
-	struct keyref *refs;
+	struct keyref small[32], *refs = small;
 	size_t k = 0;
 
 	memset(ps, 0, sizeof(*ps));
 	gather_pairs(ld, map, ps, false, 0);
-	refs = xcalloc(ps->n, sizeof(*refs));
+	if (ps->n > ARRAY_LEN(small))
+		refs = xcalloc(ps->n, sizeof(*refs));
 	for (size_t i = 0; i < ps->n; i++) {
 		yaml_node_t *key = ps->v[i].key;
 		if (key->type != YAML_SCALAR_NODE) {
@@ -441,7 +472,8 @@ collect_pairs(struct loader *ld, yaml_node_t *map, struct pairs *ps, bool quiet)
 			err(ld, dup->key, "duplicate key '%s' (first at %d:%d)", refs[j].s, p.line, p.col);
 		}
 	}
-	free(refs);
+	if (refs != small)
+		free(refs);
 	k = 0;
 	for (size_t i = 0; i < ps->n; i++)
 		if (!ps->v[i].drop)
@@ -894,10 +926,11 @@ parse_map(struct loader *ld, yaml_node_t *node, const struct field *tab, size_t 
 	for (size_t i = 0; i < ps.n; i++) {
 		yaml_node_t *key = ps.v[i].key, *val = ps.v[i].val;
 		const struct field *f = NULL;
+		const char *k = sval(key);
 		size_t j;
 
 		for (j = 0; j < n && j < MAX_FIELDS; j++) {
-			if (tab[j].key && strcmp(tab[j].key, sval(key)) == 0) {
+			if (tab[j].key && tab[j].key[0] == k[0] && strcmp(tab[j].key, k) == 0) {
 				f = &tab[j];
 				break;
 			}
@@ -2506,7 +2539,6 @@ read_source(struct loader *ld, const char *path)
 {
 	struct buf b = BUF_INIT;
 	struct stat st;
-	char chunk[65536];
 	size_t n;
 	FILE *fp = fopen(path, "rb");
 	struct pos nowhere = { 0, 0 };
@@ -2515,13 +2547,23 @@ read_source(struct loader *ld, const char *path)
 		report_at(&ld->rep, nowhere, "cannot open '%s': %s", path, strerror(errno));
 		return -1;
 	}
-	if (fstat(fileno(fp), &st) == 0 && S_ISDIR(st.st_mode)) {
+	if (fstat(fileno(fp), &st) != 0)
+		st.st_mode = 0;
+	if (S_ISDIR(st.st_mode)) {
 		report_at(&ld->rep, nowhere, "cannot read '%s': it is a directory", path);
 		fclose(fp);
 		return -1;
 	}
-	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0) {
-		buf_add(&b, chunk, n);
+	/* read into place: a file's size is known, a pipe's grows the buffer */
+	if (S_ISREG(st.st_mode) && st.st_size > 0 && (uintmax_t)st.st_size <= MAX_FILE_SIZE)
+		buf_reserve(&b, (size_t)st.st_size + 1);
+	for (;;) {
+		if (b.cap - b.len < 2)
+			buf_reserve(&b, 65536);
+		if ((n = fread(b.data + b.len, 1, b.cap - b.len - 1, fp)) == 0)
+			break;
+		b.len += n;
+		b.data[b.len] = '\0';
 		if (b.len > MAX_FILE_SIZE)
 			break;
 	}
