@@ -152,7 +152,12 @@ add_unit(struct run *run, size_t *cap, const struct step *s, const struct value 
 		buf_addf(&key, "@%s", t->name);
 	u.key = buf_detach(&key);
 	unit_display_name(&key, s->name, u.item, t->name);
-	u.name = buf_detach(&key);
+	if (strcmp(buf_str(&key), u.key) == 0) {
+		u.name = u.key;
+		buf_release(&key);
+	} else {
+		u.name = buf_detach(&key);
+	}
 	PUSH(run->units, run->n_units, *cap, u);
 }
 
@@ -294,8 +299,9 @@ run_free(struct run *run)
 	targets_free(run);
 	for (size_t i = 0; i < run->n_units; i++) {
 		struct unit *u = &run->units[i];
+		if (u->name != u->key)
+			free(u->name);
 		free(u->key);
-		free(u->name);
 		free(u->item);
 		free(u->host);
 		free(u->address);

@@ -96,7 +96,7 @@ struct unit {
 	const struct step *step;
 	size_t index;            /* in run->units */
 	char *key;               /* "step", "step[2]", "step@host", "step[2]@host" */
-	char *name;              /* shown to people: "step[VALUE]@host" (SPEC §1); may repeat */
+	char *name;              /* shown to people: "step[VALUE]@host" (SPEC §1); may repeat; the key itself when the same text */
 	char *item;              /* NULL without for:; a mapping item's first field */
 	size_t item_index;
 	const struct value *item_value; /* the item (string or mapping); NULL without for: */
