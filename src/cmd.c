@@ -346,6 +346,23 @@ opts_release(struct opts *o)
 }
 
 bool
+cmd_keep_until_exit(void *obj)
+{
+#ifdef MIGRATE_FREE_AT_EXIT
+	(void)obj;
+	return false;
+#else
+	static void *kept[8];
+	static size_t n;
+
+	if (n == sizeof(kept) / sizeof(kept[0]))
+		return false;
+	kept[n++] = obj;
+	return true;
+#endif
+}
+
+bool
 cmd_color_on(enum color_mode mode, int fd)
 {
 	const char *nc = getenv("NO_COLOR");

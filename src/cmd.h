@@ -111,6 +111,13 @@ int cmd_parse(const struct cmd_entry *e, int argc, char **argv, struct opts *o);
 void opts_release(struct opts *o);
 /* Print "usage: migrate NAME ARGS" and the options the command accepts. */
 void cmd_usage(const struct cmd_entry *e, FILE *fp);
+/*
+ * True when obj may be left for the process's exit to take back instead of
+ * being freed piece by piece: the kernel does it at once (as linkers such
+ * as lld do). Builds with sanitizers (MIGRATE_FREE_AT_EXIT) return false,
+ * so that what is not freed shows as a leak; a kept object stays reachable.
+ */
+bool cmd_keep_until_exit(void *obj);
 /* Should stdout (or fp's fd) use colour under mode and NO_COLOR? */
 bool cmd_color_on(enum color_mode mode, int fd);
 /* Load a runbook with o's overrides; prints diagnostics to stderr. NULL on failure. */
