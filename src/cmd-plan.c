@@ -69,4 +69,5 @@ const struct cmd_entry cmd_plan_entry = {
 	.min_args = 1,
 	.max_args = 1,
 	.exec = cmd_plan_exec,
+	.one_shot = true,
 };

@@ -87,4 +87,5 @@ const struct cmd_entry cmd_validate_entry = {
 	.min_args = 1,
 	.max_args = -1,
 	.exec = cmd_validate_exec,
+	.one_shot = true,
 };

@@ -348,7 +348,7 @@ opts_release(struct opts *o)
 bool
 cmd_keep_until_exit(void *obj)
 {
-#ifdef MIGRATE_FREE_AT_EXIT
+#ifdef MIGRATE_SANITIZERS
 	(void)obj;
 	return false;
 #else

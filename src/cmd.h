@@ -87,6 +87,7 @@ struct cmd_entry {
 	int min_args;
 	int max_args;            /* -1: unlimited */
 	int (*exec)(const struct cmd_entry *self, struct opts *o);
+	bool one_shot;           /* builds a runbook and exits: heap_prefer_huge_pages() */
 };
 
 extern const struct cmd_entry cmd_run_entry;
@@ -114,7 +115,7 @@ void cmd_usage(const struct cmd_entry *e, FILE *fp);
 /*
  * True when obj may be left for the process's exit to take back instead of
  * being freed piece by piece: the kernel does it at once (as linkers such
- * as lld do). Builds with sanitizers (MIGRATE_FREE_AT_EXIT) return false,
+ * as lld do). Builds with sanitizers (MIGRATE_SANITIZERS) return false,
  * so that what is not freed shows as a leak; a kept object stays reachable.
  */
 bool cmd_keep_until_exit(void *obj);

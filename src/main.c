@@ -7,6 +7,7 @@
 
 #include "cmd.h"
 #include "exitcode.h"
+#include "heap.h"
 
 static void
 usage(FILE *fp)
@@ -41,6 +42,8 @@ main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
+	if (e->one_shot)
+		heap_prefer_huge_pages();
 	rc = cmd_parse(e, argc - 1, argv + 1, &o);
 	if (rc != 0) {
 		opts_release(&o);
