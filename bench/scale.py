@@ -10,7 +10,14 @@ Generates runbooks, runs the built binary on them and prints, side by side:
     unit).
 Prints figures; asserts nothing.
 
-  bench/scale.py [--migrate build/migrate] [--max-units N] [--repeat R]
+  bench/scale.py [--migrate build/migrate] [--baseline OLD/migrate] [--max-units N] [--repeat R]
+
+The plan cases run their commands interleaved (one of each, repeat times),
+so that a machine that speeds up or slows down meanwhile affects all alike;
+with --baseline, another build (e.g. of the previous release) runs the
+same plans among them, and the ratio of the two is printed: on a shared
+machine whose speed changes by the hour, that ratio is steadier than the
+milliseconds.
 """
 import argparse
 import os
@@ -96,7 +103,7 @@ def load():
         return " ".join(f.read().split()[:3])
 
 
-def plan_section(m, tmp, repeat):
+def plan_section(m, tmp, repeat, baseline=None):
     print(f"load average before: {load()}")
     print("plan: load + validate + plan, text to /dev/null "
           f"(median of {repeat}; peer: validate of the same file = the loader alone)")
@@ -113,9 +120,13 @@ def plan_section(m, tmp, repeat):
             ("plan --format json " + name, [m, "plan", "--format", "json", path]),
             ("validate (peer) " + name, [m, "validate", "-q", path]),
         ]
-        res = {}
-        for label, argv in rows:
-            res[label] = median_of([measure(argv) for _ in range(repeat)])
+        if baseline:
+            rows.append(("plan, baseline build " + name, [baseline, "plan", path]))
+        samples = {label: [] for label, _ in rows}
+        for _ in range(repeat):
+            for label, argv in rows:
+                samples[label].append(measure(argv))
+        res = {label: median_of(runs) for label, runs in samples.items()}
         plan = res["plan " + name]
         val = res["validate (peer) " + name]
         for label, _ in rows:
@@ -126,6 +137,13 @@ def plan_section(m, tmp, repeat):
         print(f"  {'':34} plan/validate: wall {w / val[0]:.2f}x, cpu {c / val[1]:.2f}x, RSS {rss / val[2]:.2f}x;"
               f" target: wall {'met' if w <= t_target else 'MISSED'}"
               f" (cpu {'met' if c <= t_target else 'MISSED'}), RSS {'met' if rss / 1024 <= m_target else 'MISSED'}")
+        cpus = sorted(r[1] for r in samples["plan " + name])
+        print(f"  {'':34} plan cpu: fastest {fmt_ms(cpus[0]).strip()}, slowest {fmt_ms(cpus[-1]).strip()}")
+        if baseline:
+            old_runs = samples["plan, baseline build " + name]
+            bw, bc, brss = res["plan, baseline build " + name]
+            print(f"  {'':34} plan/baseline: wall {w / bw:.2f}x, cpu {c / bc:.2f}x"
+                  f" (fastest runs {cpus[0] / min(r[1] for r in old_runs):.2f}x), RSS {rss / brss:.2f}x")
     print(f"load average after: {load()}")
     print()
 
@@ -179,13 +197,14 @@ def units_section(m, tmp, sizes, repeat):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--migrate", default="build/migrate")
+    ap.add_argument("--baseline", help="another migrate binary to run the plans beside (ratios printed)")
     ap.add_argument("--max-units", type=int, default=100000)
     ap.add_argument("--repeat", type=int, default=3)
     a = ap.parse_args()
     m = os.path.abspath(a.migrate)
     sizes = [n for n in (1000, 10000, 100000) if n <= a.max_units]
     with tempfile.TemporaryDirectory(prefix="migrate-bench.") as tmp:
-        plan_section(m, tmp, max(a.repeat, 5))
+        plan_section(m, tmp, max(a.repeat, 5), os.path.abspath(a.baseline) if a.baseline else None)
         units_section(m, tmp, sizes, a.repeat)
 
 
