@@ -83,11 +83,28 @@ add_unsigned(struct buf *b, unsigned long long v, bool neg)
 	buf_add(b, tmp + i, sizeof(tmp) - i);
 }
 
+/* s padded with spaces to width bytes, on the left unless left-justified (printf's %*s). */
+static void
+add_padded(struct buf *b, const char *s, bool left, size_t width)
+{
+	size_t len = strlen(s), pad = width > len ? width - len : 0;
+
+	if (left)
+		buf_add(b, s, len);
+	buf_reserve(b, pad);
+	memset(b->data + b->len, ' ', pad);
+	b->len += pad;
+	b->data[b->len] = '\0';
+	if (!left)
+		buf_add(b, s, len);
+}
+
 /*
- * Formats made only of text, %s, %.*s, %d, %lld, %zu and %% (most of what
- * migrate writes: plan lines, messages) are done here in one pass, without
- * vsnprintf, whose set-up costs more than the formatting. At any other
- * directive what was added is taken back and vsnprintf formats it all.
+ * Formats made only of text, %s, %.*s, %Ns, %-Ns, %*s, %-*s, %d, %lld, %zu
+ * and %% (most of what migrate writes: plan lines, JSON, messages) are done
+ * here in one pass, without vsnprintf, whose set-up costs more than the
+ * formatting. At any other directive what was added is taken back and
+ * vsnprintf formats it all.
  */
 void
 buf_vaddf(struct buf *b, const char *fmt, va_list ap)
@@ -134,7 +151,24 @@ buf_vaddf(struct buf *b, const char *fmt, va_list ap)
 			buf_add(b, "%", 1);
 			p = pct + 2;
 		} else {
-			break;
+			/* %Ns, %-Ns, %*s, %-*s: a string padded with spaces to a width */
+			const char *q = pct + 1;
+			bool left = *q == '-';
+			long long w = 0;
+
+			q += left;
+			if (*q == '*') {
+				w = va_arg(ap, int);
+				q++;
+			} else if (*q >= '1' && *q <= '9') {
+				for (; *q >= '0' && *q <= '9' && w < 100000; q++)
+					w = w * 10 + (*q - '0');
+			}
+			if (q == pct + 1 + left || *q != 's')
+				break;
+			s = va_arg(ap, const char *);
+			add_padded(b, s ? s : "(null)", left || w < 0, (size_t)(w < 0 ? -w : w));
+			p = q + 1;
 		}
 	}
 

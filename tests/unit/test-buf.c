@@ -45,6 +45,21 @@ START_TEST(test_precision)
 }
 END_TEST
 
+/* Strings padded to a width, as printf pads them. */
+START_TEST(test_width)
+{
+	SAME("[%*s]", 5, "ab");
+	SAME("[%-*s]", 5, "ab");
+	SAME("[%*s]", -5, "ab");          /* negative: left-justified */
+	SAME("[%-*s]", -5, "ab");
+	SAME("[%*s]", 1, "abc");          /* narrower than the text: none */
+	SAME("[%*s]", 0, "");
+	SAME("[%-10s|%7s|%-16s]", "ab", "xyz", "");
+	SAME("%.*s\n%*s\"%s\":", 3, "abcdef", 4, "", "key");
+	SAME("%12s", "exactly12chr");
+}
+END_TEST
+
 /* Formats the fast path does not take still work (vsnprintf). */
 START_TEST(test_other_formats)
 {
@@ -55,6 +70,8 @@ START_TEST(test_other_formats)
 	 * take: what the fast path added is taken back, vsnprintf does all */
 	SAME("%s then %5.1f", "abc", 2.25);
 	SAME("%d%% %zu %.*s|%c", 5, (size_t)7, 2, "xyz", 'q');
+	SAME("%*s|%-5d|%05d", 3, "a", 7, 42);   /* a width on another directive, a 0 flag */
+	SAME("%-*s %.1f", 4, "ab", 0.25);
 }
 END_TEST
 
@@ -91,6 +108,7 @@ main(void)
 
 	tcase_add_test(tc, test_simple_formats);
 	tcase_add_test(tc, test_precision);
+	tcase_add_test(tc, test_width);
 	tcase_add_test(tc, test_other_formats);
 	tcase_add_test(tc, test_growth);
 	suite_add_tcase(s, tc);
