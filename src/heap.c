@@ -11,6 +11,11 @@
  * "never"), take large blocks from it too, and do not trim its top. The
  * commands that run for long (run, resume) keep glibc's defaults, which
  * give freed memory back sooner.
+ *
+ * The price: a free that merges into so large a top makes glibc
+ * consolidate its fast bins, so allocation-heavy output costs a little
+ * more (plan --format json of 100,000 units: about 5 % more CPU), while a
+ * text plan of 10,000 steps or 100,000 units costs 15-20 % less.
  */
 #include "heap.h"
 
