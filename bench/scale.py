@@ -103,6 +103,20 @@ def load():
         return " ".join(f.read().split()[:3])
 
 
+def cpu_times():
+    """(steal, total) jiffies of all CPUs, from /proc/stat."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    return fields[7] if len(fields) > 7 else 0, sum(fields[:8])
+
+
+def steal_since(before):
+    """Share of CPU time the hypervisor took since before (cpu_times()): on a
+    virtual machine, a process's CPU time includes what was stolen from it."""
+    steal, total = cpu_times()
+    return 100.0 * (steal - before[0]) / max(1, total - before[1])
+
+
 def plan_section(m, tmp, repeat, baseline=None):
     print(f"load average before: {load()}")
     print("plan: load + validate + plan, text to /dev/null "
@@ -115,6 +129,7 @@ def plan_section(m, tmp, repeat, baseline=None):
     for name, fname, gen, t_target, m_target in cases:
         path = os.path.join(tmp, fname)
         gen(path)
+        before = cpu_times()
         rows = [
             ("plan " + name, [m, "plan", path]),
             ("plan --format json " + name, [m, "plan", "--format", "json", path]),
@@ -138,7 +153,8 @@ def plan_section(m, tmp, repeat, baseline=None):
               f" target: wall {'met' if w <= t_target else 'MISSED'}"
               f" (cpu {'met' if c <= t_target else 'MISSED'}), RSS {'met' if rss / 1024 <= m_target else 'MISSED'}")
         cpus = sorted(r[1] for r in samples["plan " + name])
-        print(f"  {'':34} plan cpu: fastest {fmt_ms(cpus[0]).strip()}, slowest {fmt_ms(cpus[-1]).strip()}")
+        print(f"  {'':34} plan cpu: fastest {fmt_ms(cpus[0]).strip()}, slowest {fmt_ms(cpus[-1]).strip()};"
+              f" CPU stolen by the hypervisor meanwhile: {steal_since(before):.1f} %")
         if baseline:
             old_runs = samples["plan, baseline build " + name]
             bw, bc, brss = res["plan, baseline build " + name]
