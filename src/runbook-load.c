@@ -65,10 +65,6 @@ struct loader {
 
 /* --- positions and errors --- */
 
-/*
- * Where each line starts, with lines broken where libyaml breaks them
- * (diag_line_break), so that its marks index this table.
- */
 /* No byte >= 0x80 and no \r in u (eight bytes at a time). */
 static bool
 ascii_without_cr(const unsigned char *u, size_t n)
@@ -89,6 +85,10 @@ ascii_without_cr(const unsigned char *u, size_t n)
 	return true;
 }
 
+/*
+ * Where each line starts, with lines broken where libyaml breaks them
+ * (diag_line_break), so that its marks index this table.
+ */
 static void
 build_line_table(struct loader *ld)
 {
