@@ -8,7 +8,7 @@
  * a fifth of such a plan's CPU time. So these commands grow the heap once
  * by HUGE_HEAP, advise the kernel to back it with transparent huge pages
  * (MADV_HUGEPAGE: honoured when THP is "madvise" or "always", ignored under
- * "never"), take large blocks from it too, and do not trim its top. The
+ * "never"), take large blocks from it too, and do not trim it. The
  * commands that run for long (run, resume) keep glibc's defaults, which
  * give freed memory back sooner.
  *
@@ -36,7 +36,7 @@ heap_prefer_huge_pages(void)
 	void *block;
 
 	if (mallopt(M_MMAP_THRESHOLD, 32 << 20) == 0 || mallopt(M_TOP_PAD, (int)HUGE_HEAP) == 0 ||
-	    mallopt(M_TRIM_THRESHOLD, (int)HUGE_HEAP) == 0)
+	    mallopt(M_TRIM_THRESHOLD, (int)(2 * HUGE_HEAP)) == 0)
 		return;
 	lo = (uintptr_t)sbrk(0);
 	block = malloc(1 << 20);         /* grows the heap by the block and the pad */
@@ -47,5 +47,8 @@ heap_prefer_huge_pages(void)
 	if (block != NULL && lo != (uintptr_t)-1 && hi != (uintptr_t)-1 && at >= lo && at < hi && hi > start)
 		(void)madvise((void *)start, hi - start, MADV_HUGEPAGE);
 	free(block);
+	/* later growth by what is asked only, as usual: a 64 MiB step each time
+	 * would fail early under a limit on address space (ulimit -v) */
+	mallopt(M_TOP_PAD, 128 << 10);
 #endif
 }
