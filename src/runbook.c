@@ -15,6 +15,7 @@
 #include "duration.h"
 #include "regex.h"
 #include "runbook-private.h"
+#include "strmap.h"
 #include "util.h"
 
 /* Longest name accepted: names become file names (locks, journals). */
@@ -500,6 +501,7 @@ runbook_free(struct runbook *rb)
 {
 	if (rb == NULL)
 		return;
+	strmap_free(rb->host_index);
 	free(rb->file);
 	free(rb->source);
 	free(rb->name);
@@ -541,10 +543,25 @@ runbook_free(struct runbook *rb)
 const struct host *
 runbook_host(const struct runbook *rb, const char *name)
 {
+	if (rb->host_index) {
+		size_t i = strmap_get(rb->host_index, name);
+		return i == STRMAP_NONE ? NULL : &rb->hosts[i];
+	}
 	for (size_t i = 0; i < rb->n_hosts; i++)
 		if (rb->hosts[i].name && strcmp(rb->hosts[i].name, name) == 0)
 			return &rb->hosts[i];
 	return NULL;
+}
+
+void
+runbook_index_hosts(struct runbook *rb)
+{
+	strmap_free(rb->host_index);
+	rb->host_index = strmap_create(rb->n_hosts);
+	/* the first of a name wins, as in the scan above (a duplicate is an error anyway) */
+	for (size_t i = 0; i < rb->n_hosts; i++)
+		if (rb->hosts[i].name)
+			strmap_put(rb->host_index, rb->hosts[i].name, i);
 }
 
 const struct probe *

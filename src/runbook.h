@@ -398,6 +398,8 @@ struct defaults {
 	struct text workdir;
 };
 
+struct strmap;
+
 struct runbook {
 	char *file;                  /* path as given */
 	char *source;                /* the file's text */
@@ -426,6 +428,7 @@ struct runbook {
 	struct numref *numrefs;      /* fields written as one ${...} */
 	size_t n_numrefs, cap_numrefs;
 	char sha256[65];             /* hex digest of the file's bytes */
+	struct strmap *host_index;   /* hosts by name (runbook_index_hosts); NULL: none yet */
 };
 
 /* Built-in defaults, documented in man/migrate-runbook.5. */
@@ -460,7 +463,10 @@ int vars_file_load(const char *path, struct value *out, struct diags *diags);
 
 /* Lookups; NULL when absent. */
 const struct value *value_get(const struct value *map, const char *key);
+/* The host (or group) named name, or NULL; by the index once runbook_index_hosts() made it. */
 const struct host *runbook_host(const struct runbook *rb, const char *name);
+/* Index the hosts by name, for runbook_host() in constant time (a fleet of 16,000 hosts). */
+void runbook_index_hosts(struct runbook *rb);
 const struct probe *runbook_probe(const struct runbook *rb, const char *name);
 const struct step *runbook_step(const struct runbook *rb, const char *name);
 const struct phase *runbook_phase(const struct runbook *rb, const char *name);
