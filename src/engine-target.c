@@ -8,6 +8,7 @@
 
 #include "engine-private.h"
 #include "ssh-config.h"
+#include "strmap.h"
 #include "util.h"
 
 static char *
@@ -27,10 +28,9 @@ expand_field(struct run *run, const struct text *t, char **err)
 static struct exec_target *
 target_find(struct run *run, const char *name)
 {
-	for (size_t i = 0; i < run->n_targets; i++)
-		if (strcmp(run->targets[i].name, name) == 0)
-			return &run->targets[i];
-	return NULL;
+	size_t i = run->target_index ? strmap_get(run->target_index, name) : STRMAP_NONE;
+
+	return i == STRMAP_NONE ? NULL : &run->targets[i];
 }
 
 /*
@@ -114,6 +114,7 @@ target_add(struct run *run, const char *name, const char *address, const struct 
 	t = &run->targets[run->n_targets++];
 	memset(t, 0, sizeof(*t));
 	t->name = xstrdup(name);
+	strmap_put(run->target_index, t->name, run->n_targets - 1);
 	t->address = xstrdup(address);
 	t->sudo = -1;
 	if (h == NULL) {
@@ -161,6 +162,8 @@ targets_free(struct run *run)
 	free(run->targets);
 	run->targets = NULL;
 	run->n_targets = run->cap_targets = 0;
+	strmap_free(run->target_index);
+	run->target_index = NULL;
 	for (size_t i = 0; i < run->n_units; i++)
 		run->units[i].target = NULL;
 }
@@ -179,6 +182,7 @@ run_resolve_targets(struct run *run, char **err)
 	/* units' hosts, plus every host by name (probes' and rollbacks' on:, via) and group member */
 	run->cap_targets = 2 * (run->n_units + rb->n_hosts + members) + 16;
 	run->targets = xcalloc(run->cap_targets, sizeof(*run->targets));
+	run->target_index = strmap_create(run->cap_targets);
 	for (size_t i = 0; i < run->n_units && *err == NULL; i++) {
 		struct unit *u = &run->units[i];
 		const struct host *h;

@@ -321,6 +321,7 @@ struct run {
 	struct exec_ctx *exec;        /* the executors' per-run state */
 	struct exec_target *targets;  /* resolved hosts, one per unit host name */
 	size_t n_targets, cap_targets;
+	struct strmap *target_index;  /* targets by name */
 	pthread_t sig_thread;         /* turns a signal into firing root; fires the deadline */
 	struct cancel_token *sig_stop;
 	pthread_mutex_t lock;
