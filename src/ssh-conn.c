@@ -18,6 +18,7 @@
 #include "buf.h"
 #include "duration.h"
 #include "ssh-knownhosts.h"
+#include "strmap.h"
 #include "util.h"
 
 /* Longest sleep when another thread uses the session too. */
@@ -49,6 +50,7 @@ struct ssh_pool {
 	pthread_mutex_t kh_lock;      /* known_hosts appends */
 	struct ssh_conn **conns;      /* in order of creation: a jump host before its targets */
 	size_t n, cap;
+	struct strmap *by_id;         /* index in conns of each connection's id */
 };
 
 static pthread_once_t ssh_once = PTHREAD_ONCE_INIT;
@@ -69,6 +71,7 @@ ssh_pool_create(const struct ssh_pool_opts *opts)
 		p->opts = *opts;
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_mutex_init(&p->kh_lock, NULL);
+	p->by_id = strmap_create(16);
 	return p;
 }
 
@@ -773,9 +776,8 @@ ssh_pool_get(struct ssh_pool *pool, const struct exec_target *t, const struct ss
 	size_t i;
 
 	pthread_mutex_lock(&pool->lock);
-	for (i = 0; i < pool->n; i++)
-		if (strcmp(pool->conns[i]->id, id) == 0)
-			c = pool->conns[i];
+	if ((i = strmap_get(pool->by_id, id)) != STRMAP_NONE)
+		c = pool->conns[i];
 	if (c == NULL) {
 		c = xcalloc(1, sizeof(*c));
 		c->pool = pool;
@@ -788,6 +790,7 @@ ssh_pool_get(struct ssh_pool *pool, const struct exec_target *t, const struct ss
 		pthread_mutex_init(&c->open_lock, NULL);
 		pthread_mutex_init(&c->lock, NULL);
 		PUSH(pool->conns, pool->n, pool->cap, c);
+		strmap_put(pool->by_id, c->id, pool->n - 1);
 	}
 	pthread_mutex_unlock(&pool->lock);
 	free(id);
@@ -843,6 +846,7 @@ ssh_pool_free(struct ssh_pool *pool)
 		free(c);
 	}
 	free(pool->conns);
+	strmap_free(pool->by_id);
 	pthread_mutex_destroy(&pool->lock);
 	pthread_mutex_destroy(&pool->kh_lock);
 	free(pool);
