@@ -5,6 +5,8 @@ Generates runbooks, runs the built binary on them and prints, side by side:
   - plan of 10,000 steps and of 100 steps x 1,000 items (load + validate +
     plan; wall time, CPU time and peak RSS, medians) beside `validate` of
     the same file (the loader alone) and the target;
+  - validate and plan of one step on a group of 1,000, 4,000 and 16,000
+    hosts, per host;
   - run, resume, status and history per unit at 1,000, 10,000 and 100,000
     units, with the ratio to the 1,000-unit figure (1.0 = constant cost per
     unit).
@@ -164,6 +166,36 @@ def plan_section(m, tmp, repeat, baseline=None):
     print()
 
 
+def gen_fleet(path, n):
+    """n single hosts and a group of them all, one step on the group."""
+    with open(path, "w") as f:
+        f.write("runbook: 1\nname: fleet\nhosts:\n")
+        for i in range(n):
+            f.write(f"  h{i}: {{address: '10.{i // 65536}.{i // 256 % 256}.{i % 256}'}}\n")
+        f.write("  all:\n    hosts: [" + ", ".join(f"h{i}" for i in range(n)) + "]\n")
+        f.write("phases:\n  - name: p\n    steps:\n      - {name: s, on: all, run: 'true'}\n")
+
+
+def fleet_section(m, tmp, repeat):
+    """validate and plan of one step on a group of 1,000 to 16,000 hosts:
+    CPU per host, and the ratio to the 1,000-host figure."""
+    print(f"load average before: {load()}")
+    print(f"fleet: one step on a group of N hosts (median of {repeat}; ratio to 1,000 hosts, 1.00 = constant per host)")
+    sizes = (1000, 4000, 16000)
+    for cmd in (["validate", "-q"], ["plan"]):
+        per = []
+        for n in sizes:
+            path = os.path.join(tmp, f"fleet{n}.yaml")
+            if not os.path.exists(path):
+                gen_fleet(path, n)
+            _, c, _ = median_of([measure([m] + cmd + [path]) for _ in range(repeat)])
+            per.append(c / n * 1e6)
+        print(f"  {cmd[0]:10} " + "  ".join(f"{n:>6,} hosts {u:6.1f} us/host" for n, u in zip(sizes, per))
+              + "   ratios " + "  ".join(f"{u / per[0]:.2f}" for u in per))
+    print(f"load average after: {load()}")
+    print()
+
+
 def units_section(m, tmp, sizes, repeat):
     print(f"load average before: {load()}")
     port = listener()
@@ -221,6 +253,7 @@ def main():
     sizes = [n for n in (1000, 10000, 100000) if n <= a.max_units]
     with tempfile.TemporaryDirectory(prefix="migrate-bench.") as tmp:
         plan_section(m, tmp, max(a.repeat, 5), os.path.abspath(a.baseline) if a.baseline else None)
+        fleet_section(m, tmp, a.repeat)
         units_section(m, tmp, sizes, a.repeat)
 
 
