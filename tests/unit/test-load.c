@@ -942,6 +942,19 @@ START_TEST(test_hosts)
 	    "unknown host 'b' in 'hosts'");
 	EXPECT_ERROR(HEAD "hosts:\n  g: {hosts: [a, a]}\n  a: {address: a}\nphases: []\n", 4, 18,
 	    "host 'a' is listed twice in group 'g'");
+	/* each repeat is named once, not once per earlier mention */
+	EXPECT_ERROR(HEAD "hosts:\n  g: {hosts: [a, b, a, a]}\n  a: {address: a}\n  b: {address: b}\nphases: []\n",
+	    4, 21, "host 'a' is listed twice in group 'g'");
+	EXPECT_ERROR(HEAD "hosts:\n  g: {hosts: [a, b, a, a]}\n  a: {address: a}\n  b: {address: b}\nphases: []\n",
+	    4, 24, "host 'a' is listed twice in group 'g'");
+	{
+		struct diags d = DIAGS_INIT;
+		struct runbook *rb = load_text(HEAD "hosts:\n  g: {hosts: [a, b, a, a]}\n  a: {address: a}\n"
+		    "  b: {address: b}\nphases: []\n", &d);
+		ck_assert_ptr_null(rb);
+		ck_assert_uint_eq(d.n, 3);     /* the two repeats, and the empty phases */
+		diags_release(&d);
+	}
 	EXPECT_ERROR(HEAD "hosts:\n  g: {hosts: [w]}\n  w: {addresses: [a, b]}\nphases: []\n", 4, 15,
 	    "group 'g' cannot contain group 'w'");
 	EXPECT_ERROR(HEAD "hosts:\n  g: {hosts: [a], user: x}\n  a: {address: a}\nphases: []\n", 4, 19,
